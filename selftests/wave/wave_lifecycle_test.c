@@ -56,7 +56,7 @@ static bool wait_node(bool present)
 /* The PCI address of the device behind /dev/wave0, from its sysfs link. */
 static int wave_bdf(char *bdf, size_t len)
 {
-	char path[256], target[256];
+	char path[256], target[512];
 	ssize_t n;
 	char *slash;
 
@@ -134,7 +134,7 @@ TEST(rmmod_refused_while_open)
 TEST(unbind_while_mapped_and_bound)
 {
 	struct wave_queue_create q;
-	char bdf[64], path[256];
+	char bdf[256];
 	volatile uint32_t *qm;
 	volatile struct wave_control_page *cp;
 	int fd, efd, status, trouble;
@@ -199,13 +199,12 @@ TEST(unbind_while_mapped_and_bound)
 	ASSERT_EQ(0, wave_create_queue(fd, QSIZE, WAVE_DIR_HOST_TO_NIC, 0, 0, 1, &q));
 	EXPECT_EQ(0, wave_destroy_queue(fd, q.id));
 	close(fd);
-	snprintf(path, sizeof(path), "%s", WAVE_PAT_LIST);
 	EXPECT_EQ(trouble, kernel_trouble_lines()) TH_LOG("the kernel log reports trouble");
 }
 
 TEST(rmmod_insmod_cycles_leak_nothing)
 {
-	int irq0, pat0, iore0, trouble;
+	int pat0, iore0, trouble;
 	long long slab0, slab1;
 
 	trouble = kernel_trouble_lines();
