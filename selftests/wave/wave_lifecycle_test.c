@@ -66,7 +66,10 @@ static int wave_bdf(char *bdf, size_t len)
 		return -1;
 	target[n] = '\0';
 	slash = strrchr(target, '/');
-	snprintf(bdf, len, "%s", slash ? slash + 1 : target);
+	slash = slash ? slash + 1 : target;
+	if (strlen(slash) >= len)
+		return -1;
+	memcpy(bdf, slash, strlen(slash) + 1);
 	return 0;
 }
 
