@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kfuncs of the scheduling link, for sched_ext (struct_ops), tracing and syscall programs.
+ *
+ * BPF programs never see an address of the link: they pass scalars and their own buffers,
+ * sized by the verifier (the __sz arguments). Every kfunc returns -ENODEV when no link is
+ * attached, never sleeps and never wakes anything up directly (doorbells go through
+ * irq_work), so they are safe under the rq lock sched_ext callbacks hold.
+ */
+#include <linux/bpf.h>
+#include <linux/btf.h>
+#include <linux/btf_ids.h>
+#include <linux/module.h>
+
+#include "wave_sched.h"
+
+/* What a BPF program may send: host-to-NIC message types and their exact sizes. */
+static bool wave_kfunc_msg_ok(u32 type, const void *msg, u32 len)
+{
+	const struct wave_task_event *ev = msg;
+	const struct wave_txn_outcome *o = msg;
+
+	switch (type) {
+	case WAVE_MSG_TASK_NEW:
+	case WAVE_MSG_TASK_RUNNABLE:
+	case WAVE_MSG_TASK_BLOCKED:
+	case WAVE_MSG_TASK_PREEMPTED:
+	case WAVE_MSG_TASK_YIELD:
+	case WAVE_MSG_TASK_DEAD:
+	case WAVE_MSG_TASK_AFFINITY:
+		return len == sizeof(*ev) && !ev->flags && ev->tid != WAVE_TID_NONE;
+	case WAVE_MSG_CPU_IDLE:
+	case WAVE_MSG_CPU_TICK:
+	case WAVE_MSG_CPU_AVAILABLE:
+	case WAVE_MSG_CPU_UNAVAILABLE:
+		return len == sizeof(*ev) && !ev->flags;
+	case WAVE_MSG_TXN_OUTCOME:
+		return len == sizeof(*o) && o->outcome >= WAVE_TXN_COMMITTED &&
+		       o->outcome <= WAVE_TXN_OUTCOME_MAX && !o->reserved;
+	default:
+		return false;
+	}
+}
+
+__bpf_kfunc_start_defs();
+
+/**
+ * bpf_wave_send - send a task/CPU event or a transaction outcome to the NIC
+ * @type: WAVE_MSG_* (task, CPU or TXN_OUTCOME)
+ * @msg: struct wave_task_event or struct wave_txn_outcome
+ * @msg__sz: its size, which must match @type
+ *
+ * Return: 0, -ENODEV without a link, -EINVAL for a bad message, -ENOSPC when the ring is full.
+ */
+__bpf_kfunc int bpf_wave_send(u32 type, const void *msg, u32 msg__sz)
+{
+	struct wave_sched_link *l;
+	int ret;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	if (!l) {
+		ret = -ENODEV;
+	} else if (!wave_kfunc_msg_ok(type, msg, msg__sz)) {
+		atomic64_inc(&l->c.msgs_rejected);
+		ret = -EINVAL;
+	} else {
+		ret = wave_sched_send(l, type, msg, msg__sz);
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * bpf_wave_take_decision - take the next decision for a CPU
+ * @cpu: host CPU
+ * @out: receives a struct wave_decision
+ * @out__sz: sizeof(struct wave_decision)
+ *
+ * Prestaged slot first, then the decision ring. Decisions are validated (CPU, flags,
+ * reserved bits, checksum, agent epoch); rejected ones are counted and their outcome sent.
+ *
+ * Return: 1 with a decision in @out, 0 when there is none, -ENODEV without a link, -EINVAL.
+ */
+__bpf_kfunc int bpf_wave_take_decision(u32 cpu, void *out, u32 out__sz)
+{
+	struct wave_sched_link *l;
+	int ret;
+
+	if (out__sz != sizeof(struct wave_decision))
+		return -EINVAL;
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	ret = l ? wave_sched_take(l, cpu, out) : -ENODEV;
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * bpf_wave_nic_age_ns - time since the NIC's heartbeat last advanced
+ *
+ * Sampled by a timer every hb_poll_us, so the resolution is that period.
+ *
+ * Return: nanoseconds, S64_MAX when the NIC is not ready, -ENODEV without a link.
+ */
+__bpf_kfunc s64 bpf_wave_nic_age_ns(void)
+{
+	struct wave_sched_link *l;
+	s64 ret;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	ret = l ? wave_sched_nic_age_ns(l) : -ENODEV;
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * bpf_wave_agent_epoch - the agent epoch decisions must carry (0 without a link)
+ */
+__bpf_kfunc u64 bpf_wave_agent_epoch(void)
+{
+	struct wave_sched_link *l;
+	u64 ret;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	ret = l ? atomic64_read(&l->epoch) : 0;
+	rcu_read_unlock();
+	return ret;
+}
+
+__bpf_kfunc_end_defs();
+
+BTF_KFUNCS_START(wave_kfunc_ids)
+BTF_ID_FLAGS(func, bpf_wave_send)
+BTF_ID_FLAGS(func, bpf_wave_take_decision)
+BTF_ID_FLAGS(func, bpf_wave_nic_age_ns)
+BTF_ID_FLAGS(func, bpf_wave_agent_epoch)
+BTF_KFUNCS_END(wave_kfunc_ids)
+
+static const struct btf_kfunc_id_set wave_kfunc_set = {
+	.owner = THIS_MODULE,
+	.set = &wave_kfunc_ids,
+};
+
+int wave_kfuncs_register(void)
+{
+	int ret;
+
+	ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_STRUCT_OPS, &wave_kfunc_set);
+	if (!ret)
+		ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING, &wave_kfunc_set);
+	if (!ret)
+		ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_SYSCALL, &wave_kfunc_set);
+	return ret;
+}
