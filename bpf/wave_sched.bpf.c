@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wave_sched: a sched_ext scheduler whose policy runs on the SmartNIC.
+ *
+ * Mechanism only lives here. Task and CPU events go to the NIC's agent through wave.ko's
+ * kfuncs (the message ring); the agent's decisions come back through the prestaged slots and
+ * the decision ring, and dispatch() enacts them as ghOSt-style transactions:
+ *
+ *   runnable task -> WAVE_SCHED_DSQ (waits here) -> decision {tid, cpu, task_seq, epoch}
+ *     -> task still queued, seq current, CPU allowed -> SCX_DSQ_LOCAL_ON | cpu  (COMMITTED)
+ *     -> seq moved on / task not queued                                          (STALE)
+ *     -> task gone                                                                (ABORTED)
+ *     -> CPU not in the task's mask                                     (CPU_UNAVAILABLE)
+ * Every outcome goes back to the agent. wave.ko already rejected malformed decisions and
+ * decisions of another agent epoch.
+ *
+ * Safety: the affinity re-check above (a wrong CPU would eject the whole scheduler); a task
+ * that waited fallback_ns without a decision is dispatched locally, so a slow NIC never
+ * loses a task; when the NIC heartbeat stops for hb_timeout_ns the scheduler exits and
+ * sched_ext returns every task to the fair class. Per-CPU kthreads are run locally without
+ * asking the NIC (they must run where they are, and some of them serve the link itself).
+ */
+#include <scx/common.bpf.h>
+
+#include "wave_msg.h"
+#include "wave_sched_shared.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile u64 fallback_ns = 5 * 1000 * 1000ull;
+const volatile u64 hb_timeout_ns = 1000 * 1000 * 1000ull;
+const volatile u64 kick_period_ns = 1000 * 1000ull;
+const volatile u64 slice_dfl_ns = 5 * 1000 * 1000ull;
+const volatile bool send_ticks = true;
+const volatile u32 nr_cpus = 1;
+
+UEI_DEFINE(uei);
+
+/* wave.ko's kfuncs (kmod/wave_kfuncs.c). */
+extern int bpf_wave_send(u32 type, const void *msg, u32 msg__sz) __ksym;
+extern int bpf_wave_take_decision(u32 cpu, void *out, u32 out__sz) __ksym;
+extern s64 bpf_wave_nic_age_ns(void) __ksym;
+
+struct task_ctx {
+	u64 seq; /* bumped on every event sent for the task */
+	u64 enq_ns; /* when it entered WAVE_SCHED_DSQ */
+	bool yielded; /* stopping() after yield() reports YIELD rather than PREEMPTED */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct wave_sched_bpf_stats);
+} stats SEC(".maps");
+
+struct kick_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct kick_timer);
+} kick_timers SEC(".maps");
+
+static struct wave_sched_bpf_stats *st(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+#define STAT_INC(field)                                         \
+	do {                                                    \
+		struct wave_sched_bpf_stats *__s = st();        \
+		if (__s)                                        \
+			__s->field++;                           \
+	} while (0)
+
+static struct task_ctx *tctx_of(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+static bool is_percpu_kthread(const struct task_struct *p)
+{
+	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
+}
+
+static void send_event(u32 type, u32 idx, struct task_struct *p, struct task_ctx *tctx)
+{
+	struct wave_task_event ev = {};
+	struct wave_sched_bpf_stats *s = st();
+
+	if (tctx) {
+		tctx->seq++;
+		ev.task_seq = tctx->seq;
+	}
+	if (p) {
+		ev.tid = p->pid;
+		ev.runtime_ns = p->se.sum_exec_runtime;
+		ev.weight = p->scx.weight;
+		if (type == WAVE_MSG_TASK_NEW || type == WAVE_MSG_TASK_AFFINITY)
+			ev.cpumask = BPF_CORE_READ(p, cpus_ptr, bits[0]);
+	}
+	ev.cpu = bpf_get_smp_processor_id();
+	ev.time_ns = bpf_ktime_get_ns();
+	if (!s)
+		return;
+	if (bpf_wave_send(type, &ev, sizeof(ev)) == 0) {
+		if (idx < WAVE_EVIDX_NR)
+			s->events[idx]++;
+	} else {
+		s->send_failed++;
+	}
+}
+
+static void send_outcome(const struct wave_decision *d, u32 outcome, u64 seq)
+{
+	struct wave_txn_outcome o = {
+		.txn_id = d->txn_id,
+		.tid = d->tid,
+		.cpu = d->cpu,
+		.outcome = outcome,
+		.task_seq = seq,
+		.agent_epoch = d->agent_epoch,
+	};
+	struct wave_sched_bpf_stats *s = st();
+
+	if (s && outcome < 6)
+		s->outcomes[outcome]++;
+	bpf_wave_send(WAVE_MSG_TXN_OUTCOME, &o, sizeof(o));
+}
+
+static void record_latency(u64 ns)
+{
+	struct wave_sched_bpf_stats *s = st();
+	u32 b = 0;
+
+	if (!s)
+		return;
+	/* floor(log2(ns)), bounded loop for the verifier */
+	bpf_for(b, 0, WAVE_LAT_BUCKETS - 1) {
+		if ((ns >> (b + 1)) == 0)
+			break;
+	}
+	if (b < WAVE_LAT_BUCKETS)
+		s->lat_hist[b]++;
+}
+
+/* True when the NIC is gone: then the scheduler exits and tasks return to the fair class. */
+static bool nic_dead(void)
+{
+	s64 age = bpf_wave_nic_age_ns();
+
+	if (age == -ENODEV) {
+		scx_bpf_exit(WAVE_EXIT_NO_LINK, "wave.ko has no scheduling link");
+		return true;
+	}
+	if (age < 0 || (u64)age > hb_timeout_ns) {
+		scx_bpf_exit(WAVE_EXIT_NIC_DEAD, "NIC heartbeat stopped %llu ms ago",
+			     age < 0 ? 0 : (u64)age / 1000000);
+		return true;
+	}
+	return false;
+}
+
+s32 BPF_STRUCT_OPS(wave_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+
+	/* Only a hint: the task still waits for the NIC's decision, but an idle CPU wakes. */
+	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+}
+
+void BPF_STRUCT_OPS(wave_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx;
+
+	if (is_percpu_kthread(p)) {
+		STAT_INC(direct);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_dfl_ns, enq_flags);
+		return;
+	}
+	tctx = tctx_of(p);
+	if (tctx)
+		tctx->enq_ns = bpf_ktime_get_ns();
+	STAT_INC(enqueued);
+	scx_bpf_dsq_insert(p, WAVE_SCHED_DSQ, slice_dfl_ns, enq_flags);
+}
+
+/* Enacts decision @d on this CPU. Returns true when a task was dispatched. */
+static bool commit(const struct wave_decision *d, s32 cpu)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 now = bpf_ktime_get_ns();
+	bool found = false, done = false;
+
+	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0) {
+		if (p->pid != d->tid)
+			continue;
+		found = true;
+		tctx = tctx_of(p);
+		if (!tctx || tctx->seq != d->task_seq) {
+			send_outcome(d, WAVE_TXN_STALE, tctx ? tctx->seq : 0);
+			break;
+		}
+		/* A CPU outside the mask would make sched_ext eject the whole scheduler. */
+		if (d->cpu != cpu || !bpf_cpumask_test_cpu(d->cpu, p->cpus_ptr)) {
+			send_outcome(d, WAVE_TXN_CPU_UNAVAILABLE, tctx->seq);
+			break;
+		}
+		if (d->slice_ns)
+			scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, d->slice_ns);
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
+			send_outcome(d, WAVE_TXN_COMMITTED, tctx->seq);
+			record_latency(now - tctx->enq_ns);
+			done = true;
+		} else {
+			send_outcome(d, WAVE_TXN_STALE, tctx->seq);
+		}
+		break;
+	}
+	if (!found) {
+		p = bpf_task_from_pid(d->tid);
+		if (p) {
+			/* Alive but not waiting (running, blocked): the agent missed an event. */
+			tctx = tctx_of(p);
+			send_outcome(d, WAVE_TXN_STALE, tctx ? tctx->seq : 0);
+			bpf_task_release(p);
+		} else {
+			send_outcome(d, WAVE_TXN_ABORTED, 0);
+		}
+	}
+	return done;
+}
+
+/* The oldest task that waited longer than fallback_ns and may run here goes local. */
+static bool fallback(s32 cpu)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 now = bpf_ktime_get_ns();
+	bool done = false;
+
+	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0) {
+		tctx = tctx_of(p);
+		if (tctx && now - tctx->enq_ns < fallback_ns)
+			break; /* FIFO: every later task waited less */
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
+			STAT_INC(fallbacks);
+			done = true;
+		}
+		break;
+	}
+	return done;
+}
+
+void BPF_STRUCT_OPS(wave_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct wave_decision d;
+	int i, r;
+
+	if (nic_dead()) {
+		scx_bpf_dsq_move_to_local(WAVE_SCHED_DSQ, 0);
+		return;
+	}
+	for (i = 0; i < 8; i++) {
+		__builtin_memset(&d, 0, sizeof(d));
+		r = bpf_wave_take_decision(cpu, &d, sizeof(d));
+		if (r != 1)
+			break;
+		STAT_INC(decisions);
+		if (d.tid == WAVE_TID_NONE) {
+			STAT_INC(idle_decisions);
+			continue;
+		}
+		if (commit(&d, cpu))
+			return;
+	}
+	fallback(cpu);
+}
+
+void BPF_STRUCT_OPS(wave_runnable, struct task_struct *p, u64 enq_flags)
+{
+	if (!is_percpu_kthread(p))
+		send_event(WAVE_MSG_TASK_RUNNABLE, WAVE_EVIDX_RUNNABLE, p, tctx_of(p));
+}
+
+void BPF_STRUCT_OPS(wave_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx;
+
+	if (!runnable || is_percpu_kthread(p))
+		return;
+	tctx = tctx_of(p);
+	if (tctx && tctx->yielded) {
+		tctx->yielded = false;
+		send_event(WAVE_MSG_TASK_YIELD, WAVE_EVIDX_YIELD, p, tctx);
+	} else {
+		send_event(WAVE_MSG_TASK_PREEMPTED, WAVE_EVIDX_PREEMPTED, p, tctx);
+	}
+}
+
+void BPF_STRUCT_OPS(wave_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	if (!is_percpu_kthread(p))
+		send_event(WAVE_MSG_TASK_BLOCKED, WAVE_EVIDX_BLOCKED, p, tctx_of(p));
+}
+
+bool BPF_STRUCT_OPS(wave_yield, struct task_struct *from, struct task_struct *to)
+{
+	struct task_ctx *tctx = tctx_of(from);
+
+	if (tctx)
+		tctx->yielded = true;
+	return false;
+}
+
+void BPF_STRUCT_OPS(wave_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
+{
+	if (!is_percpu_kthread(p))
+		send_event(WAVE_MSG_TASK_AFFINITY, WAVE_EVIDX_AFFINITY, p, tctx_of(p));
+}
+
+void BPF_STRUCT_OPS(wave_update_idle, s32 cpu, bool idle)
+{
+	if (idle)
+		send_event(WAVE_MSG_CPU_IDLE, WAVE_EVIDX_CPU_IDLE, NULL, NULL);
+}
+
+void BPF_STRUCT_OPS(wave_tick, struct task_struct *p)
+{
+	if (nic_dead())
+		return;
+	if (send_ticks)
+		send_event(WAVE_MSG_CPU_TICK, WAVE_EVIDX_CPU_TICK, NULL, NULL);
+}
+
+s32 BPF_STRUCT_OPS(wave_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+void BPF_STRUCT_OPS(wave_enable, struct task_struct *p)
+{
+	if (!is_percpu_kthread(p))
+		send_event(WAVE_MSG_TASK_NEW, WAVE_EVIDX_NEW, p, tctx_of(p));
+}
+
+void BPF_STRUCT_OPS(wave_disable, struct task_struct *p)
+{
+	if (!is_percpu_kthread(p))
+		send_event(WAVE_MSG_TASK_DEAD, WAVE_EVIDX_DEAD, p, tctx_of(p));
+}
+
+/*
+ * Decisions are only taken in dispatch(), which an idle CPU does not run: while tasks wait,
+ * kick idle CPUs so they come and look (and apply the fallback); also watch the heartbeat
+ * when no CPU ticks.
+ */
+static int kick_timerfn(void *map, int *key, struct bpf_timer *timer)
+{
+	u32 cpu;
+
+	if (scx_bpf_dsq_nr_queued(WAVE_SCHED_DSQ) > 0) {
+		bpf_for(cpu, 0, nr_cpus) scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	if (!nic_dead())
+		bpf_timer_start(timer, kick_period_ns, 0);
+	return 0;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(wave_init)
+{
+	struct bpf_timer *timer;
+	u32 zero = 0;
+	s32 ret;
+
+	ret = scx_bpf_create_dsq(WAVE_SCHED_DSQ, -1);
+	if (ret)
+		return ret;
+	timer = bpf_map_lookup_elem(&kick_timers, &zero);
+	if (!timer)
+		return -ESRCH;
+	bpf_timer_init(timer, &kick_timers, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(timer, kick_timerfn);
+	return bpf_timer_start(timer, kick_period_ns, 0);
+}
+
+void BPF_STRUCT_OPS(wave_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(wave_ops,
+	       .select_cpu = (void *)wave_select_cpu,
+	       .enqueue = (void *)wave_enqueue,
+	       .dispatch = (void *)wave_dispatch,
+	       .runnable = (void *)wave_runnable,
+	       .stopping = (void *)wave_stopping,
+	       .quiescent = (void *)wave_quiescent,
+	       .yield = (void *)wave_yield,
+	       .set_cpumask = (void *)wave_set_cpumask,
+	       .update_idle = (void *)wave_update_idle,
+	       .tick = (void *)wave_tick,
+	       .init_task = (void *)wave_init_task,
+	       .enable = (void *)wave_enable,
+	       .disable = (void *)wave_disable,
+	       .init = (void *)wave_init,
+	       .exit = (void *)wave_exit,
+	       .flags = SCX_OPS_KEEP_BUILTIN_IDLE,
+	       .timeout_ms = 5000,
+	       .name = "wave");

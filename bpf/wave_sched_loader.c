@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wave-sched: loads bpf/wave_sched.bpf.c and runs the scheduling offload.
+ *
+ *   wave-sched start [--policy fifo|shinjuku|none] [--partial] [options]   daemonise
+ *   wave-sched daemon [same options]    run in the foreground until SIGINT/SIGTERM
+ *   wave-sched stop                     stop the daemon: every task returns to the fair class
+ *   wave-sched status [--json]          decisions/s, outcomes, fallbacks, latency percentiles
+ *   wave-sched run -- CMD [ARGS]        run CMD in SCHED_EXT (the Wave class in partial mode)
+ *
+ * The daemon creates the message and decision queues on /dev/waveN, attaches them to wave.ko
+ * as the scheduling link (WAVE_IOC_SCHED_ATTACH), loads and attaches the scheduler, and then
+ * only watches: no user-space thread sits on the decision path. It writes its counters to
+ * $WAVE_SCHED_DIR/stats.json twice a second. When the scheduler exits because the NIC's
+ * heartbeat stopped, the daemon (unless --no-restart) waits for the NIC to come back,
+ * re-attaches a fresh link and loads the scheduler again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <scx/common.h>
+
+#include "wave_abi.h"
+#include "wave_ioctl.h"
+#include "wave_msg.h"
+#include "wave_ring.h"
+#include "wave_sched.skel.h"
+#include "wave_sched_link.h"
+#include "wave_sched_shared.h"
+
+#ifndef SCHED_EXT
+#define SCHED_EXT 7
+#endif
+
+struct options {
+	const char *dev;
+	unsigned int policy;
+	bool partial;
+	bool restart;
+	bool no_ticks;
+	uint64_t fallback_us;
+	uint64_t hb_timeout_ms;
+	uint64_t slice_us;
+	uint32_t msg_slots;
+	uint32_t dec_slots;
+};
+
+static const char *const policy_names[] = {"none", "fifo", "shinjuku"};
+static volatile sig_atomic_t stop_requested;
+
+/* ---- paths ---- */
+
+static const char *run_dir(void)
+{
+	const char *d = getenv("WAVE_SCHED_DIR");
+
+	return d && *d ? d : "/run/wave-sched";
+}
+
+static void run_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", run_dir(), name);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- the link: queues on the device, attached to wave.ko ---- */
+
+struct link {
+	int fd;
+	uint32_t msg_q, dec_q;
+	bool have_msg, have_dec, attached;
+	struct wave_sched_attach att;
+};
+
+static int create_queue(int fd, uint64_t size, uint16_t dir, uint16_t kind, uint16_t vector,
+			uint32_t *id)
+{
+	struct wave_queue_create c = {
+		.argsz = sizeof(c),
+		.size = size,
+		.dir = dir,
+		.cache_mode = WAVE_CACHE_DEFAULT,
+		.kind = kind,
+		.vector = vector,
+	};
+
+	if (ioctl(fd, WAVE_IOC_CREATE_QUEUE, &c))
+		return -errno;
+	*id = c.id;
+	return 0;
+}
+
+static void destroy_queue(int fd, uint32_t id)
+{
+	struct wave_queue_destroy d = {.argsz = sizeof(d), .id = id};
+
+	ioctl(fd, WAVE_IOC_DESTROY_QUEUE, &d);
+}
+
+static void link_close(struct link *l)
+{
+	if (l->fd < 0)
+		return;
+	if (l->attached)
+		ioctl(l->fd, WAVE_IOC_SCHED_DETACH);
+	if (l->have_msg)
+		destroy_queue(l->fd, l->msg_q);
+	if (l->have_dec)
+		destroy_queue(l->fd, l->dec_q);
+	l->attached = l->have_msg = l->have_dec = false;
+}
+
+static uint64_t page_align(uint64_t v)
+{
+	return (v + WAVE_PAGE_SIZE - 1) & ~(uint64_t)(WAVE_PAGE_SIZE - 1);
+}
+
+static int link_open(struct link *l, const struct options *o)
+{
+	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus();
+	struct wave_info info = {.argsz = sizeof(info)};
+	uint64_t msg_size, dec_size;
+	uint16_t vec_msg, vec_dec;
+	int ret;
+
+	if (ioctl(l->fd, WAVE_IOC_GET_INFO, &info))
+		return -errno;
+	if (info.nic_state != WAVE_NIC_STATE_READY)
+		return -ENODEV;
+	/* A link left by a killed daemon: only one scheduler runs, so it is ours to drop. */
+	ioctl(l->fd, WAVE_IOC_SCHED_DETACH);
+	vec_msg = info.nr_vectors > 1 ? 1 : 0;
+	vec_dec = info.nr_vectors > 2 ? 2 : vec_msg;
+	msg_size = page_align(WAVE_REGION_HDR_SIZE + (uint64_t)o->msg_slots * WAVE_CACHELINE);
+	dec_size = page_align(WAVE_REGION_HDR_SIZE + (uint64_t)o->dec_slots * WAVE_CACHELINE +
+			      (uint64_t)ncpu * WAVE_CACHELINE);
+	ret = create_queue(l->fd, msg_size, WAVE_DIR_HOST_TO_NIC, WAVE_QKIND_MESSAGE, vec_msg,
+			   &l->msg_q);
+	if (ret)
+		return ret;
+	l->have_msg = true;
+	ret = create_queue(l->fd, dec_size, WAVE_DIR_NIC_TO_HOST, WAVE_QKIND_DECISION, vec_dec,
+			   &l->dec_q);
+	if (ret)
+		return ret;
+	l->have_dec = true;
+	memset(&l->att, 0, sizeof(l->att));
+	l->att.argsz = sizeof(l->att);
+	l->att.msg_queue = l->msg_q;
+	l->att.dec_queue = l->dec_q;
+	l->att.msg_slots = o->msg_slots;
+	l->att.dec_slots = o->dec_slots;
+	l->att.policy = o->policy;
+	l->att.slice_ns = o->slice_us * 1000;
+	if (ioctl(l->fd, WAVE_IOC_SCHED_ATTACH, &l->att))
+		return -errno;
+	l->attached = true;
+	return 0;
+}
+
+static int link_stats(int fd, struct wave_sched_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->argsz = sizeof(*s);
+	return ioctl(fd, WAVE_IOC_SCHED_STATS, s) ? -errno : 0;
+}
+
+/* ---- the BPF scheduler ---- */
+
+static struct wave_sched *sched_load(const struct options *o, uint32_t nr_cpus,
+				     struct bpf_link **link)
+{
+	struct wave_sched *skel;
+
+	skel = SCX_OPS_OPEN(wave_ops, wave_sched);
+	skel->rodata->fallback_ns = o->fallback_us * 1000;
+	skel->rodata->hb_timeout_ns = o->hb_timeout_ms * 1000000;
+	skel->rodata->nr_cpus = nr_cpus;
+	skel->rodata->send_ticks = !o->no_ticks;
+	if (o->partial)
+		skel->struct_ops.wave_ops->flags |= SCX_OPS_SWITCH_PARTIAL;
+	SCX_OPS_LOAD(skel, wave_ops, wave_sched, uei);
+	*link = SCX_OPS_ATTACH(skel, wave_ops, wave_sched);
+	return skel;
+}
+
+static void sum_stats(struct wave_sched *skel, struct wave_sched_bpf_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct wave_sched_bpf_stats per[ncpu];
+	uint32_t zero = 0;
+	unsigned int i, c;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per, sizeof(per), 0))
+		return;
+	for (c = 0; c < (unsigned int)ncpu; c++) {
+		const __u64 *src = (const __u64 *)&per[c];
+		__u64 *dst = (__u64 *)out;
+
+		for (i = 0; i < sizeof(*out) / sizeof(__u64); i++)
+			dst[i] += src[i];
+	}
+}
+
+/* Upper bound of the histogram bucket holding the q-quantile, in ns (0: no samples). */
+static uint64_t lat_quantile(const struct wave_sched_bpf_stats *s, double q)
+{
+	uint64_t total = 0, acc = 0;
+	int i;
+
+	for (i = 0; i < WAVE_LAT_BUCKETS; i++)
+		total += s->lat_hist[i];
+	if (!total)
+		return 0;
+	for (i = 0; i < WAVE_LAT_BUCKETS; i++) {
+		acc += s->lat_hist[i];
+		if ((double)acc >= q * (double)total)
+			return 2ull << i;
+	}
+	return 2ull << (WAVE_LAT_BUCKETS - 1);
+}
+
+static void write_stats(const struct options *o, const char *state,
+			const struct wave_sched_bpf_stats *b, const struct wave_sched_stats *k,
+			double rate, int restarts, const char *exit_reason)
+{
+	char path[256], tmp[272];
+	FILE *f;
+
+	run_path(path, sizeof(path), "stats.json");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "{\"state\":\"%s\",\"pid\":%d,\"policy\":\"%s\",\"mode\":\"%s\",", state,
+		getpid(), policy_names[o->policy], o->partial ? "partial" : "all");
+	fprintf(f, "\"restarts\":%d,\"exit_reason\":\"%s\",", restarts, exit_reason);
+	fprintf(f, "\"decisions\":%llu,\"decisions_per_s\":%.1f,\"idle_decisions\":%llu,",
+		(unsigned long long)b->decisions, rate, (unsigned long long)b->idle_decisions);
+	fprintf(f,
+		"\"outcomes\":{\"committed\":%llu,\"stale\":%llu,\"aborted\":%llu,"
+		"\"cpu_unavailable\":%llu,\"invalid\":%llu},",
+		(unsigned long long)b->outcomes[WAVE_TXN_COMMITTED],
+		(unsigned long long)b->outcomes[WAVE_TXN_STALE],
+		(unsigned long long)(b->outcomes[WAVE_TXN_ABORTED] + k->aborted_epoch),
+		(unsigned long long)b->outcomes[WAVE_TXN_CPU_UNAVAILABLE],
+		(unsigned long long)k->invalid);
+	fprintf(f, "\"fallbacks\":%llu,\"enqueued\":%llu,\"direct\":%llu,\"send_failed\":%llu,",
+		(unsigned long long)b->fallbacks, (unsigned long long)b->enqueued,
+		(unsigned long long)b->direct, (unsigned long long)b->send_failed);
+	fprintf(f,
+		"\"events\":{\"new\":%llu,\"runnable\":%llu,\"blocked\":%llu,\"preempted\":%llu,"
+		"\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu},",
+		(unsigned long long)b->events[WAVE_EVIDX_NEW],
+		(unsigned long long)b->events[WAVE_EVIDX_RUNNABLE],
+		(unsigned long long)b->events[WAVE_EVIDX_BLOCKED],
+		(unsigned long long)b->events[WAVE_EVIDX_PREEMPTED],
+		(unsigned long long)b->events[WAVE_EVIDX_YIELD],
+		(unsigned long long)b->events[WAVE_EVIDX_DEAD],
+		(unsigned long long)b->events[WAVE_EVIDX_AFFINITY],
+		(unsigned long long)b->events[WAVE_EVIDX_CPU_IDLE],
+		(unsigned long long)b->events[WAVE_EVIDX_CPU_TICK]);
+	fprintf(f, "\"latency_ns\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},",
+		(unsigned long long)lat_quantile(b, 0.5), (unsigned long long)lat_quantile(b, 0.9),
+		(unsigned long long)lat_quantile(b, 0.99));
+	fprintf(f,
+		"\"link\":{\"attached\":%u,\"agent_epoch\":%llu,\"hb_age_ns\":%llu,"
+		"\"msgs_sent\":%llu,\"msgs_dropped_full\":%llu,\"msgs_rejected\":%llu,"
+		"\"prestaged_taken\":%llu,\"ring_taken\":%llu,\"torn\":%llu,\"bad_slots\":%llu,"
+		"\"garbage_seqs\":%llu,\"invalid\":%llu,\"aborted_epoch\":%llu,"
+		"\"pending_dropped\":%llu,\"bad_credits\":%llu,\"doorbells\":%llu}}\n",
+		k->attached, (unsigned long long)k->agent_epoch, (unsigned long long)k->hb_age_ns,
+		(unsigned long long)k->msgs_sent, (unsigned long long)k->msgs_dropped_full,
+		(unsigned long long)k->msgs_rejected, (unsigned long long)k->prestaged_taken,
+		(unsigned long long)k->ring_taken, (unsigned long long)k->torn,
+		(unsigned long long)k->bad_slots, (unsigned long long)k->garbage_seqs,
+		(unsigned long long)k->invalid, (unsigned long long)k->aborted_epoch,
+		(unsigned long long)k->pending_dropped, (unsigned long long)k->bad_credits,
+		(unsigned long long)k->doorbells);
+	fclose(f);
+	rename(tmp, path);
+}
+
+/* ---- daemon ---- */
+
+static struct link cur_link = {.fd = -1};
+
+static void cleanup_at_exit(void)
+{
+	char path[256];
+
+	link_close(&cur_link);
+	run_path(path, sizeof(path), "pid");
+	unlink(path);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Waits until the NIC runs and its heartbeat advances again; false when asked to stop. */
+static bool wait_nic_alive(int fd)
+{
+	struct wave_info info = {.argsz = sizeof(info)};
+	uint64_t first = 0;
+	bool seen = false;
+
+	while (!stop_requested) {
+		info.argsz = sizeof(info);
+		if (!ioctl(fd, WAVE_IOC_GET_INFO, &info) && info.nic_state == WAVE_NIC_STATE_READY) {
+			if (seen && info.heartbeat != first)
+				return true;
+			if (!seen) {
+				first = info.heartbeat;
+				seen = true;
+			}
+		}
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+static int run_daemon(const struct options *o)
+{
+	struct wave_sched_bpf_stats b, prev_b;
+	struct wave_sched_stats k;
+	struct bpf_link *blink = NULL;
+	struct wave_sched *skel = NULL;
+	char path[256], reason[160] = "";
+	double t_prev;
+	int restarts = 0, ret;
+	FILE *pf;
+
+	mkdir(run_dir(), 0755);
+	run_path(path, sizeof(path), "pid");
+	pf = fopen(path, "w");
+	if (pf) {
+		fprintf(pf, "%d\n", getpid());
+		fclose(pf);
+	}
+	cur_link.fd = open(o->dev, O_RDWR | O_CLOEXEC);
+	if (cur_link.fd < 0) {
+		fprintf(stderr, "wave-sched: open %s: %s\n", o->dev, strerror(errno));
+		return 1;
+	}
+	atexit(cleanup_at_exit);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	for (;;) {
+		ret = link_open(&cur_link, o);
+		if (ret) {
+			fprintf(stderr, "wave-sched: scheduling link: %s\n", strerror(-ret));
+			return 1;
+		}
+		fprintf(stderr,
+			"wave-sched: link queues %u/%u (%u+%u slots, %u CPUs), policy %s, %s mode\n",
+			cur_link.msg_q, cur_link.dec_q, cur_link.att.msg_slots,
+			cur_link.att.dec_slots, cur_link.att.nr_cpus, policy_names[o->policy],
+			o->partial ? "partial" : "switch-all");
+		skel = sched_load(o, cur_link.att.nr_cpus, &blink);
+		memset(&prev_b, 0, sizeof(prev_b));
+		t_prev = now_s();
+		while (!stop_requested && !UEI_EXITED(skel, uei)) {
+			double t, rate;
+
+			usleep(500 * 1000);
+			t = now_s();
+			sum_stats(skel, &b);
+			link_stats(cur_link.fd, &k);
+			rate = (double)(b.decisions - prev_b.decisions) / (t - t_prev);
+			write_stats(o, "running", &b, &k, rate, restarts, reason);
+			prev_b = b;
+			t_prev = t;
+		}
+		sum_stats(skel, &b);
+		link_stats(cur_link.fd, &k);
+		bpf_link__destroy(blink);
+		blink = NULL;
+		if (UEI_EXITED(skel, uei)) {
+			snprintf(reason, sizeof(reason), "%s", skel->data->uei.reason);
+			ret = (int)UEI_REPORT(skel, uei);
+		} else {
+			snprintf(reason, sizeof(reason), "stopped");
+			ret = 0;
+		}
+		write_stats(o, stop_requested ? "stopped" : "exited", &b, &k, 0, restarts, reason);
+		wave_sched__destroy(skel);
+		skel = NULL;
+		link_close(&cur_link);
+		if (stop_requested || !o->restart || UEI_ECODE_USER(ret) != WAVE_EXIT_NIC_DEAD)
+			break;
+		fprintf(stderr, "wave-sched: NIC gone; tasks run in the fair class until it returns\n");
+		if (!wait_nic_alive(cur_link.fd))
+			break;
+		restarts++;
+		fprintf(stderr, "wave-sched: NIC back, offload resumes (restart %d)\n", restarts);
+	}
+	return 0;
+}
+
+/* ---- client commands ---- */
+
+static pid_t read_pid(void)
+{
+	char path[256];
+	FILE *f;
+	int pid = 0;
+
+	run_path(path, sizeof(path), "pid");
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+static bool read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return true;
+}
+
+/* The first number after "key": in a flat scan of our own JSON (we wrote it). */
+static double json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	return p ? strtod(p + strlen(pat), NULL) : 0;
+}
+
+static int cmd_status(bool json)
+{
+	char path[256], buf[8192];
+	pid_t pid = read_pid();
+
+	run_path(path, sizeof(path), "stats.json");
+	if (!read_file(path, buf, sizeof(buf))) {
+		if (json)
+			printf("{\"state\":\"stopped\"}\n");
+		else
+			printf("wave-sched: not running\n");
+		return pid ? 0 : 3;
+	}
+	if (json) {
+		fputs(buf, stdout);
+		return 0;
+	}
+	printf("state %s (pid %d)\n", pid ? "running" : "stopped", pid);
+	printf("decisions %.0f (%.1f/s), idle decisions %.0f\n", json_num(buf, "decisions"),
+	       json_num(buf, "decisions_per_s"), json_num(buf, "idle_decisions"));
+	printf("outcomes committed %.0f stale %.0f aborted %.0f cpu_unavailable %.0f "
+	       "invalid %.0f\n",
+	       json_num(buf, "committed"), json_num(buf, "stale"), json_num(buf, "aborted"),
+	       json_num(buf, "cpu_unavailable"), json_num(buf, "invalid"));
+	printf("fallbacks %.0f, enqueued %.0f, direct %.0f, send failures %.0f\n",
+	       json_num(buf, "fallbacks"), json_num(buf, "enqueued"), json_num(buf, "direct"),
+	       json_num(buf, "send_failed"));
+	printf("decision latency p50 <= %.0f ns, p90 <= %.0f ns, p99 <= %.0f ns\n",
+	       json_num(buf, "p50"), json_num(buf, "p90"), json_num(buf, "p99"));
+	printf("NIC heartbeat age %.1f ms, agent epoch %.0f, restarts %.0f\n",
+	       json_num(buf, "hb_age_ns") / 1e6, json_num(buf, "agent_epoch"),
+	       json_num(buf, "restarts"));
+	return 0;
+}
+
+static int cmd_stop(void)
+{
+	pid_t pid = read_pid();
+	int i;
+
+	if (!pid) {
+		fprintf(stderr, "wave-sched: not running\n");
+		return 0;
+	}
+	kill(pid, SIGTERM);
+	for (i = 0; i < 200 && kill(pid, 0) == 0; i++)
+		usleep(50 * 1000);
+	if (kill(pid, 0) == 0) {
+		fprintf(stderr, "wave-sched: pid %d did not stop\n", pid);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_start(char **argv)
+{
+	char path[256], log[256], buf[8192];
+	pid_t pid;
+	int i, status, fd;
+
+	if (read_pid()) {
+		fprintf(stderr, "wave-sched: already running\n");
+		return 1;
+	}
+	mkdir(run_dir(), 0755);
+	run_path(path, sizeof(path), "stats.json");
+	unlink(path);
+	run_path(log, sizeof(log), "log");
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		setsid();
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		argv[1] = "daemon";
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	for (i = 0; i < 600; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			fprintf(stderr, "wave-sched: daemon failed (see %s):\n", log);
+			if (read_file(log, buf, sizeof(buf)))
+				fputs(buf, stderr);
+			return 1;
+		}
+		if (read_file(path, buf, sizeof(buf)) && strstr(buf, "\"state\":\"running\"")) {
+			printf("wave-sched: running, pid %d\n", pid);
+			return 0;
+		}
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "wave-sched: daemon did not report within 60 s\n");
+	return 1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct sched_param sp = {0};
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: wave-sched run -- CMD [ARGS]\n");
+		return 2;
+	}
+	if (sched_setscheduler(0, SCHED_EXT, &sp)) {
+		fprintf(stderr, "wave-sched: SCHED_EXT: %s\n", strerror(errno));
+		return 1;
+	}
+	execvp(argv[0], argv);
+	fprintf(stderr, "wave-sched: %s: %s\n", argv[0], strerror(errno));
+	return 127;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: wave-sched start|daemon [--policy fifo|shinjuku|none] [--partial]\n"
+		"         [--dev /dev/wave0] [--fallback-us N] [--hb-timeout-ms N] [--slice-us N]\n"
+		"         [--msg-slots N] [--dec-slots N] [--no-restart] [--no-ticks]\n"
+		"       wave-sched stop | status [--json] | run -- CMD [ARGS]\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"policy", required_argument, NULL, 'p'},
+		{"partial", no_argument, NULL, 'P'},
+		{"dev", required_argument, NULL, 'd'},
+		{"fallback-us", required_argument, NULL, 'f'},
+		{"hb-timeout-ms", required_argument, NULL, 'h'},
+		{"slice-us", required_argument, NULL, 's'},
+		{"msg-slots", required_argument, NULL, 'm'},
+		{"dec-slots", required_argument, NULL, 'D'},
+		{"no-restart", no_argument, NULL, 'R'},
+		{"no-ticks", no_argument, NULL, 'T'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	unsigned int i;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			for (i = 0; i <= WAVE_SCHED_POLICY_MAX; i++)
+				if (!strcmp(optarg, policy_names[i]))
+					break;
+			if (i > WAVE_SCHED_POLICY_MAX) {
+				fprintf(stderr, "wave-sched: unknown policy %s\n", optarg);
+				return -1;
+			}
+			o->policy = i;
+			break;
+		case 'P':
+			o->partial = true;
+			break;
+		case 'd':
+			o->dev = optarg;
+			break;
+		case 'f':
+			o->fallback_us = strtoull(optarg, NULL, 0);
+			break;
+		case 'h':
+			o->hb_timeout_ms = strtoull(optarg, NULL, 0);
+			break;
+		case 's':
+			o->slice_us = strtoull(optarg, NULL, 0);
+			break;
+		case 'm':
+			o->msg_slots = strtoul(optarg, NULL, 0);
+			break;
+		case 'D':
+			o->dec_slots = strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			o->restart = false;
+			break;
+		case 'T':
+			o->no_ticks = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc || !o->msg_slots || (o->msg_slots & (o->msg_slots - 1)) ||
+	    !o->dec_slots || (o->dec_slots & (o->dec_slots - 1)) || !o->hb_timeout_ms) {
+		fprintf(stderr, "wave-sched: bad arguments\n");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.dev = "/dev/wave0",
+		.policy = WAVE_SCHED_POLICY_FIFO,
+		.restart = true,
+		.fallback_us = 5000,
+		.hb_timeout_ms = 1000,
+		.slice_us = 30,
+		.msg_slots = 4096,
+		.dec_slots = 1024,
+	};
+
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (!strcmp(argv[1], "stop"))
+		return cmd_stop();
+	if (!strcmp(argv[1], "status"))
+		return cmd_status(argc > 2 && !strcmp(argv[2], "--json"));
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 2 - (argc > 2 && !strcmp(argv[2], "--")),
+			       argv + 2 + (argc > 2 && !strcmp(argv[2], "--")));
+	if (!strcmp(argv[1], "start") || !strcmp(argv[1], "daemon")) {
+		if (parse_options(argc - 1, argv + 1, &o)) {
+			usage();
+			return 2;
+		}
+		return !strcmp(argv[1], "start") ? cmd_start(argv) : run_daemon(&o);
+	}
+	usage();
+	return 2;
+}
