@@ -1,0 +1,192 @@
+// Migration to the host runtime and back over the shared-memory link, with requests in flight
+// the whole time: every request is answered exactly once and the actor's state survives.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "runtime/host/host_runtime.h"
+#include "runtime/migration/shm_link.h"
+#include "runtime/runtime.h"
+#include "test_support.h"
+
+namespace wave::rt {
+namespace {
+
+using test::Replies;
+using test::u64_of;
+
+struct Rig {
+  ActorRegistry reg;
+  Replies replies;
+  std::unique_ptr<mig::ShmLink> link;
+  std::unique_ptr<HostRuntime> host;
+  std::unique_ptr<Runtime> nic;
+
+  explicit Rig(RuntimeConfig cfg) {
+    reg.register_type(test::counter_type());
+    link = mig::ShmLink::create(1 << 20);
+    EXPECT_TRUE(link);
+    // Two separate mappings of the link file: the NIC's view and the host's view.
+    host = std::make_unique<HostRuntime>(reg, link->open(mig::LinkSide::kHost));
+    nic = std::make_unique<Runtime>(cfg, reg, replies.sink());
+    nic->attach_host_link(link->open(mig::LinkSide::kNic));
+    EXPECT_TRUE(host->start());
+    EXPECT_TRUE(nic->start());
+  }
+  ~Rig() {
+    nic->shutdown(ShutdownMode::kDrain);
+    host->stop();
+  }
+};
+
+RuntimeConfig manual_migration() {
+  RuntimeConfig cfg;
+  cfg.sched.cores = 2;
+  cfg.migration = false;  // the test decides when
+  return cfg;
+}
+
+TEST(Migration, BothWaysWithRequestsInFlightExactlyOnce) {
+  Rig rig(manual_migration());
+  ActorId id;
+  ASSERT_EQ(rig.nic->create_actor({.type = "counter", .name = "ctr", .mem_cap_bytes = 8 << 20},
+                                  &id),
+            Status::kOk);
+  constexpr uint64_t kN = 6000;
+  std::atomic<bool> done{false};
+  std::thread client([&] {
+    for (uint64_t i = 0; i < kN; ++i) {
+      rig.nic->post(Message{.request_id = i, .dst = id});
+      if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    done = true;
+  });
+  // Bounce the actor while the client keeps sending.
+  int trips = 0;
+  while (!done && trips < 6) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    MigrationRecord out, back;
+    ASSERT_EQ(rig.nic->migrate_to_host(id, &out), Status::kOk)
+        << "link errors " << rig.nic->stats().link_errors << ", host bad frames "
+        << rig.host->stats().bad_frames << ", trip " << trips;
+    EXPECT_TRUE(out.ok);
+    EXPECT_TRUE(rig.host->has_actor(id));
+    EXPECT_FALSE(rig.nic->dmo_table().has_space(id));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(rig.nic->migrate_from_host(id, &back), Status::kOk);
+    EXPECT_TRUE(rig.nic->dmo_table().has_space(id));
+    ++trips;
+  }
+  // End on the host, so the tail of the run is answered from there.
+  ASSERT_EQ(rig.nic->migrate_to_host(id), Status::kOk);
+  client.join();
+  ASSERT_TRUE(rig.replies.wait_for(kN));
+  rig.replies.expect_exactly_once(0, kN);
+  // The counter moved with the actor: each request incremented it exactly once.
+  std::set<uint64_t> values;
+  size_t on_host = 0;
+  for (auto& [rid, rs] : rig.replies.all()) {
+    EXPECT_EQ(rs[0].status, Status::kOk);
+    values.insert(u64_of(rs[0].payload));
+    on_host += rs[0].on_host;
+  }
+  EXPECT_EQ(values.size(), kN);
+  EXPECT_EQ(*values.rbegin(), kN);
+  EXPECT_GT(on_host, 0u);
+  EXPECT_LT(on_host, kN);
+  EXPECT_GE(trips, 1);
+  const RuntimeStats st = rig.nic->stats();
+  EXPECT_EQ(st.link_errors, 0u);
+  EXPECT_EQ(rig.host->stats().bad_frames, 0u);
+}
+
+TEST(Migration, LargeStateArrivesIntact) {
+  Rig rig(manual_migration());
+  ActorType filler;
+  filler.name = "filler";
+  // kind 0: allocate 8 objects of 1 MB with a pattern; kind 1: verify and reply with a sum.
+  filler.handler = [](ActorContext& ctx, const Message& m) {
+    if (m.kind == 0) {
+      for (uint64_t i = 0; i < 8; ++i) {
+        ObjectId id;
+        if (ctx.dmo_malloc(1 << 20, &id) != Status::kOk) return ctx.reply({}, Status::kInvalid);
+        ctx.dmo_memset(id, 0, static_cast<uint8_t>(i + 1), 1 << 20);
+        ctx.store(ctx.root(), i * 8, id);
+      }
+      return ctx.reply({});
+    }
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < 8; ++i) {
+      ObjectId id;
+      ctx.load(ctx.root(), i * 8, &id);
+      std::vector<std::byte> buf(1 << 20);
+      if (ctx.dmo_read(id, 0, buf) != Status::kOk) return ctx.reply({}, Status::kInvalid);
+      for (std::byte b : buf) sum += static_cast<uint8_t>(b);
+    }
+    ctx.reply(test::bytes_of(sum));
+  };
+  ASSERT_TRUE(rig.reg.register_type(filler));
+  ActorId id;
+  ASSERT_EQ(rig.nic->create_actor({.type = "filler", .name = "f", .mem_cap_bytes = 16 << 20},
+                                  &id),
+            Status::kOk);
+  rig.nic->post(Message{.request_id = 1, .dst = id, .kind = 0});
+  ASSERT_TRUE(rig.replies.wait_for(1));
+  MigrationRecord rec;
+  ASSERT_EQ(rig.nic->migrate_to_host(id, &rec), Status::kOk);
+  EXPECT_EQ(rec.objects, 9u);
+  EXPECT_EQ(rec.bytes, (8u << 20) + 64);
+  rig.nic->post(Message{.request_id = 2, .dst = id, .kind = 1});
+  ASSERT_TRUE(rig.replies.wait_for(2));
+  const uint64_t expect = 36ull << 20;  // (1 + ... + 8) * 1 MB
+  EXPECT_EQ(u64_of(rig.replies.get(2).payload), expect);
+  EXPECT_TRUE(rig.replies.get(2).on_host);
+  ASSERT_EQ(rig.nic->migrate_from_host(id), Status::kOk);
+  rig.nic->post(Message{.request_id = 3, .dst = id, .kind = 1});
+  ASSERT_TRUE(rig.replies.wait_for(3));
+  EXPECT_EQ(u64_of(rig.replies.get(3).payload), expect);
+  EXPECT_FALSE(rig.replies.get(3).on_host);
+}
+
+TEST(Migration, PolicyMigratesOnMeanThresholdAndPullsBack) {
+  RuntimeConfig cfg;
+  cfg.sched.cores = 1;
+  cfg.mean_threshold_ns = 300'000;  // 300 us mean latency
+  cfg.migration_cooldown_ns = 20'000'000;
+  cfg.tick_ns = 500'000;
+  Rig rig(cfg);
+  ActorType slow;
+  slow.name = "slow";
+  slow.handler = [](ActorContext& ctx, const Message&) {
+    test::spin_for(std::chrono::microseconds(100));
+    ctx.reply({});
+  };
+  ASSERT_TRUE(rig.reg.register_type(slow));
+  ActorId heavy, pinned;
+  ASSERT_EQ(rig.nic->create_actor({.type = "slow", .name = "heavy"}, &heavy), Status::kOk);
+  ASSERT_EQ(rig.nic->create_actor({.type = "counter", .name = "agent", .pinned = true}, &pinned),
+            Status::kOk);
+  // Overload: a burst far beyond one core's capacity drives the mean latency up.
+  uint64_t n = 0;
+  for (; n < 3000; ++n) rig.nic->post(Message{.request_id = n, .dst = n % 4 ? heavy : pinned});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rig.nic->stats().migrations_out == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(rig.nic->stats().migrations_out, 1u);
+  EXPECT_TRUE(rig.host->has_actor(heavy));  // the heavy one went, never the pinned agent
+  ASSERT_TRUE(rig.replies.wait_for(n));
+  // Load drops: light traffic to the agent lowers the mean, the heavy actor comes back.
+  for (int i = 0; i < 400 && rig.nic->stats().migrations_in == 0; ++i) {
+    rig.nic->post(Message{.request_id = n++, .dst = pinned});
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  EXPECT_EQ(rig.nic->stats().migrations_in, 1u);
+  ASSERT_TRUE(rig.replies.wait_for(n));
+  rig.replies.expect_exactly_once(0, n);
+}
+
+}  // namespace
+}  // namespace wave::rt
