@@ -1,0 +1,176 @@
+// link_bench: libwave's link against boost::lockfree::spsc_queue and DPDK rte_ring, the
+// core-to-core physical limit, and Wave's ablation under the link model. One run, side by
+// side; each figure is the median of several interleaved rounds.
+//
+//   link_bench [--json PATH] [--rounds N] [--messages N] [--model mmio_read=800,...]
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ablation.h"
+#include "pingpong.h"
+#include "queue_bench.h"
+#include "queues.h"
+
+using namespace wave;
+using namespace wave::bench;
+
+namespace {
+
+struct Options {
+  std::string json;
+  uint32_t rounds = 5;
+  uint64_t messages = 4'000'000;
+  uint32_t rtt_samples = 100'000;
+  uint32_t decisions = 100'000;
+  LinkModel model = LinkModel::Pcie();
+};
+
+bool ParseArgs(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    if (a == "--json" && (v = next())) {
+      o->json = v;
+    } else if (a == "--rounds" && (v = next())) {
+      o->rounds = static_cast<uint32_t>(std::max(1, std::atoi(v)));
+    } else if (a == "--messages" && (v = next())) {
+      o->messages = std::strtoull(v, nullptr, 10);
+    } else if (a == "--model" && (v = next())) {
+      auto m = LinkModel::Parse(v);
+      if (!m.ok()) {
+        fprintf(stderr, "%s\n", m.error().message.c_str());
+        return false;
+      }
+      o->model = m.value();
+    } else {
+      fprintf(stderr, "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC]\n",
+              argv[0]);
+      return false;
+    }
+  }
+  return true;
+}
+
+struct Samples {
+  std::vector<double> tput, p50, p99;
+};
+
+template <typename Q>
+void Measure(Q& q, uint32_t batch, const Options& o, const Tsc& tsc, Samples* s, bool* ok) {
+  s->tput.push_back(Throughput(q, batch, o.messages, ok));
+  std::vector<double> rtt;
+  RoundTrip(q, batch, o.rtt_samples / (batch == 1 ? 1 : 8), tsc, &rtt, ok);
+  s->p50.push_back(Percentile(rtt, 0.50));
+  s->p99.push_back(Percentile(rtt, 0.99));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!ParseArgs(argc, argv, &o)) return 64;
+  const Tsc tsc;
+  const std::string shm = "bench-link-" + std::to_string(::getpid());
+  auto wq = WaveQueue::Create(shm);
+  auto dq = DpdkQueue::Create();
+  auto bq = std::make_unique<BoostQueue>();
+  if (!wq || !dq) {
+    fprintf(stderr, "link_bench: cannot set up %s\n", !wq ? "the libwave shm queue" : "rte_ring");
+    return 1;
+  }
+  const char* names[3] = {"libwave_shm", "boost_spsc", "dpdk_rte_ring"};
+  const uint32_t batches[2] = {1, 32};
+  std::map<std::string, Samples> samples;
+  std::vector<double> pingpong;
+  std::vector<double> ablation[3];
+  bool ok = true;
+  const Mitigation modes[3] = {Mitigation::kNone, Mitigation::kWcWt, Mitigation::kPrestage};
+
+  for (uint32_t round = 0; round < o.rounds; round++) {
+    fprintf(stderr, "round %u/%u\n", round + 1, o.rounds);
+    for (uint32_t b : batches) {
+      const std::string sfx = "/" + std::to_string(b);
+      Measure(*wq, b, o, tsc, &samples[names[0] + sfx], &ok);
+      Measure(*bq, b, o, tsc, &samples[names[1] + sfx], &ok);
+      Measure(*dq, b, o, tsc, &samples[names[2] + sfx], &ok);
+    }
+    pingpong.push_back(Median(PingPong(o.rtt_samples, tsc)));
+    for (int m = 0; m < 3; m++) {
+      AblationResult r = RunAblation(modes[m], o.model, o.decisions / (m == 0 ? 4 : 1),
+                                     shm + "-abl");
+      if (!r.ok) ok = false;
+      ablation[m].push_back(r.decisions_per_s);
+    }
+  }
+
+  const double pp = Median(pingpong);
+  printf("\nLink benchmark (%u rounds, medians; 64-byte messages; cores 0 and 1)\n", o.rounds);
+  printf("%-15s %5s %14s %12s %12s\n", "queue", "batch", "msgs/s", "rtt p50 ns", "rtt p99 ns");
+  std::map<std::string, double> tput, p50;
+  for (const char* n : names) {
+    for (uint32_t b : batches) {
+      const std::string key = std::string(n) + "/" + std::to_string(b);
+      const Samples& s = samples[key];
+      tput[key] = Median(s.tput);
+      p50[key] = Median(s.p50);
+      printf("%-15s %5u %14.0f %12.0f %12.0f\n", n, b, Median(s.tput), Median(s.p50),
+             Median(s.p99));
+    }
+  }
+  printf("pingpong (physical limit) rtt: %.0f ns\n", pp);
+  const double base = Median(ablation[0]);
+  printf("ablation under link model [%s] (simulation):\n", o.model.ToString().c_str());
+  for (int m = 0; m < 3; m++) {
+    printf("  %-18s %12.0f decisions/s  x%.2f\n", MitigationName(modes[m]), Median(ablation[m]),
+           base > 0 ? Median(ablation[m]) / base : 0.0);
+  }
+  const bool t_b1 = tput["libwave_shm/1"] >= std::max(tput["boost_spsc/1"], tput["dpdk_rte_ring/1"]);
+  const bool t_b32 =
+      tput["libwave_shm/32"] >= std::max(tput["boost_spsc/32"], tput["dpdk_rte_ring/32"]);
+  const bool t_rtt = p50["libwave_shm/1"] <= 1.5 * pp;
+  const bool t_abl = Median(ablation[2]) > Median(ablation[1]) && Median(ablation[1]) > base;
+  printf("targets: throughput b1 %s, b32 %s; rtt p50 <= 1.5x pingpong %s (%.2fx); ablation order %s\n",
+         t_b1 ? "MET" : "MISSED", t_b32 ? "MET" : "MISSED", t_rtt ? "MET" : "MISSED",
+         pp > 0 ? p50["libwave_shm/1"] / pp : 0.0, t_abl ? "MET" : "MISSED");
+  if (!ok) printf("ERROR: a queue lost, duplicated or reordered messages, or a transaction failed\n");
+
+  if (!o.json.empty()) {
+    std::ofstream j(o.json);
+    j << "{\n  \"rounds\": " << o.rounds << ",\n  \"messages_per_run\": " << o.messages
+      << ",\n  \"queues\": {\n";
+    for (int i = 0; i < 3; i++) {
+      j << "    \"" << names[i] << "\": {\n";
+      for (int k = 0; k < 2; k++) {
+        const std::string key = std::string(names[i]) + "/" + std::to_string(batches[k]);
+        const Samples& s = samples[key];
+        j << "      \"batch_" << batches[k] << "\": {\"msgs_per_s\": " << uint64_t(Median(s.tput))
+          << ", \"rtt_p50_ns\": " << uint64_t(Median(s.p50))
+          << ", \"rtt_p99_ns\": " << uint64_t(Median(s.p99)) << "}" << (k == 0 ? ",\n" : "\n");
+      }
+      j << "    }" << (i < 2 ? ",\n" : "\n");
+    }
+    j << "  },\n  \"pingpong_rtt_ns\": " << uint64_t(pp) << ",\n";
+    j << "  \"ablation\": {\n    \"link_model\": \"" << o.model.ToString() << "\",\n";
+    for (int m = 0; m < 3; m++) {
+      j << "    \"" << MitigationName(modes[m]) << "_decisions_per_s\": "
+        << uint64_t(Median(ablation[m])) << ",\n";
+    }
+    for (int m = 0; m < 3; m++) {
+      j << "    \"" << MitigationName(modes[m]) << "_ratio\": "
+        << (base > 0 ? Median(ablation[m]) / base : 0.0) << (m < 2 ? ",\n" : "\n");
+    }
+    j << "  },\n  \"targets\": {\"throughput_batch_1\": " << (t_b1 ? "true" : "false")
+      << ", \"throughput_batch_32\": " << (t_b32 ? "true" : "false")
+      << ", \"rtt_p50_within_1_5x_pingpong\": " << (t_rtt ? "true" : "false")
+      << ", \"ablation_order\": " << (t_abl ? "true" : "false") << "},\n";
+    j << "  \"all_messages_intact\": " << (ok ? "true" : "false") << "\n}\n";
+  }
+  return ok ? 0 : 1;
+}
