@@ -1,53 +1,82 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
- * Statistics the NIC firmware publishes in wave_control_page.nic_stats (BAR 0x800..0xfff).
+ * Wave ABI v1: the NIC runtime's statistics in the control page's NIC stats area
+ * (WAVE_NIC_STATS_OFF, WAVE_NIC_STATS_SIZE bytes), written by wave-nicd and read by the host
+ * (wavectl stats).
  *
- * The NIC is the only writer. Every counter is a naturally aligned 64-bit little-endian word,
- * stored whole, so a host reader sees either the old or the new value of each counter (never a
- * torn one); counters are not a consistent snapshot of each other.
+ * Consistency: a seqlock. The NIC makes seq odd, writes the area, then makes seq even (with
+ * release ordering between the steps). A reader copies the area, and keeps the copy only if
+ * seq was even and unchanged before and after. Everything is NIC-written and untrusted: a
+ * reader checks magic, version, actor_size and nr_actors before using the table.
  *
- *   nic_stats + 0x000  struct wave_link_stats   link layer (doorbells, interrupts, queue
- *                                               table validation, echo service, host clients)
- *   nic_stats + 0x100  reserved for the actor runtime
+ * Times are nanoseconds saturated to 32 bits. A group is 0 for FCFS, 1 for DRR; a location is
+ * one of WAVE_STATS_LOC_*.
  */
 #ifndef WAVE_UAPI_STATS_H
 #define WAVE_UAPI_STATS_H
 
 #include "wave_types.h"
-#include "wave_abi.h"
 
-#define WAVE_LINK_STATS_MAGIC 0x4b4e494cu /* "LINK" in memory order */
-#define WAVE_STATS_LINK_OFF 0x000u /* within nic_stats */
-#define WAVE_STATS_LINK_SIZE 0x100u
-#define WAVE_STATS_RUNTIME_OFF 0x100u /* within nic_stats, owned by the actor runtime */
+#define WAVE_STATS_MAGIC 0x54534157u /* "WAST" in memory order */
+#define WAVE_STATS_VERSION 1u
 
-struct wave_link_stats {
-	__le32 magic; /* WAVE_LINK_STATS_MAGIC once the counters below are live */
-	__le32 size; /* bytes of this struct the NIC fills */
-	__le64 doorbells[WAVE_MAX_VECTORS]; /* notifications seen per vector */
-	__le64 irqs[WAVE_MAX_VECTORS]; /* interrupts raised per vector */
-	__le64 queue_table_scans; /* times the NIC re-read the queue table */
-	__le64 bad_queue_descs; /* descs rejected by a scan (counted once per scan) */
-	__le64 active_queues; /* queues accepted by the last scan */
-	__le64 echo_ok; /* echo commands answered with WAVE_ECHO_OK */
-	__le64 echo_bad_cmd; /* answered with WAVE_ECHO_EBADCMD */
-	__le64 echo_bad_len; /* answered with WAVE_ECHO_EBADLEN */
-	__le64 echo_bad_dst; /* dropped: dst_queue is no active RAW NIC-to-host queue */
-	__le64 hosts_connected; /* emulated link: ivshmem clients connected now */
-	__le64 hosts_accepted; /* emulated link: ivshmem clients accepted so far */
-	__le64 hosts_refused; /* emulated link: connections refused (table full) */
-	__le64 host_errors; /* clients dropped for protocol errors (they may never send) */
-	__le64 irq_errors; /* interrupts that could not be raised */
-	__u8 reserved[WAVE_STATS_LINK_SIZE - 232];
+#define WAVE_STATS_GROUP_FCFS 0u
+#define WAVE_STATS_GROUP_DRR 1u
+
+#define WAVE_STATS_LOC_NIC 0u
+#define WAVE_STATS_LOC_MIGRATING_OUT 1u
+#define WAVE_STATS_LOC_HOST 2u
+#define WAVE_STATS_LOC_RETURNING 3u
+
+#define WAVE_STATS_F_QUARANTINED (1u << 0)
+#define WAVE_STATS_F_PINNED (1u << 1)
+
+struct wave_stats_actor {
+	__le32 id;
+	__u8 group; /* WAVE_STATS_GROUP_* */
+	__u8 location; /* WAVE_STATS_LOC_* */
+	__le16 flags; /* WAVE_STATS_F_* */
+	char name[16]; /* NUL-padded, not necessarily NUL-terminated */
+	__le32 exec_mean_ns;
+	__le32 exec_tail_ns; /* mean + 3 sigma of execution time */
+	__le32 latency_mean_ns; /* arrival to completion */
+	__le32 latency_tail_ns;
+	__le32 queued; /* requests waiting for this actor */
+	__le32 violations; /* DMO isolation violations */
+	__le64 processed;
+	__le16 evictions;
+	__le16 migrations;
+	__le32 reserved;
 };
 
-WAVE_STATIC_ASSERT(sizeof(struct wave_link_stats) == WAVE_STATS_LINK_SIZE, "link stats size");
-WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_link_stats, doorbells) == 8, "doorbells");
-WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_link_stats, irqs) == 72, "irqs");
-WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_link_stats, queue_table_scans) == 136, "scans");
-WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_link_stats, echo_ok) == 160, "echo_ok");
-WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_link_stats, hosts_connected) == 192, "hosts");
-WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_link_stats, irq_errors) == 224, "irq_errors");
-WAVE_STATIC_ASSERT(WAVE_STATS_RUNTIME_OFF + 0x100u <= WAVE_NIC_STATS_SIZE, "stats fit");
+struct wave_stats_header {
+	__le32 magic; /* WAVE_STATS_MAGIC */
+	__le16 version; /* WAVE_STATS_VERSION */
+	__le16 actor_size; /* sizeof(struct wave_stats_actor) */
+	__le32 seq; /* seqlock: odd while the NIC writes */
+	__le16 nr_actors; /* entries that follow, <= WAVE_STATS_MAX_ACTORS */
+	__le16 nr_cores;
+	__le16 fcfs_cores;
+	__le16 drr_cores;
+	__le32 fcfs_queue_depth;
+	__le32 nic_mean_latency_ns;
+	__le32 reserved;
+	__le64 requests;
+	__le64 violations;
+	__le32 migrations_out;
+	__le32 migrations_in;
+	__le32 evictions;
+	__le32 quarantines;
+};
+
+#define WAVE_STATS_MAX_ACTORS 31u
+
+WAVE_STATIC_ASSERT(sizeof(struct wave_stats_actor) == 64, "stats actor size");
+WAVE_STATIC_ASSERT(sizeof(struct wave_stats_header) == 64, "stats header size");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_stats_actor, exec_mean_ns) == 24, "exec mean");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_stats_actor, processed) == 48, "processed");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_stats_header, seq) == 8, "seq");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_stats_header, requests) == 32, "requests");
+WAVE_STATIC_ASSERT(64 + WAVE_STATS_MAX_ACTORS * 64 <= 0x800, "fits the NIC stats area");
 
 #endif /* WAVE_UAPI_STATS_H */
