@@ -40,7 +40,7 @@ void BarFile::Release() {
 
 Status BarFile::Open(const std::string& path, uint64_t size, bool may_reuse, BarFile* out) {
   if (!ValidBarSize(size)) {
-    return Status::Error("BAR size must be a power of two between 12 KiB and 16 GiB");
+    return Status::Error("BAR size must be a power of two from 16 KiB to 16 GiB");
   }
   bool created = true;
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));

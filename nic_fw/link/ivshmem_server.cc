@@ -48,9 +48,15 @@ Status ClaimSocketPath(const std::string& path) {
     return Status::Errno("socket", errno);
   }
   if (connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    return Status::Error(path + ": another server is listening there");
-  }
-  if (errno != ECONNREFUSED) {
+    // A live server greets at once. A server that was just killed can still take connections
+    // for a moment (its io_uring, torn down asynchronously, holds the listening socket) but
+    // never answers, and the connection is reset when the socket finally goes.
+    pollfd p{probe.get(), POLLIN, 0};
+    char byte;
+    if (poll(&p, 1, 500) == 1 && recv(probe.get(), &byte, 1, MSG_DONTWAIT) == 1) {
+      return Status::Error(path + ": another server is listening there");
+    }
+  } else if (errno != ECONNREFUSED) {
     return Status::Errno(path, errno);
   }
   if (unlink(path.c_str()) < 0 && errno != ENOENT) {
@@ -175,9 +181,14 @@ void IvshmemServer::Accept(UniqueFd conn) {
     stats_->Add(&wave_link_stats::hosts_refused);
     return;
   }
+  // Counted before the greeting goes out, so a client that has read its greeting already
+  // sees itself in the statistics.
+  stats_->Add(&wave_link_stats::hosts_accepted);
+  stats_->Set(&wave_link_stats::hosts_connected, peers_.size() + 1);
   if (Status st = Greet(*peer); !st.ok()) {
     std::fprintf(stderr, "wave-nicd: greeting client %u failed: %s\n", id, st.message().c_str());
     stats_->Add(&wave_link_stats::host_errors);
+    stats_->Set(&wave_link_stats::hosts_connected, peers_.size());
     return;
   }
   // Tell the others how to ring the newcomer; one that cannot take the message is dropped.
@@ -191,8 +202,6 @@ void IvshmemServer::Accept(UniqueFd conn) {
   peers_.emplace(id, std::move(peer));
   raw->watch =
       loop_->Watch(raw->conn.get(), [this, id](uint32_t revents) { OnPeerReady(id, revents); });
-  stats_->Add(&wave_link_stats::hosts_accepted);
-  stats_->Set(&wave_link_stats::hosts_connected, peers_.size());
   for (uint32_t other_id : failed) {
     DropPeer(other_id, true);
   }

@@ -13,7 +13,7 @@ namespace {
 
 wave_link_stats* StatsArea(std::span<std::byte> bar) {
   return reinterpret_cast<wave_link_stats*>(bar.data() + WAVE_BAR_CONTROL_OFF +
-                                            WAVE_NIC_STATS_OFF + WAVE_STATS_LINK_OFF);
+                                            WAVE_LINK_STATS_OFF);
 }
 
 }  // namespace
@@ -97,12 +97,17 @@ void Link::OnVector(uint32_t vector, VectorHandler handler) {
 }
 
 bool Link::RaiseIrq(uint32_t vector) {
-  if (vector >= transport_.nr_vectors() || !transport_.RaiseIrq(vector)) {
+  if (vector >= transport_.nr_vectors()) {
     stats_.Add(&wave_link_stats::irq_errors);
     return false;
   }
+  // Counted before the interrupt goes out, so a host woken by it already sees it counted.
   control_.CountIrq();
   stats_.CountIrq(vector);
+  if (!transport_.RaiseIrq(vector)) {
+    stats_.Add(&wave_link_stats::irq_errors);
+    return false;
+  }
   return true;
 }
 

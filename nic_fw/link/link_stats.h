@@ -1,11 +1,11 @@
-// The link layer's counters, published in the control page's NIC stats area
-// (struct wave_link_stats, uapi/wave_stats.h) for wavectl, sysfs and the tests.
+// The link layer's counters, published in the control page's reserved1 block
+// (struct wave_link_stats, uapi/wave_link_stats.h) for wavectl, sysfs and the tests.
 #ifndef WAVE_NIC_FW_LINK_LINK_STATS_H_
 #define WAVE_NIC_FW_LINK_LINK_STATS_H_
 
 #include <cstdint>
 
-#include "wave_stats.h"
+#include "wave_link_stats.h"
 
 namespace wave::link {
 

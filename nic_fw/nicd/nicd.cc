@@ -1,0 +1,127 @@
+#include "nicd/nicd.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "link/echo_service.h"
+#include "link/event_loop.h"
+#include "link/ivshmem_server.h"
+#include "link/link.h"
+#include "link/loopback_device.h"
+#include "link/unique_fd.h"
+#include "nicd/pidfile.h"
+
+namespace wave::nicd {
+namespace {
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "wave-nicd: error: %s\n", what.c_str());
+  return 1;
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A host that vanishes mid-send must cost a failed send, not the process.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int RunNicd(const Options& options) {
+  sigset_t signals = TerminationSignals();
+  link::UniqueFd sigfd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!sigfd) {
+    return Fail(std::string("signalfd: ") + std::strerror(errno));
+  }
+
+  // Declaration order is teardown order reversed: the link goes before the transport, the
+  // transport before the loop it is registered with.
+  link::EventLoop loop;
+  if (link::Status st = loop.Init(); !st.ok()) {
+    return Fail(st.message());
+  }
+
+  std::unique_ptr<link::Transport> transport;
+  std::string where;
+  if (!options.socket_path.empty()) {
+    link::IvshmemServerConfig config;
+    config.socket_path = options.socket_path;
+    config.shm_path = options.shm_path.empty()
+                          ? "/dev/shm/wave-nic-" + std::to_string(getpid())
+                          : options.shm_path;
+    config.shm_may_exist = !options.shm_path.empty();
+    config.bar_size = options.bar_size;
+    config.nr_vectors = options.vectors;
+    std::unique_ptr<link::IvshmemServer> server;
+    if (link::Status st = link::IvshmemServer::Open(config, &server); !st.ok()) {
+      return Fail(st.message());
+    }
+    where = "socket=" + server->socket_path() + " shm=" + server->shm_path();
+    transport = std::move(server);
+  } else {
+    std::unique_ptr<link::LoopbackDevice> device;
+    if (link::Status st = link::LoopbackDevice::Open(options.device_path, options.vectors, &device);
+        !st.ok()) {
+      return Fail(st.message());
+    }
+    where = "device=" + device->path();
+    transport = std::move(device);
+  }
+
+  link::Link nic_link(*transport, loop);
+  link::EchoService echo(nic_link);
+  echo.Attach();
+  link::LinkConfig link_config;
+  link_config.heartbeat_period = std::chrono::microseconds(options.heartbeat_us);
+  if (link::Status st = nic_link.Start(link_config); !st.ok()) {
+    return Fail(st.message());
+  }
+
+  int caught = 0;
+  int raw_sigfd = sigfd.get();
+  loop.Watch(raw_sigfd, [&](uint32_t) {
+    signalfd_siginfo info;
+    while (read(raw_sigfd, &info, sizeof(info)) == sizeof(info)) {
+      caught = static_cast<int>(info.ssi_signo);
+      loop.Stop();
+    }
+  });
+
+  Pidfile pidfile;
+  if (!options.pidfile.empty()) {
+    if (link::Status st = pidfile.Write(options.pidfile); !st.ok()) {
+      return Fail(st.message());
+    }
+  }
+  std::printf("wave-nicd: ready %s vectors=%u bar=%llu\n", where.c_str(), options.vectors,
+              static_cast<unsigned long long>(transport->bar().size()));
+  std::fflush(stdout);
+
+  link::Status run = loop.Run();
+  nic_link.Stop();
+  transport.reset();  // closes the hosts, unlinks the socket and a BAR file we created
+  if (!run.ok()) {
+    return Fail(run.message());
+  }
+  std::fprintf(stderr, "wave-nicd: stopped by %s\n", caught != 0 ? strsignal(caught) : "request");
+  return 0;
+}
+
+}  // namespace wave::nicd

@@ -1,0 +1,166 @@
+#include "nicd/options.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <string_view>
+
+#include "link/bar_file.h"
+#include "wave_abi.h"
+
+namespace wave::nicd {
+namespace {
+
+bool ParseU64(const std::string& text, uint64_t* out, size_t* used) {
+  if (text.empty() || text[0] == '-' || text[0] == '+' || text[0] == ' ') {
+    return false;
+  }
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 0);
+  if (errno != 0 || end == text.c_str()) {
+    return false;
+  }
+  *out = v;
+  *used = static_cast<size_t>(end - text.c_str());
+  return true;
+}
+
+bool ParseU32(const std::string& text, uint64_t min, uint64_t max, uint32_t* out) {
+  uint64_t v;
+  size_t used;
+  if (!ParseU64(text, &v, &used) || used != text.size() || v < min || v > max) {
+    return false;
+  }
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+}  // namespace
+
+bool ParseSize(const std::string& text, uint64_t* out) {
+  uint64_t v;
+  size_t used;
+  if (!ParseU64(text, &v, &used)) {
+    return false;
+  }
+  std::string_view suffix = std::string_view(text).substr(used);
+  unsigned shift = 0;
+  if (suffix.empty()) {
+    shift = 0;
+  } else if (suffix == "K" || suffix == "k" || suffix == "KiB") {
+    shift = 10;
+  } else if (suffix == "M" || suffix == "m" || suffix == "MiB") {
+    shift = 20;
+  } else if (suffix == "G" || suffix == "g" || suffix == "GiB") {
+    shift = 30;
+  } else {
+    return false;
+  }
+  if (shift > 0 && v > (UINT64_MAX >> shift)) {
+    return false;
+  }
+  *out = v << shift;
+  return true;
+}
+
+const char* Usage() {
+  return "usage: wave-nicd (--socket PATH | --device /dev/waveN) [options]\n"
+         "\n"
+         "The emulated SmartNIC's firmware. With --socket it creates the BAR file and serves\n"
+         "QEMU's ivshmem-doorbell protocol; with --device it drives wave.ko's loopback device.\n"
+         "\n"
+         "  --socket PATH        UNIX socket for QEMU: -chardev socket,path=PATH,id=nic\n"
+         "                       -device ivshmem-doorbell,chardev=nic,vectors=N\n"
+         "  --shm PATH           BAR file (default /dev/shm/wave-nic-<pid>); an existing\n"
+         "                       file is reused if its size is 0 or the BAR size\n"
+         "  --bar-size SIZE      BAR bytes, a power of two >= 16K (default 16M; K/M/G suffixes)\n"
+         "  --vectors N          doorbell / interrupt vectors, 1..8 (default 8)\n"
+         "  --heartbeat-us N     heartbeat period in microseconds, 10..10000000 (default 1000)\n"
+         "  --device PATH        on-host mode: serve wave.ko's loopback device\n"
+         "  --pidfile PATH       write the process id to PATH\n"
+         "  -h, --help           show this text\n";
+}
+
+ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::string* error) {
+  Options opts;
+  bool bar_size_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      return ParseResult::kHelp;
+    }
+    std::string name = arg;
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    auto take_value = [&]() {
+      if (has_value) {
+        return true;
+      }
+      if (i + 1 >= argc) {
+        *error = name + " needs a value";
+        return false;
+      }
+      value = argv[++i];
+      return true;
+    };
+    if (name == "--socket" || name == "--shm" || name == "--device" || name == "--pidfile") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (value.empty()) {
+        *error = name + " needs a non-empty path";
+        return ParseResult::kError;
+      }
+      std::string* field = name == "--socket"   ? &opts.socket_path
+                           : name == "--shm"    ? &opts.shm_path
+                           : name == "--device" ? &opts.device_path
+                                                : &opts.pidfile;
+      *field = value;
+    } else if (name == "--bar-size") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (!ParseSize(value, &opts.bar_size) || !link::ValidBarSize(opts.bar_size)) {
+        *error = "--bar-size: '" + value + "' is not a power of two between 16K and 16G";
+        return ParseResult::kError;
+      }
+      bar_size_given = true;
+    } else if (name == "--vectors") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (!ParseU32(value, 1, WAVE_MAX_VECTORS, &opts.vectors)) {
+        *error = "--vectors: '" + value + "' is not a number from 1 to 8";
+        return ParseResult::kError;
+      }
+    } else if (name == "--heartbeat-us") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (!ParseU32(value, 10, 10000000, &opts.heartbeat_us)) {
+        *error = "--heartbeat-us: '" + value + "' is not a number from 10 to 10000000";
+        return ParseResult::kError;
+      }
+    } else {
+      *error = "unknown argument '" + arg + "'";
+      return ParseResult::kError;
+    }
+  }
+  if (opts.socket_path.empty() == opts.device_path.empty()) {
+    *error = "give exactly one of --socket and --device";
+    return ParseResult::kError;
+  }
+  if (!opts.device_path.empty() && (!opts.shm_path.empty() || bar_size_given)) {
+    *error = "--shm and --bar-size apply to --socket only (wave.ko sizes the loopback BAR)";
+    return ParseResult::kError;
+  }
+  *out = opts;
+  return ParseResult::kOk;
+}
+
+}  // namespace wave::nicd

@@ -1,0 +1,32 @@
+// wave-nicd's command line.
+#ifndef WAVE_NIC_FW_NICD_OPTIONS_H_
+#define WAVE_NIC_FW_NICD_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace wave::nicd {
+
+struct Options {
+  std::string socket_path;  // emulated SmartNIC: serve ivshmem-doorbell here
+  std::string shm_path;     // the BAR file; empty: /dev/shm/wave-nic-<pid>
+  std::string device_path;  // on-host mode: wave.ko's loopback /dev/waveN
+  std::string pidfile;
+  uint64_t bar_size = 16ull << 20;
+  uint32_t vectors = 8;
+  uint32_t heartbeat_us = 1000;
+};
+
+enum class ParseResult { kOk, kHelp, kError };
+
+// Parses argv (flags as "--name value" or "--name=value"). On kError, `error` says why.
+ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::string* error);
+
+// Parses a size such as 16777216, 0x1000000, 16M, 16MiB, 4K or 1G.
+bool ParseSize(const std::string& text, uint64_t* out);
+
+const char* Usage();
+
+}  // namespace wave::nicd
+
+#endif  // WAVE_NIC_FW_NICD_OPTIONS_H_
