@@ -46,6 +46,53 @@ uint32_t Agent::cpu_current_tid(uint32_t c) const {
   return tasks_.at(cpus_[c].current).tid;
 }
 
+bool Agent::consistent(std::string* why) const {
+  auto fail = [&](const std::string& what) {
+    *why = what;
+    return false;
+  };
+  uint32_t queued = 0;
+  bool ok = true;
+  tasks_.for_each([&](const Task& t) {
+    if (!ok) return;
+    uint32_t i = tasks_.index_of(t);
+    std::string tid = " (tid " + std::to_string(t.tid) + ")";
+    if (t.mask == 0 || (t.mask & ~cpu_mask_) != 0) ok = fail("bad mask" + tid);
+    if (t.state == TaskState::kQueued) queued++;
+    if (t.state == TaskState::kPending &&
+        (t.cpu >= cfg_.nr_cpus || cpus_[t.cpu].staged != i || t.txn == 0)) {
+      ok = fail("pending task not staged on its CPU" + tid);
+    }
+    if (t.state != TaskState::kPending && t.txn != 0) ok = fail("txn outside pending" + tid);
+  });
+  if (!ok) return false;
+  if (queued != queued_ || rq_count() != queued_) {
+    return fail("run queue holds " + std::to_string(rq_count()) + ", counted " +
+                std::to_string(queued_) + ", queued tasks " + std::to_string(queued));
+  }
+  for (uint32_t c = 0; c < cfg_.nr_cpus; c++) {
+    const CpuState& s = cpus_[c];
+    std::string cpu = " (cpu " + std::to_string(c) + ")";
+    if (s.staged != kNoIndex) {
+      const Task& t = tasks_.at(s.staged);
+      if (t.state != TaskState::kPending || t.cpu != c) return fail("staged task not pending" + cpu);
+    }
+    if (s.current != kNoIndex) {
+      const Task& t = tasks_.at(s.current);
+      if (t.state != TaskState::kOnCpu || t.cpu != c) return fail("current task not on cpu" + cpu);
+    }
+    uint64_t bit = uint64_t{1} << c;
+    bool free = s.available && s.current == kNoIndex && s.staged == kNoIndex;
+    bool busy = s.available && s.current != kNoIndex;
+    bool pre = s.staged != kNoIndex && tasks_.at(s.staged).via_prestage;
+    if (free != ((free_mask_ & bit) != 0) || busy != ((busy_mask_ & bit) != 0) ||
+        pre != ((prestaged_mask_ & bit) != 0)) {
+      return fail("CPU masks out of date" + cpu);
+    }
+  }
+  return true;
+}
+
 bool Agent::handle(uint32_t type, std::span<const std::byte> payload) {
   if (type == WAVE_MSG_TXN_OUTCOME) {
     if (payload.size() != sizeof(wave_txn_outcome)) {

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "agents/agent_stats.h"
 #include "agents/decision_sink.h"
@@ -67,6 +68,10 @@ class Agent {
   const Task* find_task(uint32_t tid) const;
   const CpuState& cpu(uint32_t c) const { return cpus_[c]; }
   uint32_t cpu_current_tid(uint32_t c) const;
+  // Checks the agent's own bookkeeping (tests and fuzzing): every pending task is the staged
+  // task of its CPU and the reverse, CPU masks match CPU states, the run queue holds exactly
+  // the queued tasks. On failure, says what is wrong in *why.
+  bool consistent(std::string* why) const;
 
  protected:
   // The policy's run queue. `front` puts a task back at the head of its class (it keeps its
@@ -76,6 +81,7 @@ class Agent {
   // The task that should run next on `cpu` among queued tasks of class <= max_class, without
   // removing it; kNoIndex if none.
   virtual uint32_t rq_pick(uint32_t cpu, uint32_t max_class) const = 0;
+  virtual uint32_t rq_count() const = 0;
   // A new task arrived: the policy sets its class.
   virtual void on_new_task(Task& t) { t.qos = 0; }
   // A CPU tick (time already advanced); the policy may set cpus_[cpu].slice_expired.

@@ -19,6 +19,7 @@ class FifoPolicy final : public Agent {
   void rq_push(uint32_t i, bool front) override;
   void rq_remove(uint32_t i) override;
   uint32_t rq_pick(uint32_t cpu, uint32_t max_class) const override;
+  uint32_t rq_count() const override { return rq_.size(); }
 
  private:
   TaskList rq_;

@@ -49,6 +49,12 @@ uint32_t ShinjukuPolicy::rq_pick(uint32_t cpu, uint32_t max_class) const {
   return kNoIndex;
 }
 
+uint32_t ShinjukuPolicy::rq_count() const {
+  uint32_t n = 0;
+  for (const TaskList& l : rq_) n += l.size();
+  return n;
+}
+
 void ShinjukuPolicy::on_new_task(Task& t) {
   auto it = classes_.find(t.tid);
   t.qos = static_cast<uint8_t>(it != classes_.end() ? it->second : sj_.default_qos);

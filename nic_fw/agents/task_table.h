@@ -36,6 +36,12 @@ class TaskTable {
       if (slot != kNoIndex) fn(pool_[slot]);
     }
   }
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (uint32_t slot : buckets_) {
+      if (slot != kNoIndex) fn(pool_[slot]);
+    }
+  }
 
  private:
   uint32_t bucket_of(uint32_t tid) const {

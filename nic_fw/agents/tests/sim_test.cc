@@ -1,0 +1,133 @@
+// Many short-lived and long-running tasks on a simulated host, under each policy: every task
+// that becomes runnable gets a CPU, every task completes, and the agent never breaks a rule.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+
+#include "agents/fifo_policy.h"
+#include "agents/shinjuku_policy.h"
+#include "sim_host.h"
+
+namespace wave::agents {
+namespace {
+
+using testing::SimConfig;
+using testing::SimHost;
+using testing::SimTaskSpec;
+
+constexpr uint32_t kCpus = 4;
+
+// 6 long-running tasks (4 ms of work each), 300 short ones arriving over time (1-4 bursts
+// of 5-60 us with sleeps), some pinned to subsets of CPUs, one whose affinity changes.
+void run_workload(Agent& agent, uint64_t seed, uint64_t* steps_out, SimHost** host_out,
+                  std::unique_ptr<SimHost>& holder) {
+  SimConfig cfg;
+  cfg.nr_cpus = kCpus;
+  cfg.seed = seed;
+  // Even seeds: events race with decisions.
+  cfg.delay_events_percent = seed % 2 ? 0 : 20;
+  cfg.touch_percent = seed % 2 ? 0 : 30;
+  holder = std::make_unique<SimHost>(agent, cfg);
+  SimHost& host = *holder;
+  *host_out = &host;
+  std::mt19937_64 rng(seed);
+  uint32_t tid = 100;
+  for (int k = 0; k < 6; k++) {
+    SimTaskSpec s;
+    s.burst_ns = 4'000'000;
+    s.mask = k == 0 ? 0b0011 : ~uint64_t{0};
+    host.spawn(tid++, s);
+  }
+  uint64_t steps = 0;
+  for (int wave = 0; wave < 60; wave++) {
+    for (int k = 0; k < 5; k++) {
+      SimTaskSpec s;
+      s.bursts = 1 + static_cast<uint32_t>(rng() % 4);
+      s.burst_ns = 5'000 + rng() % 55'000;
+      s.sleep_ns = rng() % 50'000;
+      uint64_t pins[] = {~uint64_t{0}, ~uint64_t{0}, 0b0100, 0b1010};
+      s.mask = pins[rng() % 4];
+      host.spawn(tid++, s);
+    }
+    if (wave == 10) host.set_affinity(100, 0b1000);
+    for (int k = 0; k < 20; k++, steps++) host.step();
+  }
+  *steps_out = steps;
+}
+
+void expect_everything_done(SimHost& host, const Agent& agent) {
+  EXPECT_TRUE(host.run_until_done(400'000)) << host.waiting_tasks() << " tasks still waiting";
+  EXPECT_TRUE(host.violations().empty()) << host.violations().front();
+  EXPECT_EQ(host.stats().finished, 306u);
+  std::string why;
+  EXPECT_TRUE(agent.consistent(&why)) << why;
+  EXPECT_EQ(agent.nr_tasks(), 0u);
+  EXPECT_EQ(agent.stats().dropped(), 0u);  // a correct host sends nothing to drop
+  EXPECT_GT(host.stats().from_prestage, 0u);
+  EXPECT_GT(host.stats().commits, 306u);
+  // Outcomes the agent saw match what the host sent.
+  EXPECT_EQ(agent.stats().outcomes[WAVE_TXN_COMMITTED], host.stats().commits);
+  EXPECT_EQ(agent.stats().outcomes[WAVE_TXN_STALE], host.stats().stale);
+  EXPECT_EQ(agent.stats().outcomes[WAVE_TXN_ABORTED], host.stats().aborted);
+}
+
+// With delayed events, the host rejects decisions the agent made on old information.
+void expect_stale_outcomes(const SimHost& host, const Agent& agent, uint64_t seed) {
+  if (seed % 2 == 0) {
+    EXPECT_GT(agent.stats().outcomes[WAVE_TXN_STALE], 0u);
+  }
+  (void)host;
+}
+
+TEST(Sim, FifoCompletesEveryTask) {
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    AgentConfig cfg;
+    cfg.nr_cpus = kCpus;
+    cfg.max_tasks = 1024;
+    FifoPolicy agent(cfg);
+    std::unique_ptr<SimHost> holder;
+    SimHost* host = nullptr;
+    uint64_t steps = 0;
+    run_workload(agent, seed, &steps, &host, holder);
+    expect_everything_done(*host, agent);
+    expect_stale_outcomes(*host, agent, seed);
+  }
+}
+
+TEST(Sim, ShinjukuCompletesEveryTaskAndBoundsWaiting) {
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    AgentConfig cfg;
+    cfg.nr_cpus = kCpus;
+    cfg.max_tasks = 1024;
+    ShinjukuConfig sj;
+    sj.slice_ns = 30'000;
+    ShinjukuPolicy agent(cfg, sj);
+    std::unique_ptr<SimHost> holder;
+    SimHost* host = nullptr;
+    uint64_t steps = 0;
+    run_workload(agent, seed, &steps, &host, holder);
+    expect_everything_done(*host, agent);
+    expect_stale_outcomes(*host, agent, seed);
+    EXPECT_GT(agent.stats().preemptions, 0u);
+    EXPECT_GT(host->stats().preempted, 0u);
+  }
+}
+
+TEST(Sim, FifoWithoutPrestagingStillCompletes) {
+  AgentConfig cfg;
+  cfg.nr_cpus = kCpus;
+  cfg.max_tasks = 1024;
+  cfg.prestage = false;
+  FifoPolicy agent(cfg);
+  std::unique_ptr<SimHost> holder;
+  SimHost* host = nullptr;
+  uint64_t steps = 0;
+  run_workload(agent, 9, &steps, &host, holder);
+  EXPECT_TRUE(host->run_until_done(400'000));
+  EXPECT_TRUE(host->violations().empty());
+  EXPECT_EQ(host->stats().from_prestage, 0u);
+}
+
+}  // namespace
+}  // namespace wave::agents
