@@ -152,6 +152,13 @@ class CharDevice final : public Device {
     return {};
   }
 
+  Status SetNicState(uint32_t state) override {
+    if (role() != Role::kNic) return Error{EPERM, "only the NIC sets its state"};
+    auto* c = reinterpret_cast<volatile wave_control_page*>(bar_.data());
+    c->nic_state = state;
+    return {};
+  }
+
   int EventFd(uint32_t vector) override {
     if (vector >= WAVE_MAX_VECTORS || vector >= info_.nr_vectors) return -1;
     if (irq_[vector].valid()) return irq_[vector].get();

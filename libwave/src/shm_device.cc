@@ -176,6 +176,13 @@ class ShmDevice final : public Device {
     return role() == Role::kHost ? irq_[vector].get() : doorbell_[vector].get();
   }
 
+  Status SetNicState(uint32_t state) override {
+    if (role() != Role::kNic) return Error{EPERM, "only the NIC sets its state"};
+    auto* c = reinterpret_cast<volatile wave_control_page*>(bar_.data());
+    c->nic_state = state;
+    return {};
+  }
+
   std::span<uint8_t> HostWindow() override { return {window_.data(), window_.size()}; }
 
  private:

@@ -150,6 +150,8 @@ class VfioDevice final : public Device {
     return irq_[vector].get();
   }
 
+  Status SetNicState(uint32_t) override { return Error{EPERM, "vfio: host side only"}; }
+
   std::span<uint8_t> HostWindow() override { return {window_.data(), window_.size()}; }
 
  private:

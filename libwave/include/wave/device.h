@@ -83,6 +83,10 @@ class Device {
   // An eventfd this side can wait on for vector (host: interrupts; NIC: doorbells), or -1.
   virtual int EventFd(uint32_t vector) = 0;
 
+  // NIC: publish the firmware state (WAVE_NIC_STATE_*) in the control page, as firmware does
+  // once it serves the queue table. Host: EPERM.
+  virtual Status SetNicState(uint32_t state) = 0;
+
   // Memory of the host that the NIC's DMA engine can reach, as this side maps it; empty when
   // the backend has none. Addresses in DMA descriptors are offsets into it.
   virtual std::span<uint8_t> HostWindow() { return {}; }
