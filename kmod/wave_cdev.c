@@ -14,6 +14,7 @@
 #include <linux/uaccess.h>
 
 #include "wave.h"
+#include "wave_sched.h"
 
 static dev_t wave_devt_base;
 static struct cdev wave_cdev;
@@ -209,6 +210,12 @@ static long wave_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case WAVE_IOC_BIND_IRQ:
 	case WAVE_IOC_RAISE_IRQ:
 		break;
+	case WAVE_IOC_SCHED_ATTACH:
+	case WAVE_IOC_SCHED_DETACH:
+	case WAVE_IOC_SCHED_STATS:
+		/* The scheduling link (wave_sched.c) checks its own privileges. */
+		ret = wave_sched_ioctl(wd, cmd, uarg);
+		goto out;
 	default:
 		ret = -ENOTTY;
 		goto out;

@@ -15,6 +15,7 @@
 #include <linux/string.h>
 
 #include "wave.h"
+#include "wave_sched.h"
 
 #define WAVE_MAX_EXTRA_IDS 8
 #define WAVE_FS_MAGIC 0x57415645 /* "WAVE" */
@@ -128,9 +129,12 @@ static int __init wave_init(void)
 	if (IS_ERR(wave_fs_mnt))
 		return PTR_ERR(wave_fs_mnt);
 
-	ret = wave_chrdev_init();
+	ret = wave_sched_init();
 	if (ret)
 		goto err_fs;
+	ret = wave_chrdev_init();
+	if (ret)
+		goto err_sched;
 	ret = class_register(&wave_class);
 	if (ret)
 		goto err_chrdev;
@@ -149,6 +153,8 @@ err_class:
 	class_unregister(&wave_class);
 err_chrdev:
 	wave_chrdev_exit();
+err_sched:
+	wave_sched_exit();
 err_fs:
 	kern_unmount(wave_fs_mnt);
 	return ret;
@@ -156,6 +162,8 @@ err_fs:
 
 static void __exit wave_exit(void)
 {
+	/* The scheduling link first: it holds a device and kernel mappings of its queues. */
+	wave_sched_exit();
 	wave_pci_exit();
 	wave_loopback_exit();
 	class_unregister(&wave_class);

@@ -129,6 +129,19 @@ static ssize_t irq_counts_show(struct device *dev, struct device_attribute *attr
 }
 static DEVICE_ATTR_RO(irq_counts);
 
+/* All host interrupts delivered, over every vector. */
+static ssize_t irq_count_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct wave_dev *wd = to_wave(dev);
+	s64 sum = 0;
+	u32 v;
+
+	for (v = 0; v < WAVE_MAX_VECTORS; v++)
+		sum += atomic64_read(&wd->vec[v].irqs);
+	return sysfs_emit(buf, "%lld\n", sum);
+}
+static DEVICE_ATTR_RO(irq_count);
+
 #define WAVE_COUNTER_ATTR(field)						\
 static ssize_t field##_show(struct device *dev, struct device_attribute *attr,	\
 			    char *buf)						\
@@ -153,6 +166,7 @@ static struct attribute *wave_dev_attrs[] = {
 	&dev_attr_nr_queues.attr,
 	&dev_attr_queues.attr,
 	&dev_attr_irq_counts.attr,
+	&dev_attr_irq_count.attr,
 	&dev_attr_rejected_ioctls.attr,
 	&dev_attr_rejected_mmaps.attr,
 	&dev_attr_bad_nic_fields.attr,
