@@ -27,7 +27,9 @@ BarFile& BarFile::operator=(BarFile&& other) noexcept {
   return *this;
 }
 
-BarFile::~BarFile() { Release(); }
+BarFile::~BarFile() {
+  Release();
+}
 
 void BarFile::Release() {
   map_.Reset();

@@ -46,12 +46,20 @@ uint64_t ControlPage::Beat(uint64_t beats) {
   return heartbeat_;
 }
 
-void ControlPage::CountDoorbell() { StoreLe(page_->nic_doorbells, ++doorbells_seen_); }
+void ControlPage::CountDoorbell() {
+  StoreLe(page_->nic_doorbells, ++doorbells_seen_);
+}
 
-void ControlPage::CountIrq() { StoreLe(page_->nic_irqs_raised, ++irqs_raised_); }
+void ControlPage::CountIrq() {
+  StoreLe(page_->nic_irqs_raised, ++irqs_raised_);
+}
 
-uint32_t ControlPage::queue_table_gen() const { return ConsumeLe(page_->queue_table_gen); }
+uint32_t ControlPage::queue_table_gen() const {
+  return ConsumeLe(page_->queue_table_gen);
+}
 
-uint32_t ControlPage::nic_state() const { return LoadLe(page_->nic_state); }
+uint32_t ControlPage::nic_state() const {
+  return LoadLe(page_->nic_state);
+}
 
 }  // namespace wave::link

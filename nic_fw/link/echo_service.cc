@@ -30,8 +30,8 @@ int EchoService::Handle(const Queue& src, uint32_t doorbell) {
 
   LinkStats& stats = link_.stats();
   const Queue* dst = link_.queues().Find(dst_id);
-  if (dst == nullptr || dst->desc.kind != WAVE_QKIND_RAW ||
-      dst->desc.dir != WAVE_DIR_NIC_TO_HOST || dst->region.size() < sizeof(wave_echo_reply)) {
+  if (dst == nullptr || dst->desc.kind != WAVE_QKIND_RAW || dst->desc.dir != WAVE_DIR_NIC_TO_HOST ||
+      dst->region.size() < sizeof(wave_echo_reply)) {
     stats.Add(&wave_link_stats::echo_bad_dst);
     return -1;
   }

@@ -104,7 +104,9 @@ Status EventLoop::AddTimer(std::chrono::microseconds period, TimerCallback callb
   return Status::Ok();
 }
 
-void EventLoop::RemoveTimer(WatchId id) { Unwatch(id); }
+void EventLoop::RemoveTimer(WatchId id) {
+  Unwatch(id);
+}
 
 void EventLoop::Stop() {
   stop_.store(true, std::memory_order_release);
@@ -122,8 +124,8 @@ Status EventLoop::Wait(const __kernel_timespec* timeout) {
   if (timeout == nullptr) {
     ret = io_uring_submit_and_wait(&ring_, 1);
   } else {
-    ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1,
-                                           const_cast<__kernel_timespec*>(timeout), nullptr);
+    ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, const_cast<__kernel_timespec*>(timeout),
+                                           nullptr);
   }
   if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
     return Status::Errno("io_uring_submit_and_wait", -ret);

@@ -79,8 +79,7 @@ Status MakeEventfds(uint32_t n, std::vector<UniqueFd>* out) {
 
 }  // namespace
 
-Status IvshmemServer::Open(const IvshmemServerConfig& config,
-                           std::unique_ptr<IvshmemServer>* out) {
+Status IvshmemServer::Open(const IvshmemServerConfig& config, std::unique_ptr<IvshmemServer>* out) {
   if (config.nr_vectors == 0 || config.nr_vectors > WAVE_MAX_VECTORS) {
     return Status::Error("vectors must be between 1 and " + std::to_string(WAVE_MAX_VECTORS));
   }
@@ -92,8 +91,8 @@ Status IvshmemServer::Open(const IvshmemServerConfig& config,
     return st;
   }
   std::unique_ptr<IvshmemServer> server(new IvshmemServer(config));
-  if (Status st = BarFile::Open(config.shm_path, config.bar_size, config.shm_may_exist,
-                                &server->bar_);
+  if (Status st =
+          BarFile::Open(config.shm_path, config.bar_size, config.shm_may_exist, &server->bar_);
       !st.ok()) {
     return st;
   }
@@ -104,7 +103,9 @@ Status IvshmemServer::Open(const IvshmemServerConfig& config,
   return Status::Ok();
 }
 
-IvshmemServer::~IvshmemServer() { Stop(); }
+IvshmemServer::~IvshmemServer() {
+  Stop();
+}
 
 Status IvshmemServer::Start(EventLoop& loop, LinkStats& stats) {
   sockaddr_un addr;

@@ -24,7 +24,9 @@ Link::Link(Transport& transport, EventLoop& loop)
       control_(transport.bar()),
       stats_(StatsArea(transport.bar())) {}
 
-Link::~Link() { Stop(); }
+Link::~Link() {
+  Stop();
+}
 
 Status Link::Start(const LinkConfig& config) {
   std::span<std::byte> bar = transport_.bar();
@@ -45,8 +47,8 @@ Status Link::Start(const LinkConfig& config) {
   params.nic_peer_id = transport_.nic_peer_id();
   control_.Publish(params);
 
-  if (Status st = loop_.AddTimer(config.heartbeat_period, [this](uint64_t) { control_.Beat(); },
-                                 &heartbeat_timer_);
+  if (Status st = loop_.AddTimer(
+          config.heartbeat_period, [this](uint64_t) { control_.Beat(); }, &heartbeat_timer_);
       !st.ok()) {
     return st;
   }
@@ -86,7 +88,9 @@ void Link::Stop() {
   transport_.Stop();
 }
 
-void Link::OnQueue(uint32_t id, QueueHandler handler) { queue_handlers_[id] = std::move(handler); }
+void Link::OnQueue(uint32_t id, QueueHandler handler) {
+  queue_handlers_[id] = std::move(handler);
+}
 
 void Link::OnQueueKind(uint16_t kind, uint16_t dir, QueueHandler handler) {
   kind_handlers_[{kind, dir}] = std::move(handler);

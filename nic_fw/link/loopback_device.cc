@@ -30,8 +30,8 @@ Status LoopbackDevice::Open(const std::string& path, uint32_t nr_vectors,
     return Status::Errno(path + ": WAVE_IOC_GET_INFO", errno);
   }
   if (info.backend != WAVE_BACKEND_LOOPBACK) {
-    return Status::Error(path + ": not a loopback device (backend " +
-                         std::to_string(info.backend) + "); a PCI SmartNIC runs its own firmware");
+    return Status::Error(path + ": not a loopback device (backend " + std::to_string(info.backend) +
+                         "); a PCI SmartNIC runs its own firmware");
   }
   // The kernel is trusted more than the host's BAR contents, but a window we cannot lay the
   // fixed pages into is still refused rather than mapped.
@@ -39,9 +39,9 @@ Status LoopbackDevice::Open(const std::string& path, uint32_t nr_vectors,
       info.bar_size > (1ull << 34)) {
     return Status::Error(path + ": unusable BAR size " + std::to_string(info.bar_size));
   }
-  if (Status st = MappedRegion::Map(dev->dev_.get(), info.bar_size,
-                                    static_cast<off_t>(WAVE_MMAP_OFFSET(WAVE_REGION_BAR)),
-                                    &dev->bar_);
+  if (Status st =
+          MappedRegion::Map(dev->dev_.get(), info.bar_size,
+                            static_cast<off_t>(WAVE_MMAP_OFFSET(WAVE_REGION_BAR)), &dev->bar_);
       !st.ok()) {
     return Status::Error(path + ": mapping the BAR: " + st.message());
   }
@@ -56,7 +56,9 @@ Status LoopbackDevice::Open(const std::string& path, uint32_t nr_vectors,
   return Status::Ok();
 }
 
-LoopbackDevice::~LoopbackDevice() { Stop(); }
+LoopbackDevice::~LoopbackDevice() {
+  Stop();
+}
 
 Status LoopbackDevice::Bind(uint32_t vector, int fd) {
   wave_irq_bind bind{};

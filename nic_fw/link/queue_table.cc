@@ -7,7 +7,9 @@
 namespace wave::link {
 namespace {
 
-bool PageAligned(uint64_t v) { return (v % WAVE_PAGE_SIZE) == 0; }
+bool PageAligned(uint64_t v) {
+  return (v % WAVE_PAGE_SIZE) == 0;
+}
 
 // Copies desc `id`, or returns false if the host changed it while it was being copied.
 bool CopyDesc(const wave_queue_desc& shared, QueueDesc* out) {

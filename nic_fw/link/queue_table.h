@@ -32,13 +32,13 @@ struct QueueDesc {
 enum class DescError {
   kOk,
   kBadState,
-  kMisaligned,     // offset or size not a multiple of WAVE_PAGE_SIZE, or size 0
-  kOutsideArea,    // below WAVE_BAR_QUEUE_AREA_OFF or past the end of the BAR
+  kMisaligned,   // offset or size not a multiple of WAVE_PAGE_SIZE, or size 0
+  kOutsideArea,  // below WAVE_BAR_QUEUE_AREA_OFF or past the end of the BAR
   kBadDir,
   kBadKind,
   kBadCacheMode,
   kBadVector,
-  kOverlap,        // shares bytes with another active desc (both are rejected)
+  kOverlap,  // shares bytes with another active desc (both are rejected)
 };
 
 const char* DescErrorName(DescError error);

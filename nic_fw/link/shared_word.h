@@ -17,7 +17,7 @@ namespace wave::link {
 
 // The uapi's __le16/__le32/__le64 are plain unsigned integers in user space.
 template <typename T>
-concept LeWord = std::unsigned_integral<T> && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
+concept LeWord = std::unsigned_integral<T> &&(sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
 
 template <LeWord T>
 constexpr T LeToHost(T v) {

@@ -13,7 +13,9 @@ namespace {
 
 using std::chrono::microseconds;
 
-UniqueFd MakeEventfd() { return UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)); }
+UniqueFd MakeEventfd() {
+  return UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+}
 
 void Signal(const UniqueFd& fd) {
   uint64_t one = 1;
@@ -77,7 +79,9 @@ TEST(EventLoop, TimerFiresPeriodicallyAndCanBeRemoved) {
   ASSERT_TRUE(loop.Init().ok());
   uint64_t ticks = 0;
   EventLoop::WatchId id = 0;
-  ASSERT_TRUE(loop.AddTimer(microseconds(500), [&](uint64_t n) { ticks += n; }, &id).ok());
+  ASSERT_TRUE(loop.AddTimer(
+                      microseconds(500), [&](uint64_t n) { ticks += n; }, &id)
+                  .ok());
   ASSERT_TRUE(Pump(loop, [&] { return ticks >= 5; }));
   loop.RemoveTimer(id);
   for (int i = 0; i < 5; ++i) {

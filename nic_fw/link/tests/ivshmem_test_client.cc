@@ -30,8 +30,7 @@ Status IvshmemTestClient::Connect(const std::string& socket_path) {
   return Status::Ok();
 }
 
-Status IvshmemTestClient::Receive(int64_t* value, UniqueFd* fd,
-                                  std::chrono::milliseconds timeout) {
+Status IvshmemTestClient::Receive(int64_t* value, UniqueFd* fd, std::chrono::milliseconds timeout) {
   pollfd p{sock_.get(), POLLIN, 0};
   int n = poll(&p, 1, static_cast<int>(timeout.count()));
   if (n < 0) {

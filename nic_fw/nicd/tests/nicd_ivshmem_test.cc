@@ -70,9 +70,8 @@ struct EchoResult {
 class NicdTest : public ::testing::Test {
  protected:
   std::vector<std::string> BaseArgs() {
-    return {"--socket",   dir_.File("nic.sock"), "--shm",          dir_.File("bar"),
-            "--bar-size", "1M",                  "--heartbeat-us", "200",
-            "--pidfile",  dir_.File("nicd.pid")};
+    return {"--socket", dir_.File("nic.sock"), "--shm", dir_.File("bar"), "--bar-size",
+            "1M",       "--heartbeat-us",      "200",   "--pidfile",      dir_.File("nicd.pid")};
   }
 
   void StartNicd(std::vector<std::string> extra = {}) {
@@ -236,11 +235,12 @@ TEST_F(NicdTest, EchoRoundTripLatency) {
     ASSERT_EQ(r.magic, WAVE_ECHO_REPLY_MAGIC) << "round " << i;
     ASSERT_EQ(r.seq, static_cast<uint32_t>(i));
   }
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
-                  .count() /
-              kRounds;
-  std::printf("echo round trip (64 B, eventfd doorbell -> eventfd interrupt): %.1f us mean over %d\n",
-              us, kRounds);
+  double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+      kRounds;
+  std::printf(
+      "echo round trip (64 B, eventfd doorbell -> eventfd interrupt): %.1f us mean over %d\n", us,
+      kRounds);
   RecordProperty("echo_round_trip_us", std::to_string(us));
 }
 
@@ -260,8 +260,8 @@ TEST_F(NicdTest, BadEchoCommandsAreCountedAndAnsweredWithTheReason) {
   EXPECT_EQ(host.Stat(&wave_link_stats::echo_bad_cmd), 1u);
 
   // Longer than the source queue, longer than the destination, and the largest u32.
-  for (uint32_t len : {static_cast<uint32_t>(kSrcSize), static_cast<uint32_t>(kDstSize - 15),
-                       0xffffffffu}) {
+  for (uint32_t len :
+       {static_cast<uint32_t>(kSrcSize), static_cast<uint32_t>(kDstSize - 15), 0xffffffffu}) {
     r = Echo(client, WAVE_ECHO_CMD_MAGIC, kDstQueue, len, 8, data);
     EXPECT_EQ(r.status, WAVE_ECHO_EBADLEN) << len;
     EXPECT_EQ(r.len, 0u);
@@ -301,21 +301,21 @@ TEST_F(NicdTest, GarbageQueueDescsAreRejectedAndCounted) {
   const uint16_t h2n = WAVE_DIR_HOST_TO_NIC;
   const uint16_t raw = WAVE_QKIND_RAW;
   const uint16_t wc = WAVE_CACHE_WC;
-  host.SetQueue(0, 0x2000, 0x1000, h2n, raw, 0, wc);                // ok
-  host.SetQueue(1, 0x3001, 0x1000, h2n, raw, 0, wc);                // misaligned offset
-  host.SetQueue(2, 0x10000, 0x800, h2n, raw, 0, wc);                // misaligned size
-  host.SetQueue(3, 0x1000, 0x1000, h2n, raw, 0, wc);                // the doorbell page
-  host.SetQueue(4, kBarSize - 0x1000, 0x2000, h2n, raw, 0, wc);     // runs past the BAR
-  host.SetQueue(5, 0xfffffffffffff000ull, 0x2000, h2n, raw, 0, wc);  // wraps around
-  host.SetQueue(6, 0x20000, 0x1000, 7, raw, 0, wc);                 // bad direction
-  host.SetQueue(7, 0x21000, 0x1000, h2n, 9, 0, wc);                 // bad kind
+  host.SetQueue(0, 0x2000, 0x1000, h2n, raw, 0, wc);                   // ok
+  host.SetQueue(1, 0x3001, 0x1000, h2n, raw, 0, wc);                   // misaligned offset
+  host.SetQueue(2, 0x10000, 0x800, h2n, raw, 0, wc);                   // misaligned size
+  host.SetQueue(3, 0x1000, 0x1000, h2n, raw, 0, wc);                   // the doorbell page
+  host.SetQueue(4, kBarSize - 0x1000, 0x2000, h2n, raw, 0, wc);        // runs past the BAR
+  host.SetQueue(5, 0xfffffffffffff000ull, 0x2000, h2n, raw, 0, wc);    // wraps around
+  host.SetQueue(6, 0x20000, 0x1000, 7, raw, 0, wc);                    // bad direction
+  host.SetQueue(7, 0x21000, 0x1000, h2n, 9, 0, wc);                    // bad kind
   host.SetQueue(8, 0x22000, 0x1000, h2n, raw, 0, WAVE_CACHE_DEFAULT);  // unresolved cache
-  host.SetQueue(9, 0x23000, 0x1000, h2n, raw, 8, wc);               // vector >= nr_vectors
-  host.SetQueue(10, 0x30000, 0x3000, h2n, raw, 0, wc);              // overlaps 11
+  host.SetQueue(9, 0x23000, 0x1000, h2n, raw, 8, wc);                  // vector >= nr_vectors
+  host.SetQueue(10, 0x30000, 0x3000, h2n, raw, 0, wc);                 // overlaps 11
   host.SetQueue(11, 0x32000, 0x1000, h2n, raw, 0, wc);
-  host.SetQueue(12, 0x40000, 0, h2n, raw, 0, wc);                   // empty
-  host.SetQueue(13, 0x50000, 0x1000, h2n, raw, 0, wc);              // ok
-  link::StoreLe(host.control()->queues[14].state, 77u);             // unknown state
+  host.SetQueue(12, 0x40000, 0, h2n, raw, 0, wc);        // empty
+  host.SetQueue(13, 0x50000, 0x1000, h2n, raw, 0, wc);   // ok
+  link::StoreLe(host.control()->queues[14].state, 77u);  // unknown state
   host.BumpTableGen();
   uint64_t scans = host.Stat(&wave_link_stats::queue_table_scans);
   ASSERT_TRUE(client.Ring(0, WAVE_ADMIN_VECTOR));
@@ -537,9 +537,9 @@ TEST_F(NicdTest, ReplacesAStaleSocketButNotALiveOne) {
   StartNicd();
   // A second server on the same socket is refused while the first lives.
   std::string err;
-  EXPECT_EQ(NicdProcess::RunToExit({"--socket", dir_.File("nic.sock"), "--shm", dir_.File("b2")},
-                                   &err),
-            1);
+  EXPECT_EQ(
+      NicdProcess::RunToExit({"--socket", dir_.File("nic.sock"), "--shm", dir_.File("b2")}, &err),
+      1);
   EXPECT_NE(err.find("another server"), std::string::npos) << err;
   // Killed without cleanup, the first leaves its socket behind; the next server takes over.
   EXPECT_EQ(nicd_.Stop(SIGKILL), 128 + SIGKILL);

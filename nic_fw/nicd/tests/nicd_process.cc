@@ -31,8 +31,8 @@ int StatusToCode(int status) {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                     "/wave-nicd-test-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/wave-nicd-test-XXXXXX";
   if (mkdtemp(tmpl.data()) != nullptr) {
     path_ = tmpl;
   }
@@ -45,7 +45,9 @@ TempDir::~TempDir() {
   }
 }
 
-std::string NicdProcess::BinaryPath() { return WAVE_NICD_PATH; }
+std::string NicdProcess::BinaryPath() {
+  return WAVE_NICD_PATH;
+}
 
 pid_t NicdProcess::Spawn(const std::vector<std::string>& args, int stdout_fd, int stderr_fd) {
   std::vector<std::string> argv_store;

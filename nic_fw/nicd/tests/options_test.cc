@@ -33,8 +33,8 @@ TEST(ParseSize, AcceptsPlainHexAndSuffixes) {
 
 TEST(ParseSize, RejectsJunkAndOverflow) {
   uint64_t v = 0;
-  for (const char* bad : {"", "M", "-1", "+5", " 5", "5X", "5MB", "99999999999999999999",
-                          "17179869184G"}) {
+  for (const char* bad :
+       {"", "M", "-1", "+5", " 5", "5X", "5MB", "99999999999999999999", "17179869184G"}) {
     EXPECT_FALSE(ParseSize(bad, &v)) << bad;
   }
 }
