@@ -37,10 +37,25 @@ const volatile u32 nr_cpus = 1;
 
 UEI_DEFINE(uei);
 
+/*
+ * The 7.2 kernel's BTF (Debian build) lacks the "_impl" twins of scx_bpf_kick_cpu() and
+ * scx_bpf_exit_bstr(), so the verifier refuses both ("cannot find function ..._impl").
+ * Without kicks, CPUs that sleep are reached from the kick timer instead, through
+ * scx_bpf_dsq_move() into their local DSQ (which wakes them); without scx_bpf_exit() the
+ * scheduler leaves through scx_bpf_error(), whose message names the reason (the loader
+ * matches WAVE_EXIT_MSG_*).
+ */
+#define wave_exit_sched(code, fmt, args...) scx_bpf_error(fmt, ##args)
+
 /* wave.ko's kfuncs (kmod/wave_kfuncs.c). */
 extern int bpf_wave_send(u32 type, const void *msg, u32 msg__sz) __ksym;
 extern int bpf_wave_take_decision(u32 cpu, void *out, u32 out__sz) __ksym;
 extern s64 bpf_wave_nic_age_ns(void) __ksym;
+
+/* CPUs 0..63: the reach of wave_task_event.cpumask. */
+#define WAVE_MAX_CPUS 64
+/* Kept by update_idle(): where the timer may apply the fallback. */
+bool cpu_idle[WAVE_MAX_CPUS];
 
 struct task_ctx {
 	u64 seq; /* bumped on every event sent for the task */
@@ -164,11 +179,11 @@ static bool nic_dead(void)
 	s64 age = bpf_wave_nic_age_ns();
 
 	if (age == -ENODEV) {
-		scx_bpf_exit(WAVE_EXIT_NO_LINK, "wave.ko has no scheduling link");
+		wave_exit_sched(WAVE_EXIT_NO_LINK, WAVE_EXIT_MSG_NO_LINK);
 		return true;
 	}
 	if (age < 0 || (u64)age > hb_timeout_ns) {
-		scx_bpf_exit(WAVE_EXIT_NIC_DEAD, "NIC heartbeat stopped %llu ms ago",
+		wave_exit_sched(WAVE_EXIT_NIC_DEAD, WAVE_EXIT_MSG_NIC_DEAD " %llu ms ago",
 			     age < 0 ? 0 : (u64)age / 1000000);
 		return true;
 	}
@@ -269,15 +284,15 @@ static bool fallback(s32 cpu)
 	return done;
 }
 
-void BPF_STRUCT_OPS(wave_dispatch, s32 cpu, struct task_struct *prev)
+/*
+ * Takes this CPU's decisions and enacts them until one dispatches a task; then, if allowed,
+ * the fallback. Returns true when a task went to @cpu's local DSQ.
+ */
+static bool serve_cpu(s32 cpu, bool may_fallback)
 {
 	struct wave_decision d;
 	int i, r;
 
-	if (nic_dead()) {
-		scx_bpf_dsq_move_to_local(WAVE_SCHED_DSQ, 0);
-		return;
-	}
 	for (i = 0; i < 8; i++) {
 		__builtin_memset(&d, 0, sizeof(d));
 		r = bpf_wave_take_decision(cpu, &d, sizeof(d));
@@ -289,9 +304,18 @@ void BPF_STRUCT_OPS(wave_dispatch, s32 cpu, struct task_struct *prev)
 			continue;
 		}
 		if (commit(&d, cpu))
-			return;
+			return true;
 	}
-	fallback(cpu);
+	return may_fallback && fallback(cpu);
+}
+
+void BPF_STRUCT_OPS(wave_dispatch, s32 cpu, struct task_struct *prev)
+{
+	if (nic_dead()) {
+		scx_bpf_dsq_move_to_local(WAVE_SCHED_DSQ, 0);
+		return;
+	}
+	serve_cpu(cpu, true);
 }
 
 void BPF_STRUCT_OPS(wave_runnable, struct task_struct *p, u64 enq_flags)
@@ -338,6 +362,8 @@ void BPF_STRUCT_OPS(wave_set_cpumask, struct task_struct *p, const struct cpumas
 
 void BPF_STRUCT_OPS(wave_update_idle, s32 cpu, bool idle)
 {
+	if (cpu >= 0 && cpu < WAVE_MAX_CPUS)
+		cpu_idle[cpu] = idle;
 	if (idle)
 		send_event(WAVE_MSG_CPU_IDLE, WAVE_EVIDX_CPU_IDLE, NULL, NULL);
 }
@@ -370,19 +396,23 @@ void BPF_STRUCT_OPS(wave_disable, struct task_struct *p)
 }
 
 /*
- * Decisions are only taken in dispatch(), which an idle CPU does not run: while tasks wait,
- * kick idle CPUs so they come and look (and apply the fallback); also watch the heartbeat
- * when no CPU ticks.
+ * A sleeping CPU runs no dispatch(), and this kernel offers no usable kick (see above): so
+ * the timer serves the CPUs itself. It enacts their pending decisions and, for CPUs that are
+ * idle, the fallback, moving tasks into their local DSQs, which wakes them. It also watches
+ * the heartbeat when no CPU ticks.
  */
 static int kick_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
 	u32 cpu;
 
-	if (scx_bpf_dsq_nr_queued(WAVE_SCHED_DSQ) > 0) {
-		bpf_for(cpu, 0, nr_cpus) scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	if (nic_dead())
+		return 0;
+	bpf_for(cpu, 0, nr_cpus) {
+		if (cpu >= WAVE_MAX_CPUS)
+			break;
+		serve_cpu(cpu, cpu_idle[cpu]);
 	}
-	if (!nic_dead())
-		bpf_timer_start(timer, kick_period_ns, 0);
+	bpf_timer_start(timer, kick_period_ns, 0);
 	return 0;
 }
 

@@ -373,12 +373,16 @@ static int run_daemon(const struct options *o)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	/*
+	 * The link stays attached across NIC outages: ring positions carry on, so an agent that
+	 * was only stalled continues and a restarted one resumes from the committed positions.
+	 */
+	ret = link_open(&cur_link, o);
+	if (ret) {
+		fprintf(stderr, "wave-sched: scheduling link: %s\n", strerror(-ret));
+		return 1;
+	}
 	for (;;) {
-		ret = link_open(&cur_link, o);
-		if (ret) {
-			fprintf(stderr, "wave-sched: scheduling link: %s\n", strerror(-ret));
-			return 1;
-		}
 		fprintf(stderr,
 			"wave-sched: link queues %u/%u (%u+%u slots, %u CPUs), policy %s, %s mode\n",
 			cur_link.msg_q, cur_link.dec_q, cur_link.att.msg_slots,
@@ -413,8 +417,7 @@ static int run_daemon(const struct options *o)
 		write_stats(o, stop_requested ? "stopped" : "exited", &b, &k, 0, restarts, reason);
 		wave_sched__destroy(skel);
 		skel = NULL;
-		link_close(&cur_link);
-		if (stop_requested || !o->restart || UEI_ECODE_USER(ret) != WAVE_EXIT_NIC_DEAD)
+		if (stop_requested || !o->restart || !strstr(reason, WAVE_EXIT_MSG_NIC_DEAD))
 			break;
 		fprintf(stderr, "wave-sched: NIC gone; tasks run in the fair class until it returns\n");
 		if (!wait_nic_alive(cur_link.fd))
@@ -422,6 +425,7 @@ static int run_daemon(const struct options *o)
 		restarts++;
 		fprintf(stderr, "wave-sched: NIC back, offload resumes (restart %d)\n", restarts);
 	}
+	link_close(&cur_link);
 	return 0;
 }
 

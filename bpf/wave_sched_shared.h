@@ -46,4 +46,8 @@ struct wave_sched_bpf_stats {
 #define WAVE_EXIT_NIC_DEAD 64 /* the NIC heartbeat stopped: tasks go back to the fair class */
 #define WAVE_EXIT_NO_LINK 65 /* wave.ko has no scheduling link attached */
 
+/* How the scheduler says why it left (its exit reason starts with file:line, then these). */
+#define WAVE_EXIT_MSG_NIC_DEAD "wave: NIC heartbeat stopped"
+#define WAVE_EXIT_MSG_NO_LINK "wave: no scheduling link in wave.ko"
+
 #endif /* WAVE_SCHED_SHARED_H */

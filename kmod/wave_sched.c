@@ -293,9 +293,13 @@ int wave_sched_take(struct wave_sched_link *l, u32 cpu, struct wave_decision *ou
 
 s64 wave_sched_nic_age_ns(struct wave_sched_link *l)
 {
+	s64 age;
+
 	if (!atomic_read(&l->nic_ready))
 		return S64_MAX;
-	return (s64)(ktime_get_ns() - atomic64_read(&l->hb_change_ns));
+	/* The timer may have stamped a time later than our clock read on another CPU. */
+	age = (s64)(ktime_get_ns() - atomic64_read(&l->hb_change_ns));
+	return age < 0 ? 0 : age;
 }
 
 static void wave_sched_hb_timerfn(struct timer_list *t)
