@@ -1,0 +1,185 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Scheduling offload tests, run inside the emulated host (tools/vm/run, via
+# tools/check/vm_tests.sh): wave.ko's kfuncs, the sched_ext scheduler (bpf/wave_sched.bpf.c)
+# and its loader, against a stand-in NIC agent running in the VM (wave_sched_agent).
+# Prints kselftest TAP; exits non-zero if anything failed.
+#   selftests/sched/run_vm.sh BUILD_DIR
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build}
+bin=$build/bpf
+ko=${WAVE_KO:-$top/kmod/wave.ko}
+export WAVE_SCHED_DIR=/tmp/wave-sched-test
+sched=$bin/wave-sched
+agent=$bin/wave_sched_agent
+workload=$bin/sched_workload
+state=/sys/kernel/sched_ext/state
+n=0 pass=0 fail=0 skip=0
+agent_pid=
+
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
+nok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1"; }
+skip() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1"; echo "# failed: $2"; fi; }
+totals() {
+	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+# jget FILE KEY: the first number after "KEY": in a one-line JSON file.
+jget() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
+wait_state() { # wait_state enabled|disabled SECONDS
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ "$(cat $state 2>/dev/null)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_agent() { "$agent" --mode "$1" >/tmp/agent.json 2>/tmp/agent.err & agent_pid=$!; sleep 0.5; }
+stop_agent() {
+	[ -n "$agent_pid" ] || return 0
+	kill -TERM "$agent_pid" 2>/dev/null
+	wait "$agent_pid" 2>/dev/null
+	agent_pid=
+}
+stop_all() {
+	stop_agent
+	"$sched" stop >/dev/null 2>&1
+	wait_state disabled 10
+}
+sum_task_events() { # from the scheduler's stats.json
+	local f=$WAVE_SCHED_DIR/stats.json s=0 k
+	for k in new runnable blocked preempted yield dead affinity; do
+		s=$((s + $(jget "$f" "$k")))
+	done
+	echo $s
+}
+
+echo "TAP version 13"
+echo "1..20"
+if [ ! -e "$state" ] || [ ! -x "$sched" ]; then
+	skip "sched tests" "no sched_ext in this kernel or wave-sched not built"
+	totals
+fi
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+dmesg -C
+if ! insmod "$ko"; then
+	nok "insmod $ko"
+	totals
+fi
+for _ in $(seq 100); do [ -e /dev/wave0 ] && break; sleep 0.05; done
+check "kfuncs registered in wave.ko's BTF" \
+	"grep -q bpf_wave_take_decision /proc/kallsyms"
+
+# 1. FIFO agent, partial mode: only the workload is in the Wave class.
+start_agent fifo
+"$sched" start --policy none --partial --fallback-us 50000 >/tmp/start.out 2>&1
+check "partial mode: scheduler enabled" "wait_state enabled 10"
+"$sched" run -- "$workload" --long 3 --long-ms 200 --short 64 --sleepers 2 >/tmp/wl.json
+check "partial mode: workload completes, no task lost" "[ \$? -eq 0 ]"
+sleep 1.2 # the daemon refreshes stats.json twice a second
+stop_agent
+"$sched" status --json >/tmp/st.json
+cp "$WAVE_SCHED_DIR/stats.json" /tmp/st.json
+echo "# workload: $(cat /tmp/wl.json)"
+echo "# agent: $(cat /tmp/agent.json)"
+echo "# scheduler: $(cat /tmp/st.json)"
+check "partial mode: the agent's decisions were committed" \
+	"[ \"\$(jget /tmp/st.json committed)\" -gt 0 ]"
+check "partial mode: every task event sent was seen by the agent" \
+	"[ \"\$(jget /tmp/agent.json task_events)\" -eq \"\$(sum_task_events)\" ] && \
+	 [ \"\$(jget /tmp/st.json send_failed)\" -eq 0 ]"
+check "partial mode: every outcome reached the agent" \
+	"[ \"\$(jget /tmp/agent.json outcomes_committed)\" -eq \"\$(jget /tmp/st.json committed)\" ]"
+"$sched" status >/tmp/status.txt
+check "status prints decisions/s, outcomes and latency percentiles" \
+	"grep -q 'decisions' /tmp/status.txt && grep -q 'p99' /tmp/status.txt"
+stop_all
+
+# 2. Switch-all mode: every task of the VM goes through the agent (or the fallback).
+start_agent fifo
+"$sched" start --policy none --fallback-us 20000 >/tmp/start.out 2>&1
+check "switch-all mode: scheduler enabled" "wait_state enabled 10"
+"$workload" --long 2 --long-ms 200 --short 32 --sleepers 2 >/tmp/wl.json
+check "switch-all mode: workload completes" "[ \$? -eq 0 ]"
+sleep 1.2
+echo "# scheduler: $(cat $WAVE_SCHED_DIR/stats.json)"
+check "switch-all mode: still enabled, decisions committed" \
+	"[ \"\$(cat $state)\" = enabled ] && [ \"\$(jget $WAVE_SCHED_DIR/stats.json committed)\" -gt 0 ]"
+stop_all
+
+# 3. A NIC that writes garbage and stale decisions: counted, never a crash or a hang.
+start_agent garbage
+"$sched" start --policy none --partial --fallback-us 2000 >/tmp/start.out 2>&1
+wait_state enabled 10
+"$sched" run -- "$workload" --long 2 --long-ms 100 --short 32 --sleepers 2 >/tmp/wl.json
+r1=$?
+stop_agent
+start_agent stale
+"$sched" run -- "$workload" --long 2 --long-ms 100 --short 32 --sleepers 2 >/tmp/wl.json
+r2=$?
+sleep 1.2
+stop_agent
+cp "$WAVE_SCHED_DIR/stats.json" /tmp/st.json
+echo "# scheduler: $(cat /tmp/st.json)"
+check "garbage/stale NIC: workloads complete, scheduler still enabled" \
+	"[ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ \"\$(cat $state)\" = enabled ]"
+check "garbage NIC: bad slots, garbage sequence words, torn lines, invalid decisions counted" \
+	"[ \$((\$(jget /tmp/st.json bad_slots) + \$(jget /tmp/st.json garbage_seqs))) -gt 0 ] && \
+	 [ \$((\$(jget /tmp/st.json torn) + \$(jget /tmp/st.json invalid))) -gt 0 ]"
+check "stale NIC: stale and aborted outcomes counted" \
+	"[ \"\$(jget /tmp/st.json stale)\" -gt 0 ] && [ \"\$(jget /tmp/st.json aborted)\" -gt 0 ]"
+stop_all
+
+# 4. The NIC hangs (wave-nicd frozen): the heartbeat stops, the scheduler leaves, tasks run in
+#    the fair class; the NIC comes back: the offload resumes.
+if [ -n "${WAVE_NICD_CTL:-}" ] && [ -d "$WAVE_NICD_CTL" ]; then
+	start_agent fifo
+	"$sched" start --policy none --partial --hb-timeout-ms 500 >/tmp/start.out 2>&1
+	wait_state enabled 10
+	"$sched" run -- "$workload" --long 2 --long-ms 1500 --short 32 --sleepers 2 \
+		>/tmp/wl.json &
+	wl_pid=$!
+	sleep 1
+	touch "$WAVE_NICD_CTL/stop"
+	t0=$(date +%s.%N)
+	wait_state disabled 10
+	r=$?
+	t1=$(date +%s.%N)
+	echo "# scheduler left $(echo "$t1 - $t0" | bc 2>/dev/null || echo ?) s after the NIC froze"
+	check "NIC hang: scheduler leaves within the bound, tasks back in the fair class" "[ $r -eq 0 ]"
+	wait "$wl_pid"
+	check "NIC hang: workload completes, no task lost" "[ \$? -eq 0 ]"
+	touch "$WAVE_NICD_CTL/cont"
+	check "NIC back: offload resumes" "wait_state enabled 20"
+	check "NIC back: the daemon counted one restart" \
+		"sleep 1; [ \"\$(jget $WAVE_SCHED_DIR/stats.json restarts)\" -eq 1 ]"
+	stop_all
+else
+	for t in "NIC hang: scheduler leaves" "NIC hang: workload completes" \
+		"NIC back: offload resumes" "NIC back: restart counted"; do
+		skip "$t" "no WAVE_NICD_CTL (tools/vm/run provides it)"
+	done
+fi
+
+# 5. Unload orders: rmmod while the scheduler runs is refused; a killed daemon leaves the link
+#    attached and rmmod still detaches it safely.
+"$sched" start --policy none --partial >/tmp/start.out 2>&1
+wait_state enabled 10
+rmmod wave 2>/dev/null
+check "rmmod refused while the scheduler holds wave.ko's kfuncs" \
+	"[ \$? -ne 0 ] && [ \"\$(cat $state)\" = enabled ]"
+kill -KILL "$(cat $WAVE_SCHED_DIR/pid)"
+wait_state disabled 10
+rmmod wave
+check "scheduler killed, link left attached: rmmod detaches and unloads" "[ \$? -eq 0 ]"
+
+if dmesg | grep -E 'BUG:|WARNING:|Oops|general protection|Call Trace' >/tmp/sched-trouble; then
+	nok "kernel log clean"
+	sed 's/^/# /' /tmp/sched-trouble | head -40
+else
+	ok "kernel log clean"
+fi
+totals
