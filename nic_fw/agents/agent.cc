@@ -30,6 +30,24 @@ void for_each_cpu(uint64_t mask, Fn&& fn) {
 
 }  // namespace
 
+inline void Agent::refresh_cpu(uint32_t cpu) {
+  // Branch-free: this runs on every state change of a CPU.
+  const CpuState& c = cpus_[cpu];
+  uint64_t staged = c.staged != kNoIndex;
+  uint64_t running = c.current != kNoIndex;
+  uint64_t avail = c.available;
+  uint64_t free = avail & (running ^ 1) & (staged ^ 1);
+  uint64_t busy = avail & running;
+  uint64_t pre = staged & c.staged_in_slot;
+  uint64_t bit = uint64_t{1} << cpu;
+  // A CPU that became free needs a task; one that became busy needs a prestaged one.
+  changed_ |= ((free << cpu) & ~free_mask_) != 0 || ((busy << cpu) & ~busy_mask_) != 0;
+  free_mask_ = (free_mask_ & ~bit) | (free << cpu);
+  busy_mask_ = (busy_mask_ & ~bit) | (busy << cpu);
+  staged_mask_ = (staged_mask_ & ~bit) | (staged << cpu);
+  prestaged_mask_ = (prestaged_mask_ & ~bit) | (pre << cpu);
+}
+
 Agent::Agent(const AgentConfig& cfg) : tasks_(cfg.max_tasks), cfg_(cfg) {
   cfg_.nr_cpus = std::clamp<uint32_t>(cfg_.nr_cpus, 1, WAVE_SCHED_MAX_CPUS);
   cpu_mask_ = cfg_.nr_cpus == 64 ? ~uint64_t{0} : (uint64_t{1} << cfg_.nr_cpus) - 1;
@@ -84,9 +102,10 @@ bool Agent::consistent(std::string* why) const {
     uint64_t bit = uint64_t{1} << c;
     bool free = s.available && s.current == kNoIndex && s.staged == kNoIndex;
     bool busy = s.available && s.current != kNoIndex;
-    bool pre = s.staged != kNoIndex && tasks_.at(s.staged).via_prestage;
+    bool staged = s.staged != kNoIndex;
+    bool pre = staged && tasks_.at(s.staged).via_prestage;
     if (free != ((free_mask_ & bit) != 0) || busy != ((busy_mask_ & bit) != 0) ||
-        pre != ((prestaged_mask_ & bit) != 0)) {
+        staged != ((staged_mask_ & bit) != 0) || pre != ((prestaged_mask_ & bit) != 0)) {
       return fail("CPU masks out of date" + cpu);
     }
   }
@@ -331,19 +350,6 @@ bool Agent::on_outcome(const wave_txn_outcome& o) {
   return true;
 }
 
-void Agent::refresh_cpu(uint32_t cpu) {
-  const CpuState& c = cpus_[cpu];
-  uint64_t bit = uint64_t{1} << cpu;
-  bool free = c.available && c.current == kNoIndex && c.staged == kNoIndex;
-  bool busy = c.available && c.current != kNoIndex;
-  bool pre = c.staged != kNoIndex && tasks_.at(c.staged).via_prestage;
-  // A CPU that became free needs a task; one that became busy needs a prestaged one.
-  if ((free && !(free_mask_ & bit)) || (busy && !(busy_mask_ & bit))) changed_ = true;
-  free_mask_ = free ? (free_mask_ | bit) : (free_mask_ & ~bit);
-  busy_mask_ = busy ? (busy_mask_ | bit) : (busy_mask_ & ~bit);
-  prestaged_mask_ = pre ? (prestaged_mask_ | bit) : (prestaged_mask_ & ~bit);
-}
-
 void Agent::enqueue(uint32_t i, bool front) {
   Task& t = tasks_.at(i);
   t.state = TaskState::kQueued;
@@ -385,6 +391,7 @@ void Agent::unstage(uint32_t i) {
   CpuState& c = cpus_[t.cpu];
   if (c.staged == i) {
     c.staged = kNoIndex;
+    c.staged_in_slot = false;
     if (t.via_prestage) {
       c.slot_full = false;
       dirty_slots_ |= uint64_t{1} << t.cpu;
@@ -441,6 +448,7 @@ bool Agent::stage(DecisionSink& sink, uint32_t i, uint32_t cpu, bool via_prestag
     return false;
   }
   c.staged = i;
+  c.staged_in_slot = via_prestage;
   refresh_cpu(cpu);
   return true;
 }
@@ -508,12 +516,16 @@ uint32_t Agent::schedule(DecisionSink& sink) {
     });
 
     // 2. Busy CPUs whose task must give way (policy: slice over, or a more urgent class).
+    // Only CPUs without a ring decision in flight; cheap checks first, the policy last.
     if (has_preemption_ && queued_ + std::popcount(prestaged_mask_) != 0) {
-      for_each_cpu(busy_mask_, [&](uint32_t cpu) {
+      uint32_t best = rq_best_class();
+      for_each_cpu(busy_mask_ & ~(staged_mask_ & ~prestaged_mask_), [&](uint32_t cpu) {
         CpuState& c = cpus_[cpu];
         if (!ring_ok) return;
         uint32_t s = c.staged;
-        if (s != kNoIndex && !tasks_.at(s).via_prestage) return;  // one already in flight
+        uint32_t cur_qos = tasks_.at(c.current).qos;
+        uint32_t waiting = s != kNoIndex ? std::min<uint32_t>(best, tasks_.at(s).qos) : best;
+        if (!c.slice_expired && (waiting == kNoClass || waiting >= cur_qos)) return;
         uint32_t max_class = 0;
         if (!preempt_bound(cpu, tasks_.at(c.current), &max_class)) return;
         uint32_t q = queued_ != 0 ? rq_pick(cpu, max_class) : kNoIndex;
@@ -544,15 +556,18 @@ uint32_t Agent::schedule(DecisionSink& sink) {
     // 3. Busy CPUs get their next task prestaged, so the host has it when the current one
     // stops; a prestaged task is replaced when a task of a more urgent class is waiting.
     if (cfg_.prestage && queued_ != 0) {
-      for_each_cpu(busy_mask_, [&](uint32_t cpu) {
+      for_each_cpu(busy_mask_ & ~staged_mask_, [&](uint32_t cpu) {
         if (queued_ == 0) return;
-        uint32_t s = cpus_[cpu].staged;
-        if (s == kNoIndex) {
-          uint32_t q = rq_pick(cpu, kAllClasses);
-          if (q == kNoIndex) return;
-          dequeue(q);
-          stage(sink, q, cpu, /*via_prestage=*/true);
-        } else if (tasks_.at(s).via_prestage && tasks_.at(s).qos > 0) {
+        uint32_t q = rq_pick(cpu, kAllClasses);
+        if (q == kNoIndex) return;
+        dequeue(q);
+        stage(sink, q, cpu, /*via_prestage=*/true);
+      });
+      uint32_t best = queued_ != 0 ? rq_best_class() : kNoClass;
+      if (best != kNoClass) {
+        for_each_cpu(busy_mask_ & prestaged_mask_, [&](uint32_t cpu) {
+          uint32_t s = cpus_[cpu].staged;
+          if (tasks_.at(s).qos <= best) return;
           uint32_t q = rq_pick(cpu, tasks_.at(s).qos - 1u);
           if (q == kNoIndex) return;
           unstage(s);
@@ -560,8 +575,8 @@ uint32_t Agent::schedule(DecisionSink& sink) {
           stats_.revoked++;
           dequeue(q);
           stage(sink, q, cpu, /*via_prestage=*/true);
-        }
-      });
+        });
+      }
     }
   }
   // Whatever could not be placed now waits for the next change (a CPU frees up, a task

@@ -20,6 +20,8 @@
 
 namespace wave::agents {
 
+inline constexpr uint32_t kNoClass = UINT32_MAX;
+
 struct AgentConfig {
   uint32_t nr_cpus = 8;         // host CPUs 0..nr_cpus-1 managed, <= WAVE_SCHED_MAX_CPUS
   uint32_t max_tasks = 4096;    // tasks alive at once
@@ -37,6 +39,7 @@ struct alignas(64) CpuState {
   bool slice_expired = false;   // Shinjuku: the current task ran past its slice
   bool slot_dirty = false;      // the prestaged slot must be rewritten at the end of schedule()
   bool slot_full = false;       // the prestaged slot holds `slot`
+  bool staged_in_slot = false;  // `staged` was named through the prestaged slot
   uint64_t run_start_ns = 0;    // host time when `current` started (as far as the agent knows)
   wave_decision slot{};         // the prestaged decision last written
 };
@@ -81,6 +84,9 @@ class Agent {
   // The task that should run next on `cpu` among queued tasks of class <= max_class, without
   // removing it; kNoIndex if none.
   virtual uint32_t rq_pick(uint32_t cpu, uint32_t max_class) const = 0;
+  // The most urgent class with a queued task (kNoClass if none). Policies without classes
+  // keep the default: every task is class 0, so nothing ever outranks a staged task.
+  virtual uint32_t rq_best_class() const { return kNoClass; }
   virtual uint32_t rq_count() const = 0;
   // A new task arrived: the policy sets its class.
   virtual void on_new_task(Task& t) { t.qos = 0; }
@@ -108,8 +114,9 @@ class Agent {
 
   void enqueue(uint32_t i, bool front);
   void dequeue(uint32_t i);
-  // Recomputes the CPU's bits in free_mask_, busy_mask_ and prestaged_mask_.
-  void refresh_cpu(uint32_t cpu);
+  // Recomputes the CPU's bits in free_mask_, busy_mask_, staged_mask_ and prestaged_mask_.
+  // On every state change of a CPU, so it must stay cheap (inlined).
+  [[gnu::always_inline]] inline void refresh_cpu(uint32_t cpu);
   // Takes the task out of whatever it is in (run queue, a CPU's decision, a CPU), leaving it
   // in no state; the caller sets the next one.
   void detach(uint32_t i);
@@ -131,6 +138,7 @@ class Agent {
   uint32_t queued_ = 0;           // tasks in the run queue
   uint64_t free_mask_ = 0;        // available, nothing running, no decision in flight
   uint64_t busy_mask_ = 0;        // available, a task running
+  uint64_t staged_mask_ = 0;      // a decision in flight (ring or prestaged) names a task
   uint64_t prestaged_mask_ = 0;   // a prestaged decision names a task
   uint64_t dirty_slots_ = 0;      // prestaged slots to write at the end of schedule()
 };

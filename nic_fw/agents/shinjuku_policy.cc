@@ -55,6 +55,10 @@ uint32_t ShinjukuPolicy::rq_count() const {
   return n;
 }
 
+uint32_t ShinjukuPolicy::rq_best_class() const {
+  return nonempty_ != 0 ? static_cast<uint32_t>(std::countr_zero(nonempty_)) : kNoClass;
+}
+
 void ShinjukuPolicy::on_new_task(Task& t) {
   auto it = classes_.find(t.tid);
   t.qos = static_cast<uint8_t>(it != classes_.end() ? it->second : sj_.default_qos);

@@ -37,6 +37,7 @@ class ShinjukuPolicy final : public Agent {
   void rq_remove(uint32_t i) override;
   uint32_t rq_pick(uint32_t cpu, uint32_t max_class) const override;
   uint32_t rq_count() const override;
+  uint32_t rq_best_class() const override;
   void on_new_task(Task& t) override;
   void on_tick(uint32_t cpu) override;
   bool preempt_bound(uint32_t cpu, const Task& cur, uint32_t* max_class) override;
