@@ -86,6 +86,29 @@ u32 wave_dev_nic_state(struct wave_dev *wd)
 }
 
 /*
+ * Cuts a device off from its users: queues destroyed, the NIC told, every user mapping
+ * zapped, every eventfd released, and every later entry point refused with ENODEV.
+ */
+static void wave_dev_kill(struct wave_dev *wd)
+{
+	unsigned long flags;
+
+	mutex_lock(&wd->lock);
+	wave_queue_destroy_all(wd);
+	writel(WAVE_HOST_STATE_DETACHED, &wd->ctrl->host_state);
+	/* Last word to the NIC: the queue table changed and the host left. */
+	wave_notify_nic(wd, WAVE_ADMIN_VECTOR);
+	spin_lock_irqsave(&wd->db_lock, flags);
+	wd->dead = true;
+	spin_unlock_irqrestore(&wd->db_lock, flags);
+	/* Faults now see dead under wd->lock, so nothing can map the pages back in. */
+	wave_mmap_zap_all(wd);
+	mutex_unlock(&wd->lock);
+
+	wave_irq_unbind_all(wd);
+}
+
+/*
  * Makes a device whose backend has filled ctrl, db, bar_* and nr_vectors visible as
  * /dev/waveN. On failure the caller still owns its reference.
  */
@@ -112,10 +135,10 @@ int wave_dev_register(struct wave_dev *wd, struct device *parent)
 	writel(WAVE_HOST_STATE_ATTACHED, &wd->ctrl->host_state);
 	mutex_unlock(&wd->lock);
 
+	/* Published before the node appears, so whoever sees /dev/waveN can open it. */
 	ret = xa_err(xa_store(&wave_devices, minor, wd, GFP_KERNEL));
 	if (ret)
 		goto err_ida;
-
 	dev = device_create(&wave_class, parent, wave_devt(minor), wd, "%s", wd->name);
 	if (IS_ERR(dev)) {
 		ret = PTR_ERR(dev);
@@ -129,6 +152,8 @@ int wave_dev_register(struct wave_dev *wd, struct device *parent)
 
 err_xa:
 	xa_erase(&wave_devices, minor);
+	/* A racing open() may hold the device already: cut it off as unbind would. */
+	wave_dev_kill(wd);
 err_ida:
 	writel(WAVE_HOST_STATE_DETACHED, &wd->ctrl->host_state);
 	ida_free(&wave_minor_ida, minor);
@@ -143,25 +168,10 @@ err_ida:
  */
 void wave_dev_unregister(struct wave_dev *wd)
 {
-	unsigned long flags;
-
 	xa_erase(&wave_devices, wd->minor);
 	device_destroy(&wave_class, wave_devt(wd->minor));
 	wd->dev = NULL;
-
-	mutex_lock(&wd->lock);
-	wave_queue_destroy_all(wd);
-	writel(WAVE_HOST_STATE_DETACHED, &wd->ctrl->host_state);
-	/* Last word to the NIC: the queue table changed and the host left. */
-	wave_notify_nic(wd, WAVE_ADMIN_VECTOR);
-	spin_lock_irqsave(&wd->db_lock, flags);
-	wd->dead = true;
-	spin_unlock_irqrestore(&wd->db_lock, flags);
-	/* Faults now see dead under wd->lock, so nothing can map the pages back in. */
-	wave_mmap_zap_all(wd);
-	mutex_unlock(&wd->lock);
-
-	wave_irq_unbind_all(wd);
+	wave_dev_kill(wd);
 	ida_free(&wave_minor_ida, wd->minor);
 	pr_info("%s: unregistered\n", wd->name);
 }
