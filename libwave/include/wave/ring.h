@@ -1,7 +1,8 @@
 // The single-producer single-consumer ring of the link (layout: uapi/wave_ring.h).
 //
-// Producer: writes payloads and headers of a batch, one store fence, then the batch's sequence
-// words, then one flush. It learns that there is room from a credit cell in its own memory,
+// Producer: across the link (WC/UC), writes payloads and headers of a batch, one store fence,
+// then the batch's sequence words, then one flush; in coherent memory it publishes slot by slot
+// with release stores. It learns that there is room from a credit cell in its own memory,
 // which it reads only when its cached credit says the ring is full.
 // Consumer: accepts the slot at position pos only if its sequence word is pos + 1, never
 // writes a slot, and returns credits every credit_batch slots and when it runs dry.
@@ -104,20 +105,26 @@ class RingProducer {
   uint32_t EnqueueBatch(uint32_t n, Fill&& fill) {
     const uint32_t count = Room(n);
     if (count == 0) return 0;
-    for (uint32_t i = 0; i < count; i++) {
-      uint8_t* slot = SlotAt(produced_ + i);
-      const auto [type, len] = fill(i, slot + kSlotHeaderSize);
-      // type, len and flags (zero) as one 64-bit store right after the sequence word.
-      const uint64_t meta = uint64_t{static_cast<uint16_t>(type)} |
-                            (uint64_t{static_cast<uint16_t>(len)} << 16);
-      StoreWord(reinterpret_cast<volatile uint64_t*>(slot + 8), meta);
+    if (ep_.slot_mem == MemKind::kWriteBack) {
+      // Coherent memory: publish slot by slot (a release store is free on x86-64 and one
+      // STLR on arm64), so the consumer can start on the first slot at once.
+      for (uint32_t i = 0; i < count; i++) {
+        const uint64_t pos = produced_ + i;
+        uint8_t* slot = SlotAt(pos);
+        WriteBody(slot, i, fill);
+        StoreFence(MemKind::kWriteBack);
+        StoreWord(reinterpret_cast<volatile uint64_t*>(slot), pos + 1);
+      }
+    } else {
+      // Across the link: all bodies, one fence, all sequence words, one flush.
+      for (uint32_t i = 0; i < count; i++) WriteBody(SlotAt(produced_ + i), i, fill);
+      StoreFence(ep_.slot_mem);
+      for (uint32_t i = 0; i < count; i++) {
+        const uint64_t pos = produced_ + i;
+        StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
+      }
+      FlushWrites(ep_.slot_mem);
     }
-    StoreFence(ep_.slot_mem);
-    for (uint32_t i = 0; i < count; i++) {
-      const uint64_t pos = produced_ + i;
-      StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
-    }
-    FlushWrites(ep_.slot_mem);
     if (ep_.model) ChargeWrite(ep_.model, ep_.slot_cache, count * ep_.geo.slot_size);
     produced_ += count;
     stats_.messages += count;
@@ -137,6 +144,14 @@ class RingProducer {
  private:
   uint8_t* SlotAt(uint64_t pos) const {
     return ep_.slots + (pos & (ep_.geo.nr_slots - 1)) * uint64_t{ep_.geo.slot_size};
+  }
+  // Payload, then type, len and flags (zero) as one 64-bit store after the sequence word.
+  template <typename Fill>
+  static void WriteBody(uint8_t* slot, uint32_t i, Fill& fill) {
+    const auto [type, len] = fill(i, slot + kSlotHeaderSize);
+    const uint64_t meta = uint64_t{static_cast<uint16_t>(type)} |
+                          (uint64_t{static_cast<uint16_t>(len)} << 16);
+    StoreWord(reinterpret_cast<volatile uint64_t*>(slot + 8), meta);
   }
   void ReloadCredit();
 

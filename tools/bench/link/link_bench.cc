@@ -29,6 +29,7 @@ struct Options {
   uint32_t rtt_samples = 100'000;
   uint32_t decisions = 100'000;
   LinkModel model = LinkModel::Pcie();
+  bool ablation = true;
 };
 
 bool ParseArgs(int argc, char** argv, Options* o) {
@@ -42,6 +43,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->rounds = static_cast<uint32_t>(std::max(1, std::atoi(v)));
     } else if (a == "--messages" && (v = next())) {
       o->messages = std::strtoull(v, nullptr, 10);
+    } else if (a == "--no-ablation") {
+      o->ablation = false;
     } else if (a == "--model" && (v = next())) {
       auto m = LinkModel::Parse(v);
       if (!m.ok()) {
@@ -50,7 +53,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       }
       o->model = m.value();
     } else {
-      fprintf(stderr, "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC]\n",
+      fprintf(stderr, "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC] [--no-ablation]\n",
               argv[0]);
       return false;
     }
@@ -102,7 +105,7 @@ int main(int argc, char** argv) {
       Measure(*dq, b, o, tsc, &samples[names[2] + sfx], &ok);
     }
     pingpong.push_back(Median(PingPong(o.rtt_samples, tsc)));
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < 3 && o.ablation; m++) {
       AblationResult r = RunAblation(modes[m], o.model, o.decisions / (m == 0 ? 4 : 1),
                                      shm + "-abl");
       if (!r.ok) ok = false;
