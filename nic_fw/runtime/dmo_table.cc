@@ -138,8 +138,8 @@ Status DmoTable::dmo_malloc(ActorId caller, uint64_t size, ObjectId* out) {
       sp.slots.emplace_back();
     }
     Slot& s = sp.slots[slot];
-    s.data.reset(new (std::nothrow) std::byte[size]());
-    if (!s.data) {
+    s.data = DmoBlock(size, /*zeroed=*/true);
+    if (s.data.data() == nullptr) {
       sp.free_slots.push_back(slot);
       return Status::kOverCap;
     }
@@ -175,7 +175,7 @@ Status DmoTable::dmo_memset(ActorId caller, ObjectId id, uint64_t off, uint8_t v
     Slot* s = lookup(sp, id, &why);
     if (s == nullptr) return why;
     if (!in_bounds(*s, off, len)) return Status::kOutOfBounds;
-    std::memset(s->data.get() + off, value, len);
+    std::memset(s->data.data() + off, value, len);
     return Status::kOk;
   });
 }
@@ -190,7 +190,7 @@ Status DmoTable::dmo_memcpy(ActorId caller, ObjectId dst, uint64_t dst_off, Obje
     if (s == nullptr) return why;
     if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len)) return Status::kOutOfBounds;
     if (d == s && ranges_overlap(dst_off, src_off, len)) return Status::kInvalid;
-    std::memcpy(d->data.get() + dst_off, s->data.get() + src_off, len);
+    std::memcpy(d->data.data() + dst_off, s->data.data() + src_off, len);
     return Status::kOk;
   });
 }
@@ -204,7 +204,7 @@ Status DmoTable::dmo_memmove(ActorId caller, ObjectId dst, uint64_t dst_off, Obj
     Slot* s = lookup(sp, src, &why);
     if (s == nullptr) return why;
     if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len)) return Status::kOutOfBounds;
-    std::memmove(d->data.get() + dst_off, s->data.get() + src_off, len);
+    std::memmove(d->data.data() + dst_off, s->data.data() + src_off, len);
     return Status::kOk;
   });
 }
@@ -215,7 +215,7 @@ Status DmoTable::dmo_read(ActorId caller, ObjectId id, uint64_t off, std::span<s
     Slot* s = lookup(sp, id, &why);
     if (s == nullptr) return why;
     if (!in_bounds(*s, off, out.size())) return Status::kOutOfBounds;
-    if (!out.empty()) std::memcpy(out.data(), s->data.get() + off, out.size());
+    if (!out.empty()) std::memcpy(out.data(), s->data.data() + off, out.size());
     return Status::kOk;
   });
 }
@@ -227,7 +227,7 @@ Status DmoTable::dmo_write(ActorId caller, ObjectId id, uint64_t off,
     Slot* s = lookup(sp, id, &why);
     if (s == nullptr) return why;
     if (!in_bounds(*s, off, in.size())) return Status::kOutOfBounds;
-    if (!in.empty()) std::memcpy(s->data.get() + off, in.data(), in.size());
+    if (!in.empty()) std::memcpy(s->data.data() + off, in.data(), in.size());
     return Status::kOk;
   });
 }
@@ -269,7 +269,7 @@ bool DmoTable::for_each_object(
   for (uint32_t i = 0; i < sp.slots.size(); ++i) {
     const Slot& s = sp.slots[i];
     if (!s.live) continue;
-    fn(make_object_id(actor, s.generation, i), {s.data.get(), s.size});
+    fn(make_object_id(actor, s.generation, i), {s.data.data(), s.size});
   }
   return true;
 }
@@ -297,14 +297,14 @@ Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
     std::erase(sp.free_slots, slot);
   }
   Slot& s = sp.slots[slot];
-  s.data.reset(new (std::nothrow) std::byte[size]);
-  if (!s.data) return Status::kOverCap;
+  s.data = DmoBlock(size, /*zeroed=*/false);  // the importer fills every byte
+  if (s.data.data() == nullptr) return Status::kOverCap;
   s.generation = gen;
   s.live = true;
   s.size = size;
   sp.used += size;
   ++sp.objects;
-  *storage = {s.data.get(), size};
+  *storage = {s.data.data(), size};
   return Status::kOk;
 }
 

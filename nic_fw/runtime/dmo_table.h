@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/dmo_heap.h"
 #include "runtime/status.h"
 
 namespace wave::rt {
@@ -85,7 +86,7 @@ class DmoTable {
     uint32_t generation = 0;  // of the live object, or of the last one freed
     bool live = false;
     uint64_t size = 0;
-    std::unique_ptr<std::byte[]> data;
+    DmoBlock data;
   };
   struct Space {
     ActorId owner = kNoActorId;

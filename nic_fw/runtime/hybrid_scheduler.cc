@@ -154,7 +154,30 @@ bool HybridScheduler::any_actor_in(CoreGroup g) const {
 uint32_t HybridScheduler::min_cores(CoreGroup g) const {
   // With one core there is nothing to reserve: it serves whichever group has work.
   if (cores_.size() < 2) return 0;
-  return any_actor_in(g) ? 1 : 0;
+  if (!any_actor_in(g)) return 0;
+  // Enough cores for the group's recent load at the target utilisation, at least one, and
+  // always leaving one for the other group.
+  const double util = cfg_.core_target_util > 0 ? cfg_.core_target_util : 1.0;
+  const double need = group_load_[static_cast<int>(g)] / util;
+  uint32_t n = static_cast<uint32_t>(need);
+  if (static_cast<double>(n) < need) ++n;
+  const uint32_t cap = static_cast<uint32_t>(cores_.size()) - 1;
+  return std::clamp<uint32_t>(n, 1, cap);
+}
+
+void HybridScheduler::update_group_loads(uint64_t now) {
+  if (load_epoch_ == 0 || now < load_epoch_) {
+    load_epoch_ = now == 0 ? 1 : now;
+    return;
+  }
+  const uint64_t elapsed = now - load_epoch_;
+  if (elapsed < cfg_.load_window_ns) return;
+  for (int g = 0; g < 2; ++g) {
+    const double load = static_cast<double>(group_work_ns_[g]) / static_cast<double>(elapsed);
+    group_load_[g] = 0.5 * group_load_[g] + 0.5 * load;
+    group_work_ns_[g] = 0;
+  }
+  load_epoch_ = now;
 }
 
 std::optional<Message> HybridScheduler::take_fcfs(Core& core) {
@@ -241,7 +264,7 @@ std::optional<Message> HybridScheduler::next(uint32_t core_id) {
   if (core_id >= cores_.size()) return std::nullopt;
   Core& core = cores_[core_id];
   core.busy = false;
-  // At most one group change per call: try our group, maybe move, try the other.
+  update_group_loads(clock_.now_ns());
   // A group with work but no core at all gets this one first, whatever our own backlog: iPipe
   // spawns a DRR core as soon as an actor enters the DRR queue.
   if (cfg_.mode == SchedMode::kHybrid) {
@@ -255,6 +278,7 @@ std::optional<Message> HybridScheduler::next(uint32_t core_id) {
       ++core_moves_;
     }
   }
+  // Then at most one more group change: try our group, maybe move, try the other.
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (core.group == CoreGroup::kFcfs) {
       if (auto m = take_fcfs(core)) return m;
@@ -320,6 +344,7 @@ void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t ex
   a->latency.add(static_cast<double>(latency));
   ++a->processed;
   a->recent_work_ns += exec_ns;
+  group_work_ns_[static_cast<int>(a->group)] += exec_ns;
   if (core_id < cores_.size() && cores_[core_id].drr_turn == a) {
     a->deficit -= static_cast<int64_t>(exec_ns);
   }
@@ -469,6 +494,8 @@ SchedStats HybridScheduler::stats() const {
   SchedStats s;
   s.fcfs_cores = count_group(CoreGroup::kFcfs, false);
   s.drr_cores = count_group(CoreGroup::kDrr, false);
+  s.fcfs_load = group_load_[0];
+  s.drr_load = group_load_[1];
   s.fcfs_queue_depth = shared_queue_.size();
   s.drr_runnable = drr_list_.size();
   s.nic_latency_mean_ns = nic_latency_.mean_ns();

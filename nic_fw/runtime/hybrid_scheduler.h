@@ -46,6 +46,10 @@ struct SchedulerConfig {
   uint32_t window = 64;    // samples the EWMAs average over
   uint64_t drr_quantum_ns = 20'000;
   uint32_t min_samples = 8;  // an actor changes group only after this many samples
+  // Each group keeps enough cores to run its measured load at this utilisation; only cores
+  // beyond that move to the other group when it has work.
+  double core_target_util = 0.8;
+  uint64_t load_window_ns = 1'000'000;  // how often group loads are re-estimated
 };
 
 struct ActorSchedStats {
@@ -62,6 +66,7 @@ struct ActorSchedStats {
 
 struct SchedStats {
   uint32_t fcfs_cores = 0, drr_cores = 0;
+  double fcfs_load = 0, drr_load = 0;  // cores' worth of work, recent estimate
   uint64_t fcfs_queue_depth = 0;
   uint64_t drr_runnable = 0;
   double nic_latency_mean_ns = 0;
@@ -161,6 +166,7 @@ class HybridScheduler {
   void to_fcfs(Actor& a);
   void extract_waiting(Actor& a, std::vector<Message>* out);
   uint64_t estimate_ns(const Actor& a) const;
+  void update_group_loads(uint64_t now);
 
   const SchedulerConfig cfg_;
   const Clock& clock_;
@@ -173,6 +179,10 @@ class HybridScheduler {
   LatencyStats nic_latency_;
   uint64_t completed_ = 0;
   uint64_t core_moves_ = 0;
+  // Work done per group since load_epoch_, and the smoothed load (in cores) it gives.
+  uint64_t group_work_ns_[2] = {0, 0};
+  double group_load_[2] = {0, 0};
+  uint64_t load_epoch_ = 0;
 };
 
 }  // namespace wave::rt

@@ -429,8 +429,9 @@ Status Runtime::do_migrate_out(ActorId id, MigrationRecord* out) {
   const uint64_t before = link_->tx().frames_sent();
   forward_outboxes();
   mr.replayed = link_->tx().frames_sent() - before;
-  table_.destroy_space(id);
   const uint64_t t4 = wall.now_ns();
+  table_.destroy_space(id);
+  mr.cleanup_ns = wall.now_ns() - t4;
   mr.stop_ns = t1 - t0;
   mr.ship_ns = t2 - t1;
   mr.recreate_ns = t3 - t2;

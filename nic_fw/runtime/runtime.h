@@ -40,7 +40,8 @@ struct MigrationRecord {
   uint64_t stop_ns = 0;      // stop the mailbox, wait for running handlers, buffer new requests
   uint64_t ship_ns = 0;      // DMOs over the link (sender copy + receiver copy, pipelined)
   uint64_t recreate_ns = 0;  // the other side inserts the actor and acknowledges
-  uint64_t replay_ns = 0;    // buffered requests replayed, old side's copy deleted
+  uint64_t replay_ns = 0;    // buffered requests replayed; the actor serves from the new side
+  uint64_t cleanup_ns = 0;   // the old side's copy freed (after the actor already serves)
   uint64_t replayed = 0;
   bool ok = false;
   uint64_t total_ns() const { return stop_ns + ship_ns + recreate_ns + replay_ns; }
