@@ -40,7 +40,7 @@ Runtime::Runtime(RuntimeConfig cfg, const ActorRegistry& registry, ReplySink sin
 
 Runtime::~Runtime() { shutdown(ShutdownMode::kCancel); }
 
-void Runtime::attach_host_link(std::unique_ptr<mig::LinkEnd> link) {
+void Runtime::attach_host_link(std::unique_ptr<mig::MigrationLink> link) {
   std::lock_guard lock(link_mu_);
   link_ = std::move(link);
 }
@@ -294,11 +294,11 @@ bool Runtime::poll_link() {
   if (!link_ || !link_->rx().ok()) return false;
   const auto r = link_->rx().recv(
       [this](const FrameHeader& h, std::span<const std::byte> p) { handle_host_frame(h, p); });
-  if (r == mig::ShmRing::Recv::kBroken) {
+  if (r == mig::FrameChannel::Recv::kBroken) {
     link_errors_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  return r == mig::ShmRing::Recv::kFrame;
+  return r == mig::FrameChannel::Recv::kFrame;
 }
 
 void Runtime::handle_host_frame(const FrameHeader& h, std::span<const std::byte> payload) {

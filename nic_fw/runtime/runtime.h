@@ -25,7 +25,7 @@
 #include "runtime/core_guard.h"
 #include "runtime/dmo_table.h"
 #include "runtime/hybrid_scheduler.h"
-#include "runtime/migration/shm_link.h"
+#include "runtime/migration/frame_channel.h"
 #include "runtime/migration/state_transfer.h"
 #include "runtime/runtime_config.h"
 
@@ -86,7 +86,7 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Connects the link to the host runtime (before start). Without it, no migration happens.
-  void attach_host_link(std::unique_ptr<mig::LinkEnd> link);
+  void attach_host_link(std::unique_ptr<mig::MigrationLink> link);
   // Starts core and management threads and creates cfg.actors.
   bool start();
 
@@ -171,7 +171,7 @@ class Runtime {
 
   // Link to the host runtime: all use serialized by link_mu_.
   std::recursive_mutex link_mu_;
-  std::unique_ptr<mig::LinkEnd> link_;
+  std::unique_ptr<mig::MigrationLink> link_;
   mig::StateReceiver returning_{table_};
   std::map<ActorId, uint64_t> acks_;  // actor -> status of its last kStateAck (+1)
   bool return_done_ = false;

@@ -10,7 +10,7 @@ namespace wave::rt {
 using mig::FrameHeader;
 using mig::FrameType;
 
-HostRuntime::HostRuntime(const ActorRegistry& registry, std::unique_ptr<mig::LinkEnd> link)
+HostRuntime::HostRuntime(const ActorRegistry& registry, std::unique_ptr<mig::MigrationLink> link)
     : registry_(registry), link_(std::move(link)) {
   // A migrated actor that violates isolation here is stopped here too.
   table_.set_violation_hook([this](ActorId a, Status) { table_.quarantine(a); });
@@ -44,11 +44,11 @@ void HostRuntime::loop() {
   while (running_.load(std::memory_order_acquire)) {
     const auto r = link_->rx().recv(
         [this](const FrameHeader& h, std::span<const std::byte> p) { handle(h, p); });
-    if (r == mig::ShmRing::Recv::kFrame) {
+    if (r == mig::FrameChannel::Recv::kFrame) {
       idle = 0;
       continue;
     }
-    if (r == mig::ShmRing::Recv::kBroken) {
+    if (r == mig::FrameChannel::Recv::kBroken) {
       std::lock_guard lock(stats_mu_);
       ++stats_.bad_frames;
       break;

@@ -14,7 +14,7 @@
 
 #include "runtime/actor.h"
 #include "runtime/dmo_table.h"
-#include "runtime/migration/shm_link.h"
+#include "runtime/migration/frame_channel.h"
 #include "runtime/migration/state_transfer.h"
 
 namespace wave::rt {
@@ -30,7 +30,7 @@ struct HostRuntimeStats {
 
 class HostRuntime {
  public:
-  HostRuntime(const ActorRegistry& registry, std::unique_ptr<mig::LinkEnd> link);
+  HostRuntime(const ActorRegistry& registry, std::unique_ptr<mig::MigrationLink> link);
   ~HostRuntime();
   HostRuntime(const HostRuntime&) = delete;
   HostRuntime& operator=(const HostRuntime&) = delete;
@@ -57,7 +57,7 @@ class HostRuntime {
             std::span<const std::byte> payload);
 
   const ActorRegistry& registry_;
-  std::unique_ptr<mig::LinkEnd> link_;
+  std::unique_ptr<mig::MigrationLink> link_;
   DmoTable table_;
   mig::StateReceiver receiver_{table_};
   std::map<ActorId, HostActor> actors_;  // touched only by the loop thread

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "runtime/migration/frame_channel.h"
 #include "runtime/migration/shm_ring.h"
 
 namespace wave::rt::mig {
@@ -15,15 +16,14 @@ namespace wave::rt::mig {
 enum class LinkSide : uint8_t { kNic, kHost };
 
 // A mapping of the link file owned by one side.
-class LinkEnd {
+class LinkEnd final : public MigrationLink {
  public:
-  ~LinkEnd();
+  ~LinkEnd() override;
   LinkEnd(const LinkEnd&) = delete;
   LinkEnd& operator=(const LinkEnd&) = delete;
 
-  ShmRing& tx() { return tx_; }
-  ShmRing& rx() { return rx_; }
-  bool ok() const { return tx_.ok() && rx_.ok(); }
+  ShmRing& tx() override { return tx_; }
+  ShmRing& rx() override { return rx_; }
 
  private:
   friend class ShmLink;

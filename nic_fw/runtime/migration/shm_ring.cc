@@ -73,8 +73,7 @@ bool ShmRing::send(FrameType type, uint32_t actor, uint16_t flags, uint64_t arg0
   return true;
 }
 
-ShmRing::Recv ShmRing::recv(
-    const std::function<void(const FrameHeader&, std::span<const std::byte>)>& fn) {
+ShmRing::Recv ShmRing::recv(const FrameFn& fn) {
   if (!ok()) return Recv::kBroken;
   for (;;) {
     const uint64_t head = shared_->head.load(std::memory_order_acquire);

@@ -17,6 +17,7 @@
 #include <span>
 
 #include "runtime/migration/frame.h"
+#include "runtime/migration/frame_channel.h"
 
 namespace wave::rt::mig {
 
@@ -29,9 +30,8 @@ struct RingShared {
   alignas(64) std::byte data[];
 };
 
-class ShmRing {
+class ShmRing final : public FrameChannel {
  public:
-  enum class Recv : uint8_t { kEmpty, kFrame, kBroken };
 
   // Lays out an empty ring in `mem` (the creator does this once before either side uses it).
   static bool format(std::span<std::byte> mem);
@@ -40,17 +40,17 @@ class ShmRing {
 
   // A view of a formatted ring; validates the header. ok() is false for a bad ring.
   explicit ShmRing(std::span<std::byte> mem);
-  bool ok() const { return shared_ != nullptr && !broken_; }
+  bool ok() const override { return shared_ != nullptr && !broken_; }
 
   // Producer: appends one frame; false if there is no room now (retry later) or the ring broke.
   bool send(FrameType type, uint32_t actor, uint16_t flags, uint64_t arg0, uint64_t arg1,
-            std::span<const std::byte> payload);
+            std::span<const std::byte> payload) override;
   // Consumer: if a frame is ready, validates it and calls `fn` with the header and a view of
   // the payload inside the ring (valid only during the call).
-  Recv recv(const std::function<void(const FrameHeader&, std::span<const std::byte>)>& fn);
+  Recv recv(const FrameFn& fn) override;
 
   uint64_t broken_count() const { return broken_ ? 1 : 0; }
-  uint64_t frames_sent() const { return sent_; }
+  uint64_t frames_sent() const override { return sent_; }
   uint64_t frames_received() const { return received_; }
 
  private:

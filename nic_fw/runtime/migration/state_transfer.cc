@@ -5,7 +5,7 @@
 namespace wave::rt::mig {
 namespace {
 
-bool send_blocking(ShmRing& tx, FrameType type, uint32_t actor, uint64_t a0, uint64_t a1,
+bool send_blocking(FrameChannel& tx, FrameType type, uint32_t actor, uint64_t a0, uint64_t a1,
                    std::span<const std::byte> payload, const std::function<bool()>& wait) {
   while (!tx.send(type, actor, 0, a0, a1, payload)) {
     if (!tx.ok() || !wait()) return false;
@@ -15,7 +15,7 @@ bool send_blocking(ShmRing& tx, FrameType type, uint32_t actor, uint64_t a0, uin
 
 }  // namespace
 
-bool send_state(ShmRing& tx, const DmoTable& table, const ActorImage& img,
+bool send_state(FrameChannel& tx, const DmoTable& table, const ActorImage& img,
                 const std::function<bool()>& wait) {
   StateBegin b{};
   b.root = img.root;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "runtime/dmo_table.h"
-#include "runtime/migration/shm_ring.h"
+#include "runtime/migration/frame_channel.h"
 
 namespace wave::rt::mig {
 
@@ -24,7 +24,7 @@ struct ActorImage {
 // Sends kStateBegin, kObject + kChunk frames per object, kStateEnd. The actor must be stopped.
 // While the ring is full it calls `wait` (which should drain the other direction) and retries;
 // gives up when the ring breaks or `wait` returns false.
-bool send_state(ShmRing& tx, const DmoTable& table, const ActorImage& img,
+bool send_state(FrameChannel& tx, const DmoTable& table, const ActorImage& img,
                 const std::function<bool()>& wait);
 
 // Assembles one incoming actor state into a DMO table, one frame at a time.

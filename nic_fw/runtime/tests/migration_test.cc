@@ -190,3 +190,44 @@ TEST(Migration, PolicyMigratesOnMeanThresholdAndPullsBack) {
 
 }  // namespace
 }  // namespace wave::rt
+
+namespace wave::rt {
+namespace {
+
+// The test plays a hostile host: everything it writes must be counted and dropped, and the
+// NIC must keep answering its own requests.
+TEST(Migration, HostileHostFramesAreCountedAndDropped) {
+  ActorRegistry reg;
+  reg.register_type(test::counter_type());
+  test::Replies replies;
+  auto link = mig::ShmLink::create(1 << 16);
+  ASSERT_TRUE(link);
+  auto host = link->open(mig::LinkSide::kHost);
+  RuntimeConfig cfg;
+  cfg.sched.cores = 1;
+  cfg.migration = false;
+  cfg.tick_ns = 200'000;
+  Runtime nic(cfg, reg, replies.sink());
+  nic.attach_host_link(link->open(mig::LinkSide::kNic));
+  ASSERT_TRUE(nic.start());
+  ActorId id;
+  ASSERT_EQ(nic.create_actor({.type = "counter", .name = "c"}, &id), Status::kOk);
+  // A reply for a request the NIC never forwarded, an ack nobody asked for is harmless, a
+  // state transfer nobody asked for, and a frame type the host never sends.
+  ASSERT_TRUE(host->tx().send(mig::FrameType::kReply, id, 0, 12345, 0, {}));
+  ASSERT_TRUE(host->tx().send(mig::FrameType::kStateBegin, id, 0, 0, 0, {}));
+  ASSERT_TRUE(host->tx().send(mig::FrameType::kRequest, id, 0, 1, 0, {}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (nic.stats().link_errors < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(nic.stats().link_errors, 3u);
+  EXPECT_EQ(replies.count(), 0u);  // nothing delivered on the host's say-so
+  nic.post(Message{.request_id = 1, .dst = id});
+  ASSERT_TRUE(replies.wait_for(1));
+  EXPECT_EQ(replies.get(1).status, Status::kOk);
+  nic.shutdown(ShutdownMode::kDrain);
+}
+
+}  // namespace
+}  // namespace wave::rt

@@ -37,10 +37,10 @@ TEST(ShmRing, FramesRoundTripAcrossWrap) {
       ASSERT_EQ(p.size(), n);
       EXPECT_EQ(p[n - 1], std::byte{static_cast<uint8_t>(round)});
       ++got;
-    }), ShmRing::Recv::kFrame);
+    }), FrameChannel::Recv::kFrame);
   }
   EXPECT_EQ(sent, got);
-  EXPECT_EQ(rx.recv([](auto&, auto) {}), ShmRing::Recv::kEmpty);
+  EXPECT_EQ(rx.recv([](auto&, auto) {}), FrameChannel::Recv::kEmpty);
 }
 
 TEST(ShmRing, FullRingRefusesUntilConsumed) {
@@ -51,7 +51,7 @@ TEST(ShmRing, FullRingRefusesUntilConsumed) {
   while (tx.send(FrameType::kRequest, 1, 0, 0, 0, data)) ++n;
   EXPECT_GT(n, 4);
   EXPECT_TRUE(tx.ok());  // full is not broken
-  ASSERT_EQ(rx.recv([](auto&, auto) {}), ShmRing::Recv::kFrame);
+  ASSERT_EQ(rx.recv([](auto&, auto) {}), FrameChannel::Recv::kFrame);
   EXPECT_TRUE(tx.send(FrameType::kRequest, 1, 0, 0, 0, data));
 }
 
@@ -59,7 +59,7 @@ TEST(ShmRing, ProducerPositionBeyondBufferBreaksConsumer) {
   RingPair p;
   ShmRing rx(p.mem);
   p.shared()->head.store(1 << 20);
-  EXPECT_EQ(rx.recv([](auto&, auto) { FAIL(); }), ShmRing::Recv::kBroken);
+  EXPECT_EQ(rx.recv([](auto&, auto) { FAIL(); }), FrameChannel::Recv::kBroken);
   EXPECT_FALSE(rx.ok());
 }
 
@@ -82,7 +82,7 @@ TEST(ShmRing, BadMagicTypeOrLengthBreaksConsumer) {
     if (which == 1) h.type = 77;
     if (which == 2) h.len = 1 << 30;  // claims more than the producer published
     std::memcpy(p.shared()->data, &h, sizeof h);
-    EXPECT_EQ(rx.recv([](auto&, auto) { FAIL(); }), ShmRing::Recv::kBroken) << which;
+    EXPECT_EQ(rx.recv([](auto&, auto) { FAIL(); }), FrameChannel::Recv::kBroken) << which;
   }
 }
 
@@ -142,11 +142,11 @@ TEST(ShmLink, SeparateViewsSeeEachOther) {
   ASSERT_TRUE(nic->tx().send(FrameType::kPull, 3, 0, 0, 0, {}));
   int got = 0;
   EXPECT_EQ(host->rx().recv([&](const FrameHeader& h, auto) { got = h.actor; }),
-            ShmRing::Recv::kFrame);
+            FrameChannel::Recv::kFrame);
   EXPECT_EQ(got, 3);
   ASSERT_TRUE(host->tx().send(FrameType::kStateAck, 4, 0, 0, 0, {}));
   EXPECT_EQ(nic->rx().recv([&](const FrameHeader& h, auto) { got = h.actor; }),
-            ShmRing::Recv::kFrame);
+            FrameChannel::Recv::kFrame);
   EXPECT_EQ(got, 4);
 }
 
