@@ -352,7 +352,7 @@ static int run_daemon(const struct options *o)
 	struct wave_sched_stats k;
 	struct bpf_link *blink = NULL;
 	struct wave_sched *skel = NULL;
-	char path[256], reason[160] = "";
+	char path[256], reason[sizeof(skel->data->uei.msg)] = "";
 	double t_prev;
 	int restarts = 0, ret;
 	FILE *pf;
@@ -408,7 +408,7 @@ static int run_daemon(const struct options *o)
 		bpf_link__destroy(blink);
 		blink = NULL;
 		if (UEI_EXITED(skel, uei)) {
-			snprintf(reason, sizeof(reason), "%s", skel->data->uei.reason);
+			snprintf(reason, sizeof(reason), "%s", skel->data->uei.msg);
 			ret = (int)UEI_REPORT(skel, uei);
 		} else {
 			snprintf(reason, sizeof(reason), "stopped");

@@ -293,13 +293,29 @@ int wave_sched_take(struct wave_sched_link *l, u32 cpu, struct wave_decision *ou
 
 s64 wave_sched_nic_age_ns(struct wave_sched_link *l)
 {
+	u64 now = ktime_get_ns(), hb;
 	s64 age;
 
 	if (!atomic_read(&l->nic_ready))
 		return S64_MAX;
 	/* The timer may have stamped a time later than our clock read on another CPU. */
-	age = (s64)(ktime_get_ns() - atomic64_read(&l->hb_change_ns));
-	return age < 0 ? 0 : age;
+	age = (s64)(now - atomic64_read(&l->hb_change_ns));
+	if (age < 0)
+		return 0;
+	/*
+	 * An old sample may only mean the timer has not run (a starved or descheduled CPU, a
+	 * virtual one under emulation): look at the heartbeat itself before calling the NIC
+	 * dead. One uncached read, only on this slow path.
+	 */
+	if ((u64)age > 4 * jiffies_to_nsecs(l->hb_period) && !READ_ONCE(l->wd->dead)) {
+		hb = readq(&l->wd->ctrl->heartbeat);
+		if (hb != READ_ONCE(l->last_hb)) {
+			WRITE_ONCE(l->last_hb, hb);
+			atomic64_set(&l->hb_change_ns, now);
+			return 0;
+		}
+	}
+	return age;
 }
 
 static void wave_sched_hb_timerfn(struct timer_list *t)
@@ -311,8 +327,8 @@ static void wave_sched_hb_timerfn(struct timer_list *t)
 	if (READ_ONCE(wd->dead))
 		return;
 	hb = readq(&wd->ctrl->heartbeat);
-	if (hb != l->last_hb) {
-		l->last_hb = hb;
+	if (hb != READ_ONCE(l->last_hb)) {
+		WRITE_ONCE(l->last_hb, hb);
 		atomic64_set(&l->hb_change_ns, ktime_get_ns());
 	}
 	atomic_set(&l->nic_ready, readl(&wd->ctrl->nic_state) == WAVE_NIC_STATE_READY);
