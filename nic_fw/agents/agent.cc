@@ -51,7 +51,8 @@ inline void Agent::refresh_cpu(uint32_t cpu) {
 Agent::Agent(const AgentConfig& cfg) : tasks_(cfg.max_tasks), cfg_(cfg) {
   cfg_.nr_cpus = std::clamp<uint32_t>(cfg_.nr_cpus, 1, WAVE_SCHED_MAX_CPUS);
   cpu_mask_ = cfg_.nr_cpus == 64 ? ~uint64_t{0} : (uint64_t{1} << cfg_.nr_cpus) - 1;
-  for (uint32_t c = 0; c < cfg_.nr_cpus; c++) refresh_cpu(c);
+  for (uint32_t c = 0; c < cfg_.nr_cpus; c++)
+    refresh_cpu(c);
 }
 
 const Task* Agent::find_task(uint32_t tid) const {
@@ -60,7 +61,8 @@ const Task* Agent::find_task(uint32_t tid) const {
 }
 
 uint32_t Agent::cpu_current_tid(uint32_t c) const {
-  if (c >= cfg_.nr_cpus || cpus_[c].current == kNoIndex) return WAVE_TID_NONE;
+  if (c >= cfg_.nr_cpus || cpus_[c].current == kNoIndex)
+    return WAVE_TID_NONE;
   return tasks_.at(cpus_[c].current).tid;
 }
 
@@ -72,18 +74,23 @@ bool Agent::consistent(std::string* why) const {
   uint32_t queued = 0;
   bool ok = true;
   tasks_.for_each([&](const Task& t) {
-    if (!ok) return;
+    if (!ok)
+      return;
     uint32_t i = tasks_.index_of(t);
     std::string tid = " (tid " + std::to_string(t.tid) + ")";
-    if (t.mask == 0 || (t.mask & ~cpu_mask_) != 0) ok = fail("bad mask" + tid);
-    if (t.state == TaskState::kQueued) queued++;
+    if (t.mask == 0 || (t.mask & ~cpu_mask_) != 0)
+      ok = fail("bad mask" + tid);
+    if (t.state == TaskState::kQueued)
+      queued++;
     if (t.state == TaskState::kPending &&
         (t.cpu >= cfg_.nr_cpus || cpus_[t.cpu].staged != i || t.txn == 0)) {
       ok = fail("pending task not staged on its CPU" + tid);
     }
-    if (t.state != TaskState::kPending && t.txn != 0) ok = fail("txn outside pending" + tid);
+    if (t.state != TaskState::kPending && t.txn != 0)
+      ok = fail("txn outside pending" + tid);
   });
-  if (!ok) return false;
+  if (!ok)
+    return false;
   if (queued != queued_ || rq_count() != queued_) {
     return fail("run queue holds " + std::to_string(rq_count()) + ", counted " +
                 std::to_string(queued_) + ", queued tasks " + std::to_string(queued));
@@ -93,11 +100,13 @@ bool Agent::consistent(std::string* why) const {
     std::string cpu = " (cpu " + std::to_string(c) + ")";
     if (s.staged != kNoIndex) {
       const Task& t = tasks_.at(s.staged);
-      if (t.state != TaskState::kPending || t.cpu != c) return fail("staged task not pending" + cpu);
+      if (t.state != TaskState::kPending || t.cpu != c)
+        return fail("staged task not pending" + cpu);
     }
     if (s.current != kNoIndex) {
       const Task& t = tasks_.at(s.current);
-      if (t.state != TaskState::kOnCpu || t.cpu != c) return fail("current task not on cpu" + cpu);
+      if (t.state != TaskState::kOnCpu || t.cpu != c)
+        return fail("current task not on cpu" + cpu);
     }
     uint64_t bit = uint64_t{1} << c;
     bool free = s.available && s.current == kNoIndex && s.staged == kNoIndex;
@@ -298,13 +307,14 @@ bool Agent::on_outcome(const wave_txn_outcome& o) {
   uint32_t tid = le32toh(o.tid);
   uint32_t cpu = le32toh(o.cpu);
   uint64_t txn = le64toh(o.txn_id);
-  if (kind == 0 || kind > WAVE_TXN_OUTCOME_MAX || le32toh(o.reserved) != 0 ||
-      cpu >= cfg_.nr_cpus || txn == 0 || txn > next_txn_ || tid == WAVE_TID_NONE) {
+  if (kind == 0 || kind > WAVE_TXN_OUTCOME_MAX || le32toh(o.reserved) != 0 || cpu >= cfg_.nr_cpus ||
+      txn == 0 || txn > next_txn_ || tid == WAVE_TID_NONE) {
     stats_.bad_outcome++;
     return false;
   }
   stats_.outcomes[kind]++;
-  if (le64toh(o.agent_epoch) != cfg_.epoch) stats_.epoch_mismatch++;
+  if (le64toh(o.agent_epoch) != cfg_.epoch)
+    stats_.epoch_mismatch++;
   uint32_t i = tasks_.find(tid);
   if (i == kNoIndex) {
     stats_.unknown_task++;
@@ -353,7 +363,8 @@ bool Agent::on_outcome(const wave_txn_outcome& o) {
 void Agent::enqueue(uint32_t i, bool front) {
   Task& t = tasks_.at(i);
   t.state = TaskState::kQueued;
-  if (!front || t.enq == 0) t.enq = ++next_enq_;
+  if (!front || t.enq == 0)
+    t.enq = ++next_enq_;
   rq_push(i, front);
   queued_++;
   changed_ = true;
@@ -464,14 +475,17 @@ uint32_t Agent::oldest_prestaged_for(uint32_t cpu, uint32_t than) const {
   uint64_t bit = uint64_t{1} << cpu;
   for_each_cpu(prestaged_mask_ & ~bit, [&](uint32_t other) {
     uint32_t s = cpus_[other].staged;
-    if ((tasks_.at(s).mask & bit) && (best == kNoIndex || runs_before(s, best))) best = s;
+    if ((tasks_.at(s).mask & bit) && (best == kNoIndex || runs_before(s, best)))
+      best = s;
   });
-  if (best != kNoIndex && than != kNoIndex && !runs_before(best, than)) return kNoIndex;
+  if (best != kNoIndex && than != kNoIndex && !runs_before(best, than))
+    return kNoIndex;
   return best;
 }
 
 void Agent::change_class(Task& t, uint8_t qos) {
-  if (t.qos == qos) return;
+  if (t.qos == qos)
+    return;
   uint32_t i = tasks_.index_of(t);
   if (t.state == TaskState::kQueued) {
     dequeue(i);
@@ -495,7 +509,8 @@ uint32_t Agent::schedule(DecisionSink& sink) {
     // 1. CPUs with nothing to run and no decision in flight get the task that comes first:
     // the head of the run queue, or a task prestaged for a busy CPU that arrived earlier.
     for_each_cpu(free_mask_, [&](uint32_t cpu) {
-      if (!ring_ok || (queued_ == 0 && prestaged_mask_ == 0)) return;
+      if (!ring_ok || (queued_ == 0 && prestaged_mask_ == 0))
+        return;
       uint32_t q = queued_ != 0 ? rq_pick(cpu, kAllClasses) : kNoIndex;
       uint32_t p = oldest_prestaged_for(cpu, q);
       uint32_t pick = q;
@@ -507,7 +522,8 @@ uint32_t Agent::schedule(DecisionSink& sink) {
       } else if (q != kNoIndex) {
         dequeue(q);
       }
-      if (pick == kNoIndex) return;
+      if (pick == kNoIndex)
+        return;
       if (stage(sink, pick, cpu, /*via_prestage=*/false)) {
         sent++;
       } else {
@@ -521,13 +537,16 @@ uint32_t Agent::schedule(DecisionSink& sink) {
       uint32_t best = rq_best_class();
       for_each_cpu(busy_mask_ & ~(staged_mask_ & ~prestaged_mask_), [&](uint32_t cpu) {
         CpuState& c = cpus_[cpu];
-        if (!ring_ok) return;
+        if (!ring_ok)
+          return;
         uint32_t s = c.staged;
         uint32_t cur_qos = tasks_.at(c.current).qos;
         uint32_t waiting = s != kNoIndex ? std::min<uint32_t>(best, tasks_.at(s).qos) : best;
-        if (!c.slice_expired && (waiting == kNoClass || waiting >= cur_qos)) return;
+        if (!c.slice_expired && (waiting == kNoClass || waiting >= cur_qos))
+          return;
         uint32_t max_class = 0;
-        if (!preempt_bound(cpu, tasks_.at(c.current), &max_class)) return;
+        if (!preempt_bound(cpu, tasks_.at(c.current), &max_class))
+          return;
         uint32_t q = queued_ != 0 ? rq_pick(cpu, max_class) : kNoIndex;
         uint32_t pick = kNoIndex;
         if (s != kNoIndex && tasks_.at(s).qos <= max_class &&
@@ -543,7 +562,8 @@ uint32_t Agent::schedule(DecisionSink& sink) {
           dequeue(q);
           pick = q;
         }
-        if (pick == kNoIndex) return;
+        if (pick == kNoIndex)
+          return;
         if (stage(sink, pick, cpu, /*via_prestage=*/false)) {
           sent++;
           stats_.preemptions++;
@@ -557,9 +577,11 @@ uint32_t Agent::schedule(DecisionSink& sink) {
     // stops; a prestaged task is replaced when a task of a more urgent class is waiting.
     if (cfg_.prestage && queued_ != 0) {
       for_each_cpu(busy_mask_ & ~staged_mask_, [&](uint32_t cpu) {
-        if (queued_ == 0) return;
+        if (queued_ == 0)
+          return;
         uint32_t q = rq_pick(cpu, kAllClasses);
-        if (q == kNoIndex) return;
+        if (q == kNoIndex)
+          return;
         dequeue(q);
         stage(sink, q, cpu, /*via_prestage=*/true);
       });
@@ -567,9 +589,11 @@ uint32_t Agent::schedule(DecisionSink& sink) {
       if (best != kNoClass) {
         for_each_cpu(busy_mask_ & prestaged_mask_, [&](uint32_t cpu) {
           uint32_t s = cpus_[cpu].staged;
-          if (tasks_.at(s).qos <= best) return;
+          if (tasks_.at(s).qos <= best)
+            return;
           uint32_t q = rq_pick(cpu, tasks_.at(s).qos - 1u);
-          if (q == kNoIndex) return;
+          if (q == kNoIndex)
+            return;
           unstage(s);
           enqueue(s, /*front=*/true);
           stats_.revoked++;
@@ -581,13 +605,15 @@ uint32_t Agent::schedule(DecisionSink& sink) {
   }
   // Whatever could not be placed now waits for the next change (a CPU frees up, a task
   // arrives), which sets changed_ again; a full ring is retried on the next call.
-  if (!ring_ok) changed_ = true;
+  if (!ring_ok)
+    changed_ = true;
 
   // 4. Write the prestaged slots that changed, once each, whatever happened in between.
   for_each_cpu(dirty_slots_, [&](uint32_t cpu) {
     CpuState& c = cpus_[cpu];
     sink.prestage(cpu, c.slot_full ? &c.slot : nullptr);
-    if (!c.slot_full) stats_.prestage_clears++;
+    if (!c.slot_full)
+      stats_.prestage_clears++;
   });
   dirty_slots_ = 0;
   return sent;

@@ -23,11 +23,11 @@ namespace wave::agents {
 inline constexpr uint32_t kNoClass = UINT32_MAX;
 
 struct AgentConfig {
-  uint32_t nr_cpus = 8;         // host CPUs 0..nr_cpus-1 managed, <= WAVE_SCHED_MAX_CPUS
-  uint32_t max_tasks = 4096;    // tasks alive at once
-  uint64_t epoch = 1;           // this agent's epoch, carried by every decision
-  bool prestage = true;         // keep a prestaged decision for every busy CPU
-  uint64_t slice_ns = 0;        // slice_ns written into decisions (0: the host's default)
+  uint32_t nr_cpus = 8;       // host CPUs 0..nr_cpus-1 managed, <= WAVE_SCHED_MAX_CPUS
+  uint32_t max_tasks = 4096;  // tasks alive at once
+  uint64_t epoch = 1;         // this agent's epoch, carried by every decision
+  bool prestage = true;       // keep a prestaged decision for every busy CPU
+  uint64_t slice_ns = 0;      // slice_ns written into decisions (0: the host's default)
 };
 
 // What the host's side of one CPU looks like to the agent. One cache line each, so the array
@@ -135,12 +135,12 @@ class Agent {
   uint64_t now_ns_ = 0;    // latest host time seen in an event
   uint64_t next_txn_ = 0;
   uint64_t next_enq_ = 0;
-  uint32_t queued_ = 0;           // tasks in the run queue
-  uint64_t free_mask_ = 0;        // available, nothing running, no decision in flight
-  uint64_t busy_mask_ = 0;        // available, a task running
-  uint64_t staged_mask_ = 0;      // a decision in flight (ring or prestaged) names a task
-  uint64_t prestaged_mask_ = 0;   // a prestaged decision names a task
-  uint64_t dirty_slots_ = 0;      // prestaged slots to write at the end of schedule()
+  uint32_t queued_ = 0;          // tasks in the run queue
+  uint64_t free_mask_ = 0;       // available, nothing running, no decision in flight
+  uint64_t busy_mask_ = 0;       // available, a task running
+  uint64_t staged_mask_ = 0;     // a decision in flight (ring or prestaged) names a task
+  uint64_t prestaged_mask_ = 0;  // a prestaged decision names a task
+  uint64_t dirty_slots_ = 0;     // prestaged slots to write at the end of schedule()
 };
 
 }  // namespace wave::agents

@@ -44,13 +44,15 @@ bool AgentActors::register_types(rt::ActorRegistry& reg) {
     t.name = shinjuku ? kShinjukuActorType : kFifoActorType;
     t.init = [this, shinjuku](rt::ActorContext& ctx) { return init(ctx, shinjuku); };
     t.handler = [this](rt::ActorContext& ctx, const rt::Message& msg) { handle(ctx, msg); };
-    if (!reg.register_type(std::move(t))) return false;
+    if (!reg.register_type(std::move(t)))
+      return false;
   }
   return true;
 }
 
 bool AgentActors::spec_for(uint32_t policy, const std::string& name, rt::ActorSpec* out) {
-  if (policy != WAVE_SCHED_POLICY_FIFO && policy != WAVE_SCHED_POLICY_SHINJUKU) return false;
+  if (policy != WAVE_SCHED_POLICY_FIFO && policy != WAVE_SCHED_POLICY_SHINJUKU)
+    return false;
   rt::ActorSpec s;
   s.type = policy == WAVE_SCHED_POLICY_FIFO ? kFifoActorType : kShinjukuActorType;
   s.name = name;
@@ -65,13 +67,15 @@ rt::Status AgentActors::init(rt::ActorContext& ctx, bool shinjuku) {
   auto inst = std::make_shared<Instance>();
   if (shinjuku) {
     auto a = std::make_unique<ShinjukuPolicy>(cfg_.agent, cfg_.shinjuku);
-    if (cfg_.prio_table != nullptr) a->set_prio_table(cfg_.prio_table);
+    if (cfg_.prio_table != nullptr)
+      a->set_prio_table(cfg_.prio_table);
     inst->agent = std::move(a);
   } else {
     inst->agent = std::make_unique<FifoPolicy>(cfg_.agent);
   }
   rt::Status s = ctx.store(ctx.root(), 0, inst->agent->stats());
-  if (s != rt::Status::kOk) return s;
+  if (s != rt::Status::kOk)
+    return s;
   std::lock_guard lock(mu_);
   instances_[ctx.self()] = std::move(inst);
   return rt::Status::kOk;
@@ -82,7 +86,8 @@ void AgentActors::handle(rt::ActorContext& ctx, const rt::Message& msg) {
   {
     std::lock_guard lock(mu_);
     auto it = instances_.find(ctx.self());
-    if (it != instances_.end()) inst = it->second;
+    if (it != instances_.end())
+      inst = it->second;
   }
   if (inst == nullptr || ctx.on_host()) {
     // The agent's tasks live on the NIC: a copy elsewhere would decide on nothing.
@@ -127,17 +132,20 @@ void AgentActors::append_message(std::vector<std::byte>* batch, uint16_t type,
   batch->resize(at + kRecordHdr + payload.size());
   uint16_t hdr[2] = {htole16(type), htole16(static_cast<uint16_t>(payload.size()))};
   std::memcpy(batch->data() + at, hdr, sizeof(hdr));
-  if (!payload.empty()) std::memcpy(batch->data() + at + kRecordHdr, payload.data(), payload.size());
+  if (!payload.empty())
+    std::memcpy(batch->data() + at + kRecordHdr, payload.data(), payload.size());
 }
 
 bool AgentActors::decode_reply(std::span<const std::byte> reply,
                                const std::function<void(const ReplyRecord&)>& fn) {
   constexpr size_t kRecord = kRecordHdr + sizeof(wave_decision);
-  if (reply.size() % kRecord != 0) return false;
+  if (reply.size() % kRecord != 0)
+    return false;
   for (size_t at = 0; at < reply.size(); at += kRecord) {  // validate all before any use
     uint16_t kind;
     std::memcpy(&kind, reply.data() + at, sizeof(kind));
-    if (le16toh(kind) < kReplyRing || le16toh(kind) > kReplyClear) return false;
+    if (le16toh(kind) < kReplyRing || le16toh(kind) > kReplyClear)
+      return false;
   }
   for (size_t at = 0; at < reply.size(); at += kRecord) {
     ReplyRecord r;
@@ -156,12 +164,15 @@ bool AgentActors::stats(rt::ActorId id, AgentStats* agent, AgentActorStats* glue
   {
     std::lock_guard lock(mu_);
     auto it = instances_.find(id);
-    if (it == instances_.end()) return false;
+    if (it == instances_.end())
+      return false;
     inst = it->second;
   }
   std::lock_guard lock(inst->mu);
-  if (agent != nullptr) *agent = inst->agent->stats();
-  if (glue != nullptr) *glue = inst->glue;
+  if (agent != nullptr)
+    *agent = inst->agent->stats();
+  if (glue != nullptr)
+    *glue = inst->glue;
   return true;
 }
 

@@ -10,7 +10,9 @@ void FifoPolicy::rq_push(uint32_t i, bool front) {
   }
 }
 
-void FifoPolicy::rq_remove(uint32_t i) { rq_.remove(tasks_, i); }
+void FifoPolicy::rq_remove(uint32_t i) {
+  rq_.remove(tasks_, i);
+}
 
 uint32_t FifoPolicy::rq_pick(uint32_t cpu, uint32_t /*max_class*/) const {
   // Every FIFO task is class 0, so any bound admits them all. Affinity: the oldest task that

@@ -44,10 +44,13 @@ bool header_valid(const void* base, size_t size) {
 
 }  // namespace
 
-bool PrioTableReader::valid() const { return header_valid(base_, size_); }
+bool PrioTableReader::valid() const {
+  return header_valid(base_, size_);
+}
 
 uint64_t PrioTableReader::gen() const {
-  if (base_ == nullptr || size_ < sizeof(wave_prio_table_hdr)) return 0;
+  if (base_ == nullptr || size_ < sizeof(wave_prio_table_hdr))
+    return 0;
   return le64toh(load(&header(base_)->gen, std::memory_order_acquire));
 }
 
@@ -78,7 +81,8 @@ bool PrioTableReader::scan(const std::function<void(uint32_t, uint32_t)>& fn) {
       stats_.torn++;
       continue;
     }
-    if (tid == 0) continue;
+    if (tid == 0)
+      continue;
     if (qos >= WAVE_SCHED_QOS_CLASSES || flags != 0) {
       stats_.bad_entries++;
       continue;
@@ -113,15 +117,17 @@ bool PrioTableWriter::format(void* base, size_t size, uint32_t nr_entries) {
 }
 
 bool PrioTableWriter::set(uint32_t index, uint32_t tid, uint32_t qos) {
-  if (!header_valid(base_, size_) || qos >= WAVE_SCHED_QOS_CLASSES) return false;
+  if (!header_valid(base_, size_) || qos >= WAVE_SCHED_QOS_CLASSES)
+    return false;
   auto* h = static_cast<wave_prio_table_hdr*>(base_);
-  if (index >= le32toh(load(&h->nr_entries))) return false;
+  if (index >= le32toh(load(&h->nr_entries)))
+    return false;
   auto* e = reinterpret_cast<wave_prio_entry*>(h + 1) + index;
   // Claim the entry: even -> odd. Fails if another writer holds it.
   std::atomic_ref<__le32> seq(e->seq);
   __le32 s = seq.load(std::memory_order_relaxed);
-  if ((le32toh(s) & 1) || !seq.compare_exchange_strong(s, htole32(le32toh(s) + 1),
-                                                       std::memory_order_acquire)) {
+  if ((le32toh(s) & 1) ||
+      !seq.compare_exchange_strong(s, htole32(le32toh(s) + 1), std::memory_order_acquire)) {
     return false;
   }
   std::atomic_thread_fence(std::memory_order_release);

@@ -13,10 +13,10 @@ namespace wave::agents {
 
 struct PrioTableStats {
   uint64_t scans = 0;
-  uint64_t entries = 0;        // consistent entries naming a task
-  uint64_t torn = 0;           // entry changed while read (or a writer holds it): retried later
-  uint64_t bad_entries = 0;    // class out of range or flags set
-  uint64_t bad_header = 0;     // scans refused because the header is invalid
+  uint64_t entries = 0;      // consistent entries naming a task
+  uint64_t torn = 0;         // entry changed while read (or a writer holds it): retried later
+  uint64_t bad_entries = 0;  // class out of range or flags set
+  uint64_t bad_header = 0;   // scans refused because the header is invalid
 };
 
 class PrioTableReader {

@@ -11,7 +11,8 @@ AgentConfig ShinjukuPolicy::with_slice(AgentConfig cfg, const ShinjukuConfig& sj
 
 ShinjukuPolicy::ShinjukuPolicy(const AgentConfig& cfg, const ShinjukuConfig& sj)
     : Agent(with_slice(cfg, sj)), sj_(sj) {
-  if (sj_.default_qos >= kClasses) sj_.default_qos = kClasses - 1;
+  if (sj_.default_qos >= kClasses)
+    sj_.default_qos = kClasses - 1;
   has_preemption_ = true;
 }
 
@@ -34,24 +35,28 @@ void ShinjukuPolicy::rq_push(uint32_t i, bool front) {
 void ShinjukuPolicy::rq_remove(uint32_t i) {
   uint32_t k = tasks_.at(i).qos;
   rq_[k].remove(tasks_, i);
-  if (rq_[k].empty()) nonempty_ &= ~(1u << k);
+  if (rq_[k].empty())
+    nonempty_ &= ~(1u << k);
 }
 
 uint32_t ShinjukuPolicy::rq_pick(uint32_t cpu, uint32_t max_class) const {
   uint32_t classes = nonempty_;
-  if (max_class < kClasses - 1) classes &= (2u << max_class) - 1;
+  if (max_class < kClasses - 1)
+    classes &= (2u << max_class) - 1;
   while (classes != 0) {
     uint32_t k = static_cast<uint32_t>(std::countr_zero(classes));
     classes &= classes - 1;
     uint32_t i = rq_[k].first_allowed(tasks_, cpu);
-    if (i != kNoIndex) return i;
+    if (i != kNoIndex)
+      return i;
   }
   return kNoIndex;
 }
 
 uint32_t ShinjukuPolicy::rq_count() const {
   uint32_t n = 0;
-  for (const TaskList& l : rq_) n += l.size();
+  for (const TaskList& l : rq_)
+    n += l.size();
   return n;
 }
 
@@ -66,7 +71,8 @@ void ShinjukuPolicy::on_new_task(Task& t) {
 
 void ShinjukuPolicy::on_tick(uint32_t cpu) {
   CpuState& c = cpus_[cpu];
-  if (c.current == kNoIndex || c.slice_expired) return;
+  if (c.current == kNoIndex || c.slice_expired)
+    return;
   if (now_ns() - c.run_start_ns >= sj_.slice_ns) {
     c.slice_expired = true;
     changed_ = true;
@@ -78,15 +84,18 @@ bool ShinjukuPolicy::preempt_bound(uint32_t cpu, const Task& cur, uint32_t* max_
     *max_class = cur.qos;  // its slice is over: the next task of its class may run
     return true;
   }
-  if (cur.qos == 0) return false;
+  if (cur.qos == 0)
+    return false;
   *max_class = cur.qos - 1u;  // only a more urgent class preempts a task within its slice
   return true;
 }
 
 void ShinjukuPolicy::before_schedule() {
-  if (table_ == nullptr) return;
+  if (table_ == nullptr)
+    return;
   uint64_t gen = table_->gen();
-  if (gen == table_gen_) return;
+  if (gen == table_gen_)
+    return;
   table_gen_ = gen;
   classes_.clear();
   table_->scan([&](uint32_t tid, uint32_t qos) { classes_[tid] = static_cast<uint8_t>(qos); });

@@ -60,7 +60,8 @@ class TaskList {
   uint32_t first_allowed(const TaskTable& tt, uint32_t cpu) const {
     uint64_t bit = uint64_t{1} << cpu;
     for (uint32_t i = head_; i != kNoIndex; i = tt.at(i).next) {
-      if (tt.at(i).mask & bit) return i;
+      if (tt.at(i).mask & bit)
+        return i;
     }
     return kNoIndex;
   }

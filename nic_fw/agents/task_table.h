@@ -33,13 +33,15 @@ class TaskTable {
   template <typename Fn>
   void for_each(Fn&& fn) {
     for (uint32_t slot : buckets_) {
-      if (slot != kNoIndex) fn(pool_[slot]);
+      if (slot != kNoIndex)
+        fn(pool_[slot]);
     }
   }
   template <typename Fn>
   void for_each(Fn&& fn) const {
     for (uint32_t slot : buckets_) {
-      if (slot != kNoIndex) fn(pool_[slot]);
+      if (slot != kNoIndex)
+        fn(pool_[slot]);
     }
   }
 

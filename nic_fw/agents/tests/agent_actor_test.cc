@@ -45,9 +45,8 @@ void add(std::vector<std::byte>* batch, uint16_t type, const T& msg) {
 
 std::vector<ReplyRecord> records(const rt::Reply& r) {
   std::vector<ReplyRecord> out;
-  EXPECT_TRUE(AgentActors::decode_reply(r.payload, [&](const ReplyRecord& rec) {
-    out.push_back(rec);
-  }));
+  EXPECT_TRUE(
+      AgentActors::decode_reply(r.payload, [&](const ReplyRecord& rec) { out.push_back(rec); }));
   return out;
 }
 

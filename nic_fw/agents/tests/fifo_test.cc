@@ -28,7 +28,8 @@ void new_runnable(Agent& a, uint32_t tid, uint64_t mask = testing::kAllCpus) {
 TEST(Fifo, IdleCpuGetsTheOldestTaskThenTheNextIsPrestaged) {
   FifoPolicy a(config(1));
   RecordingSink sink;
-  for (uint32_t tid = 10; tid < 15; tid++) new_runnable(a, tid);
+  for (uint32_t tid = 10; tid < 15; tid++)
+    new_runnable(a, tid);
 
   EXPECT_EQ(a.schedule(sink), 1u);
   auto ring = sink.take();
@@ -64,7 +65,8 @@ TEST(Fifo, IdleCpuGetsTheOldestTaskThenTheNextIsPrestaged) {
 TEST(Fifo, OrderAcrossCpusFollowsArrival) {
   FifoPolicy a(config(4));
   RecordingSink sink;
-  for (uint32_t tid = 1; tid <= 3; tid++) new_runnable(a, tid);
+  for (uint32_t tid = 1; tid <= 3; tid++)
+    new_runnable(a, tid);
   a.schedule(sink);
   auto ring = sink.take();
   ASSERT_EQ(ring.size(), 3u);
@@ -88,7 +90,8 @@ TEST(Fifo, AffinityIsRespected) {
   EXPECT_EQ(ring[0].tid, 3u);
   EXPECT_EQ(ring[1].cpu, 1u);
   EXPECT_EQ(ring[1].tid, 1u);
-  for (auto& d : ring) send(a, WAVE_MSG_TXN_OUTCOME, make_outcome(d, WAVE_TXN_COMMITTED));
+  for (auto& d : ring)
+    send(a, WAVE_MSG_TXN_OUTCOME, make_outcome(d, WAVE_TXN_COMMITTED));
   a.schedule(sink);
   // Task 2 waits for CPU 1, never CPU 0.
   EXPECT_FALSE(sink.slots[0].has_value());

@@ -96,11 +96,13 @@ TEST(PrioTable, ConcurrentWriterNeverYieldsAMixedEntry) {
       uint32_t qos = k % WAVE_SCHED_QOS_CLASSES;
       w.set(0, 1000 + qos, qos);
       // Leave the entry stable now and then, as a real application does.
-      if (k % 64 == 0) std::this_thread::yield();
+      if (k % 64 == 0)
+        std::this_thread::yield();
     }
   });
   PrioTableReader r(m.data(), m.size());
-  while (r.gen() == 0) std::this_thread::yield();  // the writer started
+  while (r.gen() == 0)
+    std::this_thread::yield();  // the writer started
   uint64_t seen = 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (int i = 0; (i < 20000 || seen < 100) && std::chrono::steady_clock::now() < deadline; i++) {

@@ -24,9 +24,7 @@ AgentConfig config(uint32_t nr_cpus) {
 
 // A priority table in plain memory, as an application would map it.
 struct Table {
-  Table() : mem(64 + 16 * 16) {
-    EXPECT_TRUE(PrioTableWriter::format(mem.data(), bytes(), 16));
-  }
+  Table() : mem(64 + 16 * 16) { EXPECT_TRUE(PrioTableWriter::format(mem.data(), bytes(), 16)); }
   size_t bytes() const { return mem.size() * sizeof(uint64_t); }
   std::vector<uint64_t> mem;  // 8-byte aligned
 };
@@ -40,7 +38,8 @@ wave_decision run_one(Agent& a, RecordingSink& sink) {
   a.schedule(sink);
   auto ring = sink.take();
   EXPECT_EQ(ring.size(), 1u);
-  if (ring.empty()) return {};
+  if (ring.empty())
+    return {};
   EXPECT_TRUE(send(a, WAVE_MSG_TXN_OUTCOME, make_outcome(ring[0], WAVE_TXN_COMMITTED)));
   return ring[0];
 }
@@ -55,7 +54,7 @@ TEST(Shinjuku, PreemptsAtTheSliceAndRequeuesAtTheTail) {
   wave_decision d = run_one(a, sink);
   EXPECT_EQ(d.tid, 1u);
   EXPECT_EQ(d.slice_ns, 30'000u);  // the host may enforce it too
-  a.schedule(sink);  // task 2 is prestaged for CPU 0
+  a.schedule(sink);                // task 2 is prestaged for CPU 0
   ASSERT_TRUE(sink.slots[0].has_value());
 
   // Within the slice: nothing happens.

@@ -22,7 +22,8 @@ void SimHost::event(uint32_t type, uint32_t tid, uint32_t cpu) {
 }
 
 void SimHost::cpu_event(uint32_t type, uint32_t cpu) {
-  if (type == WAVE_MSG_CPU_IDLE) stats_.cpu_idle_events++;
+  if (type == WAVE_MSG_CPU_IDLE)
+    stats_.cpu_idle_events++;
   send(agent_, type, make_event(WAVE_TID_NONE, cpu, 0, now_, 0));
 }
 
@@ -44,7 +45,8 @@ void SimHost::spawn(uint32_t tid, const SimTaskSpec& spec) {
 
 void SimHost::set_affinity(uint32_t tid, uint64_t mask) {
   HTask& t = tasks_.at(tid);
-  if (t.state == HState::kDead) return;
+  if (t.state == HState::kDead)
+    return;
   t.spec.mask = mask;
   event(WAVE_MSG_TASK_AFFINITY, tid, t.cpu);
   if (t.state == HState::kRunning && !(mask & (uint64_t{1} << t.cpu))) {
@@ -73,7 +75,8 @@ void SimHost::prestage(uint32_t cpu, const wave_decision* d) {
 void SimHost::outcome(const wave_decision& d, uint32_t kind) {
   wave_txn_outcome o = make_outcome(d, kind);
   auto it = tasks_.find(d.tid);
-  if (it != tasks_.end()) o.task_seq = it->second.seq;
+  if (it != tasks_.end())
+    o.task_seq = it->second.seq;
   o.agent_epoch = agent_.config().epoch;
   switch (kind) {
     case WAVE_TXN_COMMITTED:
@@ -143,7 +146,8 @@ bool SimHost::commit(const wave_decision& d, bool from_slot) {
   t.cpu = d.cpu;
   c.current = d.tid;
   stats_.max_wait_ns = std::max(stats_.max_wait_ns, now_ - t.waiting_since);
-  if (from_slot) stats_.from_prestage++;
+  if (from_slot)
+    stats_.from_prestage++;
   outcome(d, WAVE_TXN_COMMITTED);
   if (displaced != 0) {
     HTask& old = tasks_.at(displaced);
@@ -159,7 +163,8 @@ void SimHost::cpu_freed(uint32_t cpu) {
   // The host prefetched the prestaged slot: use it if it holds a decision not used yet.
   if (c.slot && c.slot->txn_id != c.slot_taken_txn) {
     c.slot_taken_txn = c.slot->txn_id;
-    if (commit(*c.slot, /*from_slot=*/true)) return;
+    if (commit(*c.slot, /*from_slot=*/true))
+      return;
   }
   cpu_event(WAVE_MSG_CPU_IDLE, cpu);
 }
@@ -169,10 +174,12 @@ void SimHost::step() {
   std::vector<std::pair<uint32_t, wave_task_event>> late;
   late.swap(delayed_);
   delayed_per_task_.clear();
-  for (const auto& [type, ev] : late) send(agent_, type, ev);
+  for (const auto& [type, ev] : late)
+    send(agent_, type, ev);
   for (uint32_t cpu = 0; cpu < cpus_.size(); cpu++) {
     uint32_t tid = cpus_[cpu].current;
-    if (tid == 0) continue;
+    if (tid == 0)
+      continue;
     HTask& t = tasks_.at(tid);
     if (t.left_ns > cfg_.step_ns) {
       t.left_ns -= cfg_.step_ns;
@@ -206,14 +213,14 @@ void SimHost::step() {
       }
     }
     for (const HCpu& c : cpus_) {
-      if (c.slot && tasks_.count(c.slot->tid) &&
-          tasks_.at(c.slot->tid).state == HState::kWaiting) {
+      if (c.slot && tasks_.count(c.slot->tid) && tasks_.at(c.slot->tid).state == HState::kWaiting) {
         waiting.push_back(c.slot->tid);
       }
     }
     if (waiting.empty() || rng_() % 2 == 0) {
       for (auto& [tid, t] : tasks_) {
-        if (t.state == HState::kWaiting) waiting.push_back(tid);
+        if (t.state == HState::kWaiting)
+          waiting.push_back(tid);
       }
     }
     if (!waiting.empty()) {
@@ -223,13 +230,15 @@ void SimHost::step() {
   }
   if (cfg_.ticks) {
     for (uint32_t cpu = 0; cpu < cpus_.size(); cpu++) {
-      if (cpus_[cpu].current != 0) cpu_event(WAVE_MSG_CPU_TICK, cpu);
+      if (cpus_[cpu].current != 0)
+        cpu_event(WAVE_MSG_CPU_TICK, cpu);
     }
   }
   // Decisions made during the previous step reach the host now.
   std::vector<wave_decision> arrived;
   arrived.swap(incoming_);
-  for (const wave_decision& d : arrived) commit(d, /*from_slot=*/false);
+  for (const wave_decision& d : arrived)
+    commit(d, /*from_slot=*/false);
   agent_.schedule(*this);
 }
 
@@ -246,7 +255,8 @@ uint32_t SimHost::waiting_tasks() const {
 
 bool SimHost::run_until_done(uint64_t max_steps) {
   for (uint64_t i = 0; i < max_steps; i++) {
-    if (all_done() && delayed_.empty()) return true;
+    if (all_done() && delayed_.empty())
+      return true;
     step();
   }
   return all_done() && delayed_.empty();

@@ -50,8 +50,10 @@ void run_workload(Agent& agent, uint64_t seed, uint64_t* steps_out, SimHost** ho
       s.mask = pins[rng() % 4];
       host.spawn(tid++, s);
     }
-    if (wave == 10) host.set_affinity(100, 0b1000);
-    for (int k = 0; k < 20; k++, steps++) host.step();
+    if (wave == 10)
+      host.set_affinity(100, 0b1000);
+    for (int k = 0; k < 20; k++, steps++)
+      host.step();
   }
   *steps_out = steps;
 }

@@ -42,7 +42,8 @@ TEST(TaskTable, MatchesAReferenceMap) {
 
 TEST(TaskTable, ExtremeTids) {
   TaskTable t(8);
-  for (uint32_t tid : {1u, 0xffffffffu, 0x80000000u, 7u}) ASSERT_NE(t.insert(tid), kNoIndex);
+  for (uint32_t tid : {1u, 0xffffffffu, 0x80000000u, 7u})
+    ASSERT_NE(t.insert(tid), kNoIndex);
   EXPECT_NE(t.find(0xffffffffu), kNoIndex);
   EXPECT_EQ(t.find(2), kNoIndex);
 }

@@ -18,7 +18,8 @@ inline constexpr uint64_t kAllCpus = ~uint64_t{0};
 class RecordingSink final : public DecisionSink {
  public:
   bool decide(const wave_decision& d) override {
-    if (full) return false;
+    if (full)
+      return false;
     ring.push_back(d);
     return true;
   }

@@ -67,7 +67,7 @@ TEST(Validation, SequenceNumbersOnlyMoveForward) {
   ASSERT_TRUE(send(a, WAVE_MSG_TASK_NEW, make_event(1, 0, 10)));
   EXPECT_FALSE(send(a, WAVE_MSG_TASK_RUNNABLE, make_event(1, 0, 10)));  // equal
   EXPECT_FALSE(send(a, WAVE_MSG_TASK_RUNNABLE, make_event(1, 0, 9)));   // backwards
-  EXPECT_FALSE(send(a, WAVE_MSG_TASK_NEW, make_event(1, 0, 3)));       // old duplicate NEW
+  EXPECT_FALSE(send(a, WAVE_MSG_TASK_NEW, make_event(1, 0, 3)));        // old duplicate NEW
   EXPECT_EQ(a.stats().stale_seq, 3u);
   EXPECT_EQ(a.find_task(1)->state, TaskState::kBlocked);
   ASSERT_TRUE(send(a, WAVE_MSG_TASK_RUNNABLE, make_event(1, 0, 15)));  // gaps are fine

@@ -25,7 +25,8 @@ class LastDecisionSink final : public DecisionSink {
     return true;
   }
   void prestage(uint32_t cpu, const wave_decision* d) override {
-    if (d != nullptr) slot[cpu] = *d;
+    if (d != nullptr)
+      slot[cpu] = *d;
   }
   std::array<wave_decision, WAVE_SCHED_MAX_CPUS> ring{};
   std::array<wave_decision, WAVE_SCHED_MAX_CPUS> slot{};
@@ -47,15 +48,15 @@ void send(Agent& a, uint32_t type, const T& msg) {
 class HostLoop : public DecisionLoop {
  public:
   HostLoop(std::unique_ptr<Agent> agent, const LoopShape& shape)
-      : agent_(std::move(agent)), shape_(shape), seq_(shape.tasks + 1, 0),
-        current_(shape.cpus, 0) {
+      : agent_(std::move(agent)), shape_(shape), seq_(shape.tasks + 1, 0), current_(shape.cpus, 0) {
     for (uint32_t tid = 1; tid <= shape_.tasks; tid++) {
       event(WAVE_MSG_TASK_NEW, tid, 0);
       event(WAVE_MSG_TASK_RUNNABLE, tid, 0);
     }
     // Fill every CPU from the ring, then let the agent prestage behind each.
     agent_->schedule(sink_);
-    for (uint32_t c = 0; c < shape_.cpus; c++) commit(sink_.ring[c]);
+    for (uint32_t c = 0; c < shape_.cpus; c++)
+      commit(sink_.ring[c]);
     agent_->schedule(sink_);
   }
 
@@ -65,13 +66,16 @@ class HostLoop : public DecisionLoop {
 
   std::string check() const override {
     const agents::AgentStats& s = agent_->stats();
-    if (s.dropped() != 0) return "the agent dropped host messages";
+    if (s.dropped() != 0)
+      return "the agent dropped host messages";
     if (s.late_outcome != 0 || s.outcomes[WAVE_TXN_COMMITTED] != commits_) {
       return "the agent and the host disagree on transactions";
     }
-    if (bad_commits_ != 0) return "a decision did not match the host's state";
+    if (bad_commits_ != 0)
+      return "a decision did not match the host's state";
     std::string why;
-    if (!agent_->consistent(&why)) return why;
+    if (!agent_->consistent(&why))
+      return why;
     return "";
   }
 
@@ -128,8 +132,8 @@ class FifoLoop final : public HostLoop {
       uint32_t cpu = static_cast<uint32_t>(round_ % shape_.cpus);
       now_ += 1000;
       event(WAVE_MSG_TASK_YIELD, current_[cpu], cpu);  // to the tail of the queue
-      commit(sink_.slot[cpu]);                        // the host takes the prestaged task
-      agent_->schedule(sink_);                        // the agent prestages the next one
+      commit(sink_.slot[cpu]);                         // the host takes the prestaged task
+      agent_->schedule(sink_);                         // the agent prestages the next one
     }
   }
 
@@ -153,7 +157,8 @@ struct PrioTableMemory {
     agents::PrioTableWriter w(mem.data(), bytes);
     // A quarter of the tasks are latency-critical (class 1), the rest default (class 4).
     for (uint32_t tid = 1; tid <= shape.tasks; tid++) {
-      if (tid % 4 == 0) w.set(tid - 1, tid, 1);
+      if (tid % 4 == 0)
+        w.set(tid - 1, tid, 1);
     }
   }
   size_t bytes;
@@ -176,16 +181,16 @@ class ShinjukuLoop final : private PrioTableMemory, public HostLoop {
       send(*agent_, WAVE_MSG_CPU_TICK, tick);
       agent_->schedule(sink_);  // preemption: the prestaged task goes through the ring
       uint32_t old = commit(sink_.ring[cpu]);
-      if (old != 0) event(WAVE_MSG_TASK_PREEMPTED, old, cpu);  // to the tail of its class
-      agent_->schedule(sink_);  // the next task is prestaged
+      if (old != 0)
+        event(WAVE_MSG_TASK_PREEMPTED, old, cpu);  // to the tail of its class
+      agent_->schedule(sink_);                     // the next task is prestaged
     }
   }
 
  private:
   static constexpr uint64_t kSliceNs = 30'000;
 
-  static std::unique_ptr<Agent> make_agent(const LoopShape& shape,
-                                           agents::PrioTableReader* table) {
+  static std::unique_ptr<Agent> make_agent(const LoopShape& shape, agents::PrioTableReader* table) {
     AgentConfig cfg;
     cfg.nr_cpus = shape.cpus;
     cfg.max_tasks = shape.tasks * 2;
@@ -202,8 +207,10 @@ class ShinjukuLoop final : private PrioTableMemory, public HostLoop {
 }  // namespace
 
 std::unique_ptr<DecisionLoop> make_loop(const std::string& policy, const LoopShape& shape) {
-  if (policy == "fifo") return std::make_unique<FifoLoop>(shape);
-  if (policy == "shinjuku") return std::make_unique<ShinjukuLoop>(shape);
+  if (policy == "fifo")
+    return std::make_unique<FifoLoop>(shape);
+  if (policy == "shinjuku")
+    return std::make_unique<ShinjukuLoop>(shape);
   return nullptr;
 }
 

@@ -34,7 +34,7 @@ constexpr double kTargetNs[] = {150, 300};  // issue 5's targets, per policy abo
 
 struct Options {
   std::string json;
-  std::string child;  // policy to run as a callgrind child
+  std::string child;         // policy to run as a callgrind child
   uint64_t rounds = 20'000;  // ~1-2 ms per repetition: short enough to often run undisturbed
   uint64_t callgrind_rounds = 20'000;
   int reps = 41;
@@ -46,7 +46,8 @@ bool parse(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&](const char** v) {
-      if (i + 1 >= argc) return false;
+      if (i + 1 >= argc)
+        return false;
       *v = argv[++i];
       return true;
     };
@@ -81,7 +82,8 @@ double now_ns() {
 // Under callgrind: set up, warm up, then the measured rounds; prints the decisions they made.
 int run_child(const Options& o) {
   auto loop = make_loop(o.child, o.shape);
-  if (!loop) return 2;
+  if (!loop)
+    return 2;
   loop->run(1000);
   uint64_t before = loop->decisions();
   sched_bench_measured_rounds(loop.get(), o.callgrind_rounds);
@@ -97,14 +99,16 @@ int run_child(const Options& o) {
 std::string self_path() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return "";
+  if (n <= 0)
+    return "";
   buf[n] = 0;
   return buf;
 }
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : s)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
 
@@ -112,7 +116,8 @@ std::string shell_quote(const std::string& s) {
 double callgrind_instructions(const Options& o, const std::string& policy) {
   char out_file[] = "/tmp/sched_bench_cg.XXXXXX";
   int fd = mkstemp(out_file);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   close(fd);
   std::ostringstream cmd;
   cmd << "valgrind --tool=callgrind --collect-atstart=no "
@@ -135,10 +140,12 @@ double callgrind_instructions(const Options& o, const std::string& policy) {
   std::ifstream in(out_file);
   std::string l;
   while (std::getline(in, l)) {
-    if (l.rfind("totals:", 0) == 0) ir = std::strtoull(l.c_str() + 7, nullptr, 10);
+    if (l.rfind("totals:", 0) == 0)
+      ir = std::strtoull(l.c_str() + 7, nullptr, 10);
   }
   unlink(out_file);
-  if (rc != 0 || decisions == 0 || ir == 0) return -1;
+  if (rc != 0 || decisions == 0 || ir == 0)
+    return -1;
   return static_cast<double>(ir) / static_cast<double>(decisions);
 }
 
@@ -163,7 +170,8 @@ int main(int argc, char** argv) {
                  "[--tasks N] [--no-callgrind]\n(tasks must exceed twice the CPUs)\n");
     return 2;
   }
-  if (!o.child.empty()) return run_child(o);
+  if (!o.child.empty())
+    return run_child(o);
 
   std::map<std::string, Result> results;
   std::map<std::string, std::unique_ptr<DecisionLoop>> loops;
@@ -191,11 +199,12 @@ int main(int argc, char** argv) {
   }
   bool have_valgrind = o.callgrind && std::system("valgrind --version >/dev/null 2>&1") == 0;
   if (have_valgrind) {
-    for (const char* p : kPolicies) results[p].instructions = callgrind_instructions(o, p);
+    for (const char* p : kPolicies)
+      results[p].instructions = callgrind_instructions(o, p);
   }
 
-  std::printf("agent decision time, %u host CPUs, %u tasks, %llu rounds x %d reps\n",
-              o.shape.cpus, o.shape.tasks, static_cast<unsigned long long>(o.rounds), o.reps);
+  std::printf("agent decision time, %u host CPUs, %u tasks, %llu rounds x %d reps\n", o.shape.cpus,
+              o.shape.tasks, static_cast<unsigned long long>(o.rounds), o.reps);
   std::printf("%-10s %12s %12s %14s %10s\n", "policy", "best ns", "median ns", "instructions",
               "target ns");
   for (size_t k = 0; k < std::size(kPolicies); k++) {
@@ -220,8 +229,7 @@ int main(int argc, char** argv) {
       std::fprintf(f, "  \"%s_decision_ns\": %.1f,\n", kPolicies[k], r.min());
       std::fprintf(f, "  \"%s_decision_ns_median\": %.1f,\n", kPolicies[k], r.median());
       if (r.instructions > 0) {
-        std::fprintf(f, "  \"%s_decision_instructions\": %.1f,\n", kPolicies[k],
-                     r.instructions);
+        std::fprintf(f, "  \"%s_decision_instructions\": %.1f,\n", kPolicies[k], r.instructions);
       } else {
         std::fprintf(f, "  \"%s_decision_instructions\": null,\n", kPolicies[k]);
       }
