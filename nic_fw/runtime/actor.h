@@ -29,10 +29,14 @@ class ActorContext {
   ObjectId root() const { return root_; }
   bool on_host() const { return on_host_; }
 
-  Status dmo_malloc(uint64_t size, ObjectId* out) { enter();
-    return done(table_.dmo_malloc(self_, size, out)); }
-  Status dmo_free(ObjectId id) { enter();
-    return done(table_.dmo_free(self_, id)); }
+  Status dmo_malloc(uint64_t size, ObjectId* out) {
+    enter();
+    return done(table_.dmo_malloc(self_, size, out));
+  }
+  Status dmo_free(ObjectId id) {
+    enter();
+    return done(table_.dmo_free(self_, id));
+  }
   Status dmo_memset(ObjectId id, uint64_t off, uint8_t v, uint64_t len) {
     enter();
     return done(table_.dmo_memset(self_, id, off, v, len));
@@ -53,8 +57,10 @@ class ActorContext {
     enter();
     return done(table_.dmo_write(self_, id, off, in));
   }
-  Status dmo_size(ObjectId id, uint64_t* size) { enter();
-    return done(table_.dmo_size(self_, id, size)); }
+  Status dmo_size(ObjectId id, uint64_t* size) {
+    enter();
+    return done(table_.dmo_size(self_, id, size));
+  }
 
   // Typed helpers for fixed-layout state.
   template <typename T>
@@ -76,10 +82,12 @@ class ActorContext {
 
  private:
   void enter() {
-    if (guard_ != nullptr) guard_->enter_call();
+    if (guard_ != nullptr)
+      guard_->enter_call();
   }
   Status done(Status s) {
-    if (guard_ != nullptr) guard_->leave_call();
+    if (guard_ != nullptr)
+      guard_->leave_call();
     return s;
   }
 

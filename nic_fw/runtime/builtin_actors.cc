@@ -15,8 +15,10 @@ void register_builtin_actors(ActorRegistry& registry) {
   counter.handler = [](ActorContext& ctx, const Message&) {
     uint64_t v = 0;
     Status s = ctx.load(ctx.root(), 0, &v);
-    if (s == Status::kOk) s = ctx.store(ctx.root(), 0, ++v);
-    if (s != Status::kOk) return ctx.reply({}, s);
+    if (s == Status::kOk)
+      s = ctx.store(ctx.root(), 0, ++v);
+    if (s != Status::kOk)
+      return ctx.reply({}, s);
     std::byte out[sizeof v];
     std::memcpy(out, &v, sizeof v);
     ctx.reply(out);

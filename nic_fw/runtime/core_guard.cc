@@ -17,7 +17,8 @@ bool should_jump(const CoreGuard* g) {
 
 void on_watchdog_signal(int) {
   CoreGuard* g = tls_guard;
-  if (g == nullptr || !should_jump(g)) return;
+  if (g == nullptr || !should_jump(g))
+    return;
   if (g->in_runtime_call.load(std::memory_order_relaxed)) {
     g->jump_pending.store(true, std::memory_order_relaxed);
     return;
@@ -48,6 +49,8 @@ int install_watchdog_signal() {
   return sig;
 }
 
-void set_current_guard(CoreGuard* g) { tls_guard = g; }
+void set_current_guard(CoreGuard* g) {
+  tls_guard = g;
+}
 
 }  // namespace wave::rt

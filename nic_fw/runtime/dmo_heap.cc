@@ -14,7 +14,9 @@ constexpr size_t kLargeBlock = 64 * 1024;
 constexpr size_t kPage = 4096;
 constexpr size_t kMaxPooled = 512ull << 20;
 
-size_t page_round(size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
+size_t page_round(size_t n) {
+  return (n + kPage - 1) & ~(kPage - 1);
+}
 
 // Freed large blocks by mapped length.
 struct Pool {
@@ -32,7 +34,8 @@ void* take_pooled(size_t len) {
   Pool& p = pool();
   std::lock_guard lock(p.mu);
   auto it = p.blocks.find(len);
-  if (it == p.blocks.end()) return nullptr;
+  if (it == p.blocks.end())
+    return nullptr;
   void* v = it->second;
   p.blocks.erase(it);
   p.bytes -= len;
@@ -42,7 +45,8 @@ void* take_pooled(size_t len) {
 bool give_pooled(void* v, size_t len) {
   Pool& p = pool();
   std::lock_guard lock(p.mu);
-  if (p.bytes + len > kMaxPooled) return false;
+  if (p.bytes + len > kMaxPooled)
+    return false;
   p.blocks.emplace(len, v);
   p.bytes += len;
   return true;
@@ -51,14 +55,16 @@ bool give_pooled(void* v, size_t len) {
 }  // namespace
 
 DmoBlock::DmoBlock(size_t size, bool zeroed) : size_(size) {
-  if (size == 0) return;
+  if (size == 0)
+    return;
   if (size < kLargeBlock) {
     data_ = zeroed ? new (std::nothrow) std::byte[size]() : new (std::nothrow) std::byte[size];
   } else {
     const size_t len = page_round(size);
     if (void* v = take_pooled(len)) {
       data_ = static_cast<std::byte*>(v);
-      if (zeroed) std::memset(data_, 0, size);
+      if (zeroed)
+        std::memset(data_, 0, size);
     } else {
       // Populated in one call: much cheaper than faulting the pages in one by one later.
       void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE,
@@ -66,7 +72,8 @@ DmoBlock::DmoBlock(size_t size, bool zeroed) : size_(size) {
       data_ = m == MAP_FAILED ? nullptr : static_cast<std::byte*>(m);  // fresh: already zero
     }
   }
-  if (data_ == nullptr) size_ = 0;
+  if (data_ == nullptr)
+    size_ = 0;
 }
 
 DmoBlock& DmoBlock::operator=(DmoBlock&& o) noexcept {
@@ -81,12 +88,14 @@ DmoBlock& DmoBlock::operator=(DmoBlock&& o) noexcept {
 }
 
 void DmoBlock::reset() {
-  if (data_ == nullptr) return;
+  if (data_ == nullptr)
+    return;
   if (size_ < kLargeBlock) {
     delete[] data_;
   } else {
     const size_t len = page_round(size_);
-    if (!give_pooled(data_, len)) munmap(data_, len);
+    if (!give_pooled(data_, len))
+      munmap(data_, len);
   }
   data_ = nullptr;
   size_ = 0;

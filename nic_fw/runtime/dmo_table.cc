@@ -15,10 +15,12 @@ bool ranges_overlap(uint64_t a, uint64_t b, uint64_t len) {
 }  // namespace
 
 Status DmoTable::create_space(ActorId actor, uint64_t cap_bytes) {
-  if (actor == kNoActorId || actor > kMaxActorId) return Status::kInvalid;
+  if (actor == kNoActorId || actor > kMaxActorId)
+    return Status::kInvalid;
   std::unique_lock lock(mu_);
   auto [it, inserted] = spaces_.try_emplace(actor, nullptr);
-  if (!inserted) return Status::kInvalid;
+  if (!inserted)
+    return Status::kInvalid;
   it->second = std::make_unique<Space>();
   it->second->owner = actor;
   it->second->cap = cap_bytes;
@@ -30,7 +32,8 @@ void DmoTable::destroy_space(ActorId actor) {
   {
     std::unique_lock lock(mu_);
     auto it = spaces_.find(actor);
-    if (it == spaces_.end()) return;
+    if (it == spaces_.end())
+      return;
     // Wait for a call in progress on this space before freeing it.
     std::lock_guard space_lock(it->second->mu);
     victim = std::move(it->second);
@@ -46,7 +49,8 @@ bool DmoTable::has_space(ActorId actor) const {
 void DmoTable::quarantine(ActorId actor) {
   std::shared_lock lock(mu_);
   auto it = spaces_.find(actor);
-  if (it == spaces_.end()) return;
+  if (it == spaces_.end())
+    return;
   std::lock_guard space_lock(it->second->mu);
   it->second->quarantined = true;
 }
@@ -91,7 +95,8 @@ Status DmoTable::fail(Space& sp, Status why) {
 }
 
 Status DmoTable::report(ActorId caller, Status s) {
-  if (is_violation(s) && hook_) hook_(caller, s);
+  if (is_violation(s) && hook_)
+    hook_(caller, s);
   return s;
 }
 
@@ -107,33 +112,40 @@ Status DmoTable::with_space(ActorId caller, Fn&& fn) {
     }
     Space& sp = *it->second;
     std::lock_guard space_lock(sp.mu);
-    if (sp.quarantined) return Status::kQuarantined;
+    if (sp.quarantined)
+      return Status::kQuarantined;
     s = fn(sp);
-    if (s != Status::kOk) s = fail(sp, s);
+    if (s != Status::kOk)
+      s = fail(sp, s);
   }
   return report(caller, s);
 }
 
 Status DmoTable::dmo_malloc(ActorId caller, uint64_t size, ObjectId* out) {
-  if (out == nullptr) return Status::kInvalid;
+  if (out == nullptr)
+    return Status::kInvalid;
   *out = kNoObjectId;
   return with_space(caller, [&](Space& sp) {
-    if (size == 0) return Status::kInvalid;
-    if (size > sp.cap || sp.used > sp.cap - size) return Status::kOverCap;
+    if (size == 0)
+      return Status::kInvalid;
+    if (size > sp.cap || sp.used > sp.cap - size)
+      return Status::kOverCap;
     uint32_t slot;
     if (!sp.free_slots.empty()) {
       slot = sp.free_slots.back();
       // A slot whose generation is exhausted is retired rather than reused.
       if (sp.slots[slot].generation >= kMaxGeneration) {
         sp.free_slots.pop_back();
-        if (sp.slots.size() > kMaxSlots) return Status::kOverCap;
+        if (sp.slots.size() > kMaxSlots)
+          return Status::kOverCap;
         slot = static_cast<uint32_t>(sp.slots.size());
         sp.slots.emplace_back();
       } else {
         sp.free_slots.pop_back();
       }
     } else {
-      if (sp.slots.size() >= kMaxSlots) return Status::kOverCap;
+      if (sp.slots.size() >= kMaxSlots)
+        return Status::kOverCap;
       slot = static_cast<uint32_t>(sp.slots.size());
       sp.slots.emplace_back();
     }
@@ -157,7 +169,8 @@ Status DmoTable::dmo_free(ActorId caller, ObjectId id) {
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* s = lookup(sp, id, &why);
-    if (s == nullptr) return why;
+    if (s == nullptr)
+      return why;
     s->live = false;
     s->data.reset();
     sp.used -= s->size;
@@ -173,8 +186,10 @@ Status DmoTable::dmo_memset(ActorId caller, ObjectId id, uint64_t off, uint8_t v
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* s = lookup(sp, id, &why);
-    if (s == nullptr) return why;
-    if (!in_bounds(*s, off, len)) return Status::kOutOfBounds;
+    if (s == nullptr)
+      return why;
+    if (!in_bounds(*s, off, len))
+      return Status::kOutOfBounds;
     std::memset(s->data.data() + off, value, len);
     return Status::kOk;
   });
@@ -185,11 +200,15 @@ Status DmoTable::dmo_memcpy(ActorId caller, ObjectId dst, uint64_t dst_off, Obje
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* d = lookup(sp, dst, &why);
-    if (d == nullptr) return why;
+    if (d == nullptr)
+      return why;
     Slot* s = lookup(sp, src, &why);
-    if (s == nullptr) return why;
-    if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len)) return Status::kOutOfBounds;
-    if (d == s && ranges_overlap(dst_off, src_off, len)) return Status::kInvalid;
+    if (s == nullptr)
+      return why;
+    if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len))
+      return Status::kOutOfBounds;
+    if (d == s && ranges_overlap(dst_off, src_off, len))
+      return Status::kInvalid;
     std::memcpy(d->data.data() + dst_off, s->data.data() + src_off, len);
     return Status::kOk;
   });
@@ -200,10 +219,13 @@ Status DmoTable::dmo_memmove(ActorId caller, ObjectId dst, uint64_t dst_off, Obj
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* d = lookup(sp, dst, &why);
-    if (d == nullptr) return why;
+    if (d == nullptr)
+      return why;
     Slot* s = lookup(sp, src, &why);
-    if (s == nullptr) return why;
-    if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len)) return Status::kOutOfBounds;
+    if (s == nullptr)
+      return why;
+    if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len))
+      return Status::kOutOfBounds;
     std::memmove(d->data.data() + dst_off, s->data.data() + src_off, len);
     return Status::kOk;
   });
@@ -213,9 +235,12 @@ Status DmoTable::dmo_read(ActorId caller, ObjectId id, uint64_t off, std::span<s
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* s = lookup(sp, id, &why);
-    if (s == nullptr) return why;
-    if (!in_bounds(*s, off, out.size())) return Status::kOutOfBounds;
-    if (!out.empty()) std::memcpy(out.data(), s->data.data() + off, out.size());
+    if (s == nullptr)
+      return why;
+    if (!in_bounds(*s, off, out.size()))
+      return Status::kOutOfBounds;
+    if (!out.empty())
+      std::memcpy(out.data(), s->data.data() + off, out.size());
     return Status::kOk;
   });
 }
@@ -225,19 +250,24 @@ Status DmoTable::dmo_write(ActorId caller, ObjectId id, uint64_t off,
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* s = lookup(sp, id, &why);
-    if (s == nullptr) return why;
-    if (!in_bounds(*s, off, in.size())) return Status::kOutOfBounds;
-    if (!in.empty()) std::memcpy(s->data.data() + off, in.data(), in.size());
+    if (s == nullptr)
+      return why;
+    if (!in_bounds(*s, off, in.size()))
+      return Status::kOutOfBounds;
+    if (!in.empty())
+      std::memcpy(s->data.data() + off, in.data(), in.size());
     return Status::kOk;
   });
 }
 
 Status DmoTable::dmo_size(ActorId caller, ObjectId id, uint64_t* size) {
-  if (size == nullptr) return Status::kInvalid;
+  if (size == nullptr)
+    return Status::kInvalid;
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* s = lookup(sp, id, &why);
-    if (s == nullptr) return why;
+    if (s == nullptr)
+      return why;
     *size = s->size;
     return Status::kOk;
   });
@@ -247,7 +277,8 @@ DmoUsage DmoTable::usage(ActorId actor) const {
   DmoUsage u;
   std::shared_lock lock(mu_);
   auto it = spaces_.find(actor);
-  if (it == spaces_.end()) return u;
+  if (it == spaces_.end())
+    return u;
   const Space& sp = *it->second;
   std::lock_guard space_lock(sp.mu);
   u.cap_bytes = sp.cap;
@@ -263,12 +294,14 @@ bool DmoTable::for_each_object(
     ActorId actor, const std::function<void(ObjectId, std::span<const std::byte>)>& fn) const {
   std::shared_lock lock(mu_);
   auto it = spaces_.find(actor);
-  if (it == spaces_.end()) return false;
+  if (it == spaces_.end())
+    return false;
   const Space& sp = *it->second;
   std::lock_guard space_lock(sp.mu);
   for (uint32_t i = 0; i < sp.slots.size(); ++i) {
     const Slot& s = sp.slots[i];
-    if (!s.live) continue;
+    if (!s.live)
+      continue;
     fn(make_object_id(actor, s.generation, i), {s.data.data(), s.size});
   }
   return true;
@@ -278,7 +311,8 @@ Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
                                std::span<std::byte>* storage) {
   std::shared_lock lock(mu_);
   auto it = spaces_.find(actor);
-  if (it == spaces_.end()) return Status::kNoActor;
+  if (it == spaces_.end())
+    return Status::kNoActor;
   Space& sp = *it->second;
   std::lock_guard space_lock(sp.mu);
   const uint32_t slot = object_slot(id);
@@ -286,19 +320,23 @@ Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
   if (object_owner(id) != actor || gen == 0 || size == 0 || slot >= kMaxSlots) {
     return Status::kInvalid;
   }
-  if (size > sp.cap || sp.used > sp.cap - size) return Status::kOverCap;
+  if (size > sp.cap || sp.used > sp.cap - size)
+    return Status::kOverCap;
   if (slot >= sp.slots.size()) {
     // Slots skipped over were freed on the other side; they become free here too.
     const uint32_t first_new = static_cast<uint32_t>(sp.slots.size());
     sp.slots.resize(slot + 1);
-    for (uint32_t i = first_new; i < slot; ++i) sp.free_slots.push_back(i);
+    for (uint32_t i = first_new; i < slot; ++i)
+      sp.free_slots.push_back(i);
   } else {
-    if (sp.slots[slot].live) return Status::kInvalid;
+    if (sp.slots[slot].live)
+      return Status::kInvalid;
     std::erase(sp.free_slots, slot);
   }
   Slot& s = sp.slots[slot];
   s.data = DmoBlock(size, /*zeroed=*/false);  // the importer fills every byte
-  if (s.data.data() == nullptr) return Status::kOverCap;
+  if (s.data.data() == nullptr)
+    return Status::kOverCap;
   s.generation = gen;
   s.live = true;
   s.size = size;

@@ -63,8 +63,8 @@ class DmoTable {
   Status dmo_memcpy(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src, uint64_t src_off,
                     uint64_t len);
   // Like dmo_memcpy, but the ranges may overlap.
-  Status dmo_memmove(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src,
-                     uint64_t src_off, uint64_t len);
+  Status dmo_memmove(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src, uint64_t src_off,
+                     uint64_t len);
   // Moves bytes between an object and the caller's message buffers.
   Status dmo_read(ActorId caller, ObjectId id, uint64_t off, std::span<std::byte> out);
   Status dmo_write(ActorId caller, ObjectId id, uint64_t off, std::span<const std::byte> in);
@@ -77,8 +77,8 @@ class DmoTable {
   bool for_each_object(ActorId actor,
                        const std::function<void(ObjectId, std::span<const std::byte>)>& fn) const;
   // Migration: recreates an object under its original id in the actor's (new) space and returns
-  // its (uninitialised) storage, which the caller must fill entirely. Fails if the id's owner is not `actor`, the slot
-  // is taken, or the cap would be exceeded.
+  // its (uninitialised) storage, which the caller must fill entirely. Fails if the id's owner is
+  // not `actor`, the slot is taken, or the cap would be exceeded.
   Status import_object(ActorId actor, ObjectId id, uint64_t size, std::span<std::byte>* storage);
 
  private:

@@ -14,18 +14,25 @@ constexpr uint32_t kMaxDrrPasses = 1024;
 
 const char* sched_mode_name(SchedMode m) {
   switch (m) {
-    case SchedMode::kHybrid: return "hybrid";
-    case SchedMode::kFcfsOnly: return "fcfs";
-    case SchedMode::kDrrOnly: return "drr";
+    case SchedMode::kHybrid:
+      return "hybrid";
+    case SchedMode::kFcfsOnly:
+      return "fcfs";
+    case SchedMode::kDrrOnly:
+      return "drr";
   }
   return "?";
 }
 
 bool parse_sched_mode(const std::string& s, SchedMode* out) {
-  if (s == "hybrid") *out = SchedMode::kHybrid;
-  else if (s == "fcfs") *out = SchedMode::kFcfsOnly;
-  else if (s == "drr") *out = SchedMode::kDrrOnly;
-  else return false;
+  if (s == "hybrid")
+    *out = SchedMode::kHybrid;
+  else if (s == "fcfs")
+    *out = SchedMode::kFcfsOnly;
+  else if (s == "drr")
+    *out = SchedMode::kDrrOnly;
+  else
+    return false;
   return true;
 }
 
@@ -46,7 +53,8 @@ HybridScheduler::Actor* HybridScheduler::find(ActorId id) const {
 bool HybridScheduler::add_actor(ActorId id, bool serial, bool start_in_drr) {
   std::lock_guard lock(mu_);
   auto [it, inserted] = actors_.try_emplace(id, nullptr);
-  if (!inserted) return false;
+  if (!inserted)
+    return false;
   it->second = std::make_unique<Actor>(id, serial, cfg_.window);
   Actor& a = *it->second;
   if (cfg_.mode == SchedMode::kDrrOnly || (cfg_.mode == SchedMode::kHybrid && start_in_drr)) {
@@ -66,24 +74,29 @@ void HybridScheduler::extract_waiting(Actor& a, std::vector<Message>* out) {
     }
   }
   a.in_shared_queue = 0;
-  for (Message& m : a.mailbox) mine.push_back(std::move(m));
-  for (Message& m : a.outbox) mine.push_back(std::move(m));
+  for (Message& m : a.mailbox)
+    mine.push_back(std::move(m));
+  for (Message& m : a.outbox)
+    mine.push_back(std::move(m));
   a.mailbox.clear();
   a.outbox.clear();
   std::sort(mine.begin(), mine.end(),
             [](const Message& x, const Message& y) { return x.seq < y.seq; });
-  for (Message& m : mine) out->push_back(std::move(m));
+  for (Message& m : mine)
+    out->push_back(std::move(m));
 }
 
 std::vector<Message> HybridScheduler::remove_actor(ActorId id) {
   std::vector<Message> out;
   std::lock_guard lock(mu_);
   Actor* a = find(id);
-  if (a == nullptr) return out;
+  if (a == nullptr)
+    return out;
   extract_waiting(*a, &out);
   std::erase(drr_list_, a);
   for (Core& c : cores_) {
-    if (c.drr_turn == a) c.drr_turn = nullptr;
+    if (c.drr_turn == a)
+      c.drr_turn = nullptr;
   }
   actors_.erase(id);
   return out;
@@ -92,8 +105,10 @@ std::vector<Message> HybridScheduler::remove_actor(ActorId id) {
 HybridScheduler::Enqueued HybridScheduler::enqueue(Message& msg) {
   std::lock_guard lock(mu_);
   Actor* a = find(msg.dst);
-  if (a == nullptr) return Enqueued::kNoActor;
-  if (a->quarantined) return Enqueued::kQuarantined;
+  if (a == nullptr)
+    return Enqueued::kNoActor;
+  if (a->quarantined)
+    return Enqueued::kQuarantined;
   msg.arrival_ns = clock_.now_ns();
   msg.seq = next_seq_++;
   if (a->location != ActorLocation::kNic) {
@@ -115,7 +130,8 @@ void HybridScheduler::route(Actor& a, Message&& msg) {
 }
 
 void HybridScheduler::make_drr_runnable(Actor& a) {
-  if (a.in_drr_list || a.on_drr_core) return;
+  if (a.in_drr_list || a.on_drr_core)
+    return;
   a.in_drr_list = true;
   drr_list_.push_back(&a);
 }
@@ -131,7 +147,8 @@ bool HybridScheduler::drr_eligible(const Actor& a) const {
 
 bool HybridScheduler::drr_backlogged() const {
   for (const Actor* a : drr_list_) {
-    if (drr_eligible(*a)) return true;
+    if (drr_eligible(*a))
+      return true;
   }
   return false;
 }
@@ -139,28 +156,33 @@ bool HybridScheduler::drr_backlogged() const {
 uint32_t HybridScheduler::count_group(CoreGroup g, bool idle_only) const {
   uint32_t n = 0;
   for (const Core& c : cores_) {
-    if (c.group == g && (!idle_only || !c.busy)) ++n;
+    if (c.group == g && (!idle_only || !c.busy))
+      ++n;
   }
   return n;
 }
 
 bool HybridScheduler::any_actor_in(CoreGroup g) const {
   for (const auto& [id, a] : actors_) {
-    if (a->group == g && a->location == ActorLocation::kNic && !a->quarantined) return true;
+    if (a->group == g && a->location == ActorLocation::kNic && !a->quarantined)
+      return true;
   }
   return false;
 }
 
 uint32_t HybridScheduler::min_cores(CoreGroup g) const {
   // With one core there is nothing to reserve: it serves whichever group has work.
-  if (cores_.size() < 2) return 0;
-  if (!any_actor_in(g)) return 0;
+  if (cores_.size() < 2)
+    return 0;
+  if (!any_actor_in(g))
+    return 0;
   // Enough cores for the group's recent load at the target utilisation, at least one, and
   // always leaving one for the other group.
   const double util = cfg_.core_target_util > 0 ? cfg_.core_target_util : 1.0;
   const double need = group_load_[static_cast<int>(g)] / util;
   uint32_t n = static_cast<uint32_t>(need);
-  if (static_cast<double>(n) < need) ++n;
+  if (static_cast<double>(n) < need)
+    ++n;
   const uint32_t cap = static_cast<uint32_t>(cores_.size()) - 1;
   return std::clamp<uint32_t>(n, 1, cap);
 }
@@ -171,7 +193,8 @@ void HybridScheduler::update_group_loads(uint64_t now) {
     return;
   }
   const uint64_t elapsed = now - load_epoch_;
-  if (elapsed < cfg_.load_window_ns) return;
+  if (elapsed < cfg_.load_window_ns)
+    return;
   for (int g = 0; g < 2; ++g) {
     const double load = static_cast<double>(group_work_ns_[g]) / static_cast<double>(elapsed);
     group_load_[g] = 0.5 * group_load_[g] + 0.5 * load;
@@ -185,9 +208,11 @@ std::optional<Message> HybridScheduler::take_fcfs(Core& core) {
     Message msg = std::move(shared_queue_.front());
     shared_queue_.pop_front();
     Actor* a = find(msg.dst);
-    if (a == nullptr) continue;  // removed actors had their requests extracted already
+    if (a == nullptr)
+      continue;  // removed actors had their requests extracted already
     --a->in_shared_queue;
-    if (a->quarantined) continue;  // quarantine extracted them too; defensive
+    if (a->quarantined)
+      continue;  // quarantine extracted them too; defensive
     if (a->location != ActorLocation::kNic) {
       a->outbox.push_back(std::move(msg));
       continue;
@@ -211,7 +236,8 @@ std::optional<Message> HybridScheduler::take_fcfs(Core& core) {
 
 void HybridScheduler::end_drr_turn(Core& core) {
   Actor* a = core.drr_turn;
-  if (a == nullptr) return;
+  if (a == nullptr)
+    return;
   core.drr_turn = nullptr;
   a->on_drr_core = false;
   if (drr_eligible(*a)) {
@@ -261,7 +287,8 @@ std::optional<Message> HybridScheduler::take_drr(Core& core) {
 
 std::optional<Message> HybridScheduler::next(uint32_t core_id) {
   std::lock_guard lock(mu_);
-  if (core_id >= cores_.size()) return std::nullopt;
+  if (core_id >= cores_.size())
+    return std::nullopt;
   Core& core = cores_[core_id];
   core.busy = false;
   update_group_loads(clock_.now_ns());
@@ -273,7 +300,8 @@ std::optional<Message> HybridScheduler::next(uint32_t core_id) {
         other == CoreGroup::kDrr ? drr_backlogged() : !shared_queue_.empty();
     if (other_has_work && count_group(other, false) == 0 &&
         count_group(core.group, false) > min_cores(core.group)) {
-      if (core.group == CoreGroup::kDrr) end_drr_turn(core);
+      if (core.group == CoreGroup::kDrr)
+        end_drr_turn(core);
       core.group = other;
       ++core_moves_;
     }
@@ -281,8 +309,10 @@ std::optional<Message> HybridScheduler::next(uint32_t core_id) {
   // Then at most one more group change: try our group, maybe move, try the other.
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (core.group == CoreGroup::kFcfs) {
-      if (auto m = take_fcfs(core)) return m;
-      if (cfg_.mode != SchedMode::kHybrid) return std::nullopt;
+      if (auto m = take_fcfs(core))
+        return m;
+      if (cfg_.mode != SchedMode::kHybrid)
+        return std::nullopt;
       // Move to DRR if DRR has work and no idle DRR core will take it.
       const bool drr_needs_core = drr_backlogged() && count_group(CoreGroup::kDrr, true) == 0;
       if (!drr_needs_core || count_group(CoreGroup::kFcfs, false) <= min_cores(CoreGroup::kFcfs)) {
@@ -291,8 +321,10 @@ std::optional<Message> HybridScheduler::next(uint32_t core_id) {
       core.group = CoreGroup::kDrr;
       ++core_moves_;
     } else {
-      if (auto m = take_drr(core)) return m;
-      if (cfg_.mode != SchedMode::kHybrid) return std::nullopt;
+      if (auto m = take_drr(core))
+        return m;
+      if (cfg_.mode != SchedMode::kHybrid)
+        return std::nullopt;
       const bool fcfs_needs_core =
           !shared_queue_.empty() && count_group(CoreGroup::kFcfs, true) == 0;
       if (!fcfs_needs_core || count_group(CoreGroup::kDrr, false) <= min_cores(CoreGroup::kDrr)) {
@@ -318,12 +350,14 @@ void HybridScheduler::to_fcfs(Actor& a) {
 }
 
 void HybridScheduler::maybe_change_group(Actor& a) {
-  if (cfg_.mode != SchedMode::kHybrid || a.exec.count() < cfg_.min_samples) return;
+  if (cfg_.mode != SchedMode::kHybrid || a.exec.count() < cfg_.min_samples)
+    return;
   const double tail = a.exec.tail_ns();
   if (a.group == CoreGroup::kFcfs && tail > static_cast<double>(cfg_.tail_threshold_ns)) {
     a.group = CoreGroup::kDrr;  // downgrade: served by processor sharing from now on
     ++a.to_drr;
-    if (!a.mailbox.empty()) make_drr_runnable(a);
+    if (!a.mailbox.empty())
+      make_drr_runnable(a);
   } else if (a.group == CoreGroup::kDrr &&
              tail < (1.0 - cfg_.alpha) * static_cast<double>(cfg_.tail_threshold_ns)) {
     to_fcfs(a);  // upgrade back to run-to-completion
@@ -333,13 +367,16 @@ void HybridScheduler::maybe_change_group(Actor& a) {
 void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t exec_ns) {
   std::lock_guard lock(mu_);
   const uint64_t now = clock_.now_ns();
-  if (core_id < cores_.size()) cores_[core_id].busy = false;
+  if (core_id < cores_.size())
+    cores_[core_id].busy = false;
   const uint64_t latency = now > msg.arrival_ns ? now - msg.arrival_ns : 0;
   nic_latency_.add(static_cast<double>(latency));
   ++completed_;
   Actor* a = find(msg.dst);
-  if (a == nullptr) return;
-  if (a->running > 0) --a->running;
+  if (a == nullptr)
+    return;
+  if (a->running > 0)
+    --a->running;
   a->exec.add(static_cast<double>(exec_ns));
   a->latency.add(static_cast<double>(latency));
   ++a->processed;
@@ -348,7 +385,8 @@ void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t ex
   if (core_id < cores_.size() && cores_[core_id].drr_turn == a) {
     a->deficit -= static_cast<int64_t>(exec_ns);
   }
-  if (a->quarantined || a->location != ActorLocation::kNic) return;
+  if (a->quarantined || a->location != ActorLocation::kNic)
+    return;
   const CoreGroup before = a->group;
   maybe_change_group(*a);
   if (before == CoreGroup::kDrr && a->group == CoreGroup::kFcfs && core_id < cores_.size() &&
@@ -366,7 +404,8 @@ std::vector<Message> HybridScheduler::quarantine(ActorId id) {
   std::vector<Message> out;
   std::lock_guard lock(mu_);
   Actor* a = find(id);
-  if (a == nullptr || a->quarantined) return out;
+  if (a == nullptr || a->quarantined)
+    return out;
   a->quarantined = true;
   extract_waiting(*a, &out);
   return out;
@@ -375,11 +414,13 @@ std::vector<Message> HybridScheduler::quarantine(ActorId id) {
 bool HybridScheduler::begin_migration_out(ActorId id) {
   std::lock_guard lock(mu_);
   Actor* a = find(id);
-  if (a == nullptr || a->quarantined || a->location != ActorLocation::kNic) return false;
+  if (a == nullptr || a->quarantined || a->location != ActorLocation::kNic)
+    return false;
   a->location = ActorLocation::kMigratingOut;
   std::vector<Message> waiting;
   extract_waiting(*a, &waiting);
-  for (Message& m : waiting) a->outbox.push_back(std::move(m));
+  for (Message& m : waiting)
+    a->outbox.push_back(std::move(m));
   return true;
 }
 
@@ -392,7 +433,8 @@ bool HybridScheduler::running(ActorId id) const {
 bool HybridScheduler::set_location(ActorId id, ActorLocation loc) {
   std::lock_guard lock(mu_);
   Actor* a = find(id);
-  if (a == nullptr) return false;
+  if (a == nullptr)
+    return false;
   a->location = loc;
   return true;
 }
@@ -406,7 +448,8 @@ ActorLocation HybridScheduler::location(ActorId id) const {
 std::deque<Message> HybridScheduler::take_outbox(ActorId id) {
   std::lock_guard lock(mu_);
   Actor* a = find(id);
-  if (a == nullptr) return {};
+  if (a == nullptr)
+    return {};
   std::deque<Message> out;
   out.swap(a->outbox);
   return out;
@@ -415,7 +458,8 @@ std::deque<Message> HybridScheduler::take_outbox(ActorId id) {
 size_t HybridScheduler::finish_migration_in(ActorId id) {
   std::lock_guard lock(mu_);
   Actor* a = find(id);
-  if (a == nullptr) return 0;
+  if (a == nullptr)
+    return 0;
   a->location = ActorLocation::kNic;
   // Statistics from before the trip do not describe the NIC's current load.
   a->exec.reset();
@@ -423,7 +467,8 @@ size_t HybridScheduler::finish_migration_in(ActorId id) {
   a->group = cfg_.mode == SchedMode::kDrrOnly ? CoreGroup::kDrr : CoreGroup::kFcfs;
   std::deque<Message> buffered;
   buffered.swap(a->outbox);
-  for (Message& m : buffered) route(*a, std::move(m));
+  for (Message& m : buffered)
+    route(*a, std::move(m));
   return buffered.size();
 }
 
@@ -433,13 +478,15 @@ ActorId HybridScheduler::pick_heaviest(const std::vector<ActorId>& candidates) {
   uint64_t best_work = 0;
   for (ActorId id : candidates) {
     Actor* a = find(id);
-    if (a == nullptr || a->quarantined || a->location != ActorLocation::kNic) continue;
+    if (a == nullptr || a->quarantined || a->location != ActorLocation::kNic)
+      continue;
     if (a->recent_work_ns > best_work) {
       best_work = a->recent_work_ns;
       best = id;
     }
   }
-  for (auto& [id, a] : actors_) a->recent_work_ns = 0;
+  for (auto& [id, a] : actors_)
+    a->recent_work_ns = 0;
   return best;
 }
 
@@ -453,14 +500,17 @@ std::vector<Message> HybridScheduler::drain_all() {
   std::vector<Message> out;
   std::lock_guard lock(mu_);
   for (auto& [id, a] : actors_) {
-    for (Message& m : a->mailbox) out.push_back(std::move(m));
-    for (Message& m : a->outbox) out.push_back(std::move(m));
+    for (Message& m : a->mailbox)
+      out.push_back(std::move(m));
+    for (Message& m : a->outbox)
+      out.push_back(std::move(m));
     a->mailbox.clear();
     a->outbox.clear();
     a->in_shared_queue = 0;
     a->in_drr_list = false;
   }
-  for (Message& m : shared_queue_) out.push_back(std::move(m));
+  for (Message& m : shared_queue_)
+    out.push_back(std::move(m));
   shared_queue_.clear();
   drr_list_.clear();
   return out;

@@ -42,8 +42,8 @@ struct SchedulerConfig {
   SchedMode mode = SchedMode::kHybrid;
   uint32_t cores = 2;
   uint64_t tail_threshold_ns = 100'000;
-  double alpha = 0.2;      // hysteresis for the return to FCFS (and from the host)
-  uint32_t window = 64;    // samples the EWMAs average over
+  double alpha = 0.2;    // hysteresis for the return to FCFS (and from the host)
+  uint32_t window = 64;  // samples the EWMAs average over
   uint64_t drr_quantum_ns = 20'000;
   uint32_t min_samples = 8;  // an actor changes group only after this many samples
   // Each group keeps enough cores to run its measured load at this utilisation; only cores
@@ -103,8 +103,8 @@ class HybridScheduler {
   std::vector<Message> quarantine(ActorId id);
 
   // Migration support (see the location states above).
-  bool begin_migration_out(ActorId id);         // kNic -> kMigratingOut, outbox = waiting work
-  bool running(ActorId id) const;               // some core still runs the actor
+  bool begin_migration_out(ActorId id);  // kNic -> kMigratingOut, outbox = waiting work
+  bool running(ActorId id) const;        // some core still runs the actor
   bool set_location(ActorId id, ActorLocation loc);
   ActorLocation location(ActorId id) const;
   std::deque<Message> take_outbox(ActorId id);  // buffered requests, in arrival order
@@ -143,7 +143,8 @@ class HybridScheduler {
     uint64_t processed = 0;
     uint64_t recent_work_ns = 0;
     uint32_t to_drr = 0, to_fcfs = 0;
-    explicit Actor(ActorId i, bool s, uint32_t window) : id(i), serial(s), exec(window), latency(window) {}
+    explicit Actor(ActorId i, bool s, uint32_t window)
+        : id(i), serial(s), exec(window), latency(window) {}
   };
   struct Core {
     CoreGroup group = CoreGroup::kFcfs;

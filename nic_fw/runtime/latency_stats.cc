@@ -27,8 +27,12 @@ void LatencyStats::reset() {
   count_ = 0;
 }
 
-double LatencyStats::stddev_ns() const { return var_ > 0 ? std::sqrt(var_) : 0.0; }
+double LatencyStats::stddev_ns() const {
+  return var_ > 0 ? std::sqrt(var_) : 0.0;
+}
 
-double LatencyStats::tail_ns() const { return mean_ + 3.0 * stddev_ns(); }
+double LatencyStats::tail_ns() const {
+  return mean_ + 3.0 * stddev_ns();
+}
 
 }  // namespace wave::rt

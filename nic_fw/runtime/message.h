@@ -28,7 +28,7 @@ struct Reply {
   uint64_t request_id = 0;
   ActorId actor = kNoActorId;
   Status status = Status::kOk;
-  bool on_host = false;  // the actor ran on the host runtime
+  bool on_host = false;     // the actor ran on the host runtime
   uint64_t latency_ns = 0;  // arrival to completion as measured by the runtime that ran it
   std::vector<std::byte> payload;
 };

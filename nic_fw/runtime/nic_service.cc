@@ -11,7 +11,8 @@ std::unique_ptr<NicRuntimeService> NicRuntimeService::Start(
     std::span<std::byte> bar, std::string* err) {
   RuntimeConfig cfg;
   cfg.sched.cores = 1;  // one NIC core unless told otherwise
-  if (!config_path.empty() && !load_config_file(config_path, &cfg, err)) return nullptr;
+  if (!config_path.empty() && !load_config_file(config_path, &cfg, err))
+    return nullptr;
   for (const std::string& kv : settings) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos) {
@@ -48,7 +49,8 @@ std::unique_ptr<NicRuntimeService> NicRuntimeService::Start(
 }
 
 NicRuntimeService::~NicRuntimeService() {
-  if (runtime_) runtime_->shutdown(ShutdownMode::kCancel);
+  if (runtime_)
+    runtime_->shutdown(ShutdownMode::kCancel);
 }
 
 }  // namespace wave::rt

@@ -38,7 +38,9 @@ Runtime::Runtime(RuntimeConfig cfg, const ActorRegistry& registry, ReplySink sin
   table_.set_violation_hook([this](ActorId a, Status why) { quarantine(a, why); });
 }
 
-Runtime::~Runtime() { shutdown(ShutdownMode::kCancel); }
+Runtime::~Runtime() {
+  shutdown(ShutdownMode::kCancel);
+}
 
 void Runtime::attach_host_link(std::unique_ptr<mig::MigrationLink> link) {
   std::lock_guard lock(link_mu_);
@@ -51,18 +53,22 @@ void Runtime::set_tick_hook(std::function<void(const Runtime&)> hook) {
 }
 
 bool Runtime::start() {
-  if (started_.exchange(true)) return false;
+  if (started_.exchange(true))
+    return false;
   watchdog_sig_ = install_watchdog_signal();
   const uint32_t n = cfg_.sched.cores == 0 ? 1 : cfg_.sched.cores;
-  for (uint32_t i = 0; i < n; ++i) cores_.push_back(std::make_unique<CoreState>());
+  for (uint32_t i = 0; i < n; ++i)
+    cores_.push_back(std::make_unique<CoreState>());
   for (uint32_t i = 0; i < n; ++i) {
     cores_[i]->thread = std::thread([this, i] { core_loop(i); });
-    if (!cfg_.pin_cpus.empty()) pin_thread(cores_[i]->thread, cfg_.pin_cpus[i % cfg_.pin_cpus.size()]);
+    if (!cfg_.pin_cpus.empty())
+      pin_thread(cores_[i]->thread, cfg_.pin_cpus[i % cfg_.pin_cpus.size()]);
   }
   mgmt_ = std::thread([this] { management_loop(); });
   for (const ActorSpec& spec : cfg_.actors) {
     ActorId id;
-    if (create_actor(spec, &id) != Status::kOk) return false;
+    if (create_actor(spec, &id) != Status::kOk)
+      return false;
   }
   return true;
 }
@@ -76,15 +82,19 @@ std::shared_ptr<Runtime::ActorRecord> Runtime::record(ActorId id) const {
 Status Runtime::create_actor(const ActorSpec& spec, ActorId* out) {
   auto rec = std::make_shared<ActorRecord>();
   rec->spec = spec;
-  if (!registry_.find(spec.type, &rec->type)) return Status::kNoActor;
-  if (spec.root_bytes == 0 || spec.root_bytes > spec.mem_cap_bytes) return Status::kInvalid;
+  if (!registry_.find(spec.type, &rec->type))
+    return Status::kNoActor;
+  if (spec.root_bytes == 0 || spec.root_bytes > spec.mem_cap_bytes)
+    return Status::kInvalid;
   ActorId id;
   {
     std::unique_lock lock(actors_mu_);
-    if (next_id_ > kMaxActorId) return Status::kOverCap;
+    if (next_id_ > kMaxActorId)
+      return Status::kOverCap;
     id = next_id_++;
   }
-  if (table_.create_space(id, spec.mem_cap_bytes) != Status::kOk) return Status::kInvalid;
+  if (table_.create_space(id, spec.mem_cap_bytes) != Status::kOk)
+    return Status::kInvalid;
   Status s = table_.dmo_malloc(id, spec.root_bytes, &rec->root);
   if (s == Status::kOk && rec->type.init) {
     ActorContext ctx(id, rec->root, table_, false);
@@ -99,19 +109,25 @@ Status Runtime::create_actor(const ActorSpec& spec, ActorId* out) {
     actors_[id] = rec;
   }
   sched_.add_actor(id, spec.serial, spec.start_in_drr);
-  if (out != nullptr) *out = id;
+  if (out != nullptr)
+    *out = id;
   return Status::kOk;
 }
 
 Status Runtime::destroy_actor(ActorId id) {
-  if (!record(id)) return Status::kNoActor;
-  if (sched_.location(id) != ActorLocation::kNic) return Status::kInvalid;
-  for (Message& m : sched_.remove_actor(id)) reject(std::move(m), Status::kNoActor);
+  if (!record(id))
+    return Status::kNoActor;
+  if (sched_.location(id) != ActorLocation::kNic)
+    return Status::kInvalid;
+  for (Message& m : sched_.remove_actor(id))
+    reject(std::move(m), Status::kNoActor);
   // Wait for a core still running it (the watchdog bounds how long).
   for (;;) {
     bool busy = false;
-    for (auto& c : cores_) busy |= c->actor.load(std::memory_order_acquire) == id;
-    if (!busy) break;
+    for (auto& c : cores_)
+      busy |= c->actor.load(std::memory_order_acquire) == id;
+    if (!busy)
+      break;
     std::this_thread::yield();
   }
   table_.destroy_space(id);
@@ -122,12 +138,14 @@ Status Runtime::destroy_actor(ActorId id) {
 
 void Runtime::deliver(Reply&& r) {
   replies_.fetch_add(1, std::memory_order_relaxed);
-  if (sink_) sink_(std::move(r));
+  if (sink_)
+    sink_(std::move(r));
 }
 
 void Runtime::reject(Message&& msg, Status why) {
   rejected_.fetch_add(1, std::memory_order_relaxed);
-  if (!msg.wants_reply) return;
+  if (!msg.wants_reply)
+    return;
   Reply r;
   r.request_id = msg.request_id;
   r.actor = msg.dst;
@@ -175,7 +193,8 @@ void Runtime::quarantine(ActorId id, Status why) {
   (void)why;
   table_.quarantine(id);
   quarantines_.fetch_add(1, std::memory_order_relaxed);
-  for (Message& m : sched_.quarantine(id)) reject(std::move(m), Status::kQuarantined);
+  for (Message& m : sched_.quarantine(id))
+    reject(std::move(m), Status::kQuarantined);
 }
 
 void Runtime::core_loop(uint32_t core) {
@@ -187,7 +206,8 @@ void Runtime::core_loop(uint32_t core) {
       run_one(core, *m);
       continue;
     }
-    if (stopping_.load(std::memory_order_acquire) && !sched_.has_work()) break;
+    if (stopping_.load(std::memory_order_acquire) && !sched_.has_work())
+      break;
     std::unique_lock lock(wake_mu_);
     wake_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] {
       return stopping_.load(std::memory_order_acquire) || sched_.has_work();
@@ -231,7 +251,8 @@ void Runtime::run_one(uint32_t core, Message& msg) {
   cs.busy_since.store(0, std::memory_order_release);
   cs.actor.store(kNoActorId, std::memory_order_release);
   sched_.complete(core, msg, t1 > t0 ? t1 - t0 : 0);
-  if (!msg.wants_reply) return;
+  if (!msg.wants_reply)
+    return;
   Reply r;
   r.request_id = msg.request_id;
   r.actor = msg.dst;
@@ -250,13 +271,16 @@ void Runtime::watchdog_check() {
   for (auto& cp : cores_) {
     CoreState& cs = *cp;
     const uint64_t since = cs.busy_since.load(std::memory_order_acquire);
-    if (since == 0 || now < since || now - since <= cfg_.watchdog_ns) continue;
+    if (since == 0 || now < since || now - since <= cfg_.watchdog_ns)
+      continue;
     const uint64_t epoch = cs.guard.run_epoch.load(std::memory_order_relaxed);
-    if (cs.guard.evict_epoch.load(std::memory_order_relaxed) == epoch) continue;  // signalled
+    if (cs.guard.evict_epoch.load(std::memory_order_relaxed) == epoch)
+      continue;  // signalled
     const ActorId victim = cs.actor.load(std::memory_order_acquire);
     cs.guard.evict_epoch.store(epoch, std::memory_order_relaxed);
     evictions_.fetch_add(1, std::memory_order_relaxed);
-    if (victim != kNoActorId) quarantine(victim, Status::kEvicted);
+    if (victim != kNoActorId)
+      quarantine(victim, Status::kEvicted);
     pthread_kill(cs.thread.native_handle(), watchdog_sig_);
   }
 }
@@ -265,9 +289,8 @@ void Runtime::management_loop() {
   while (!mgmt_stop_.load(std::memory_order_acquire)) {
     {
       std::unique_lock lock(mgmt_mu_);
-      mgmt_cv_.wait_for(lock, std::chrono::nanoseconds(cfg_.tick_ns), [&] {
-        return mgmt_kick_ || mgmt_stop_.load(std::memory_order_acquire);
-      });
+      mgmt_cv_.wait_for(lock, std::chrono::nanoseconds(cfg_.tick_ns),
+                        [&] { return mgmt_kick_ || mgmt_stop_.load(std::memory_order_acquire); });
       mgmt_kick_ = false;
     }
     watchdog_check();
@@ -278,7 +301,8 @@ void Runtime::management_loop() {
         for (int i = 0; i < 256 && poll_link(); ++i) {
         }
         forward_outboxes();
-        if (cfg_.migration && !stopping_.load(std::memory_order_acquire)) auto_migrate();
+        if (cfg_.migration && !stopping_.load(std::memory_order_acquire))
+          auto_migrate();
       }
     }
     std::function<void(const Runtime&)> hook;
@@ -286,12 +310,14 @@ void Runtime::management_loop() {
       std::lock_guard lock(mgmt_mu_);
       hook = tick_hook_;
     }
-    if (hook) hook(*this);
+    if (hook)
+      hook(*this);
   }
 }
 
 bool Runtime::poll_link() {
-  if (!link_ || !link_->rx().ok()) return false;
+  if (!link_ || !link_->rx().ok())
+    return false;
   const auto r = link_->rx().recv(
       [this](const FrameHeader& h, std::span<const std::byte> p) { handle_host_frame(h, p); });
   if (r == mig::FrameChannel::Recv::kBroken) {
@@ -336,7 +362,8 @@ void Runtime::handle_host_frame(const FrameHeader& h, std::span<const std::byte>
         return;
       }
       const auto step = returning_.on_frame(h, payload);
-      if (step == mig::StateReceiver::Step::kDone) return_done_ = true;
+      if (step == mig::StateReceiver::Step::kDone)
+        return_done_ = true;
       if (step == mig::StateReceiver::Step::kError) {
         link_errors_.fetch_add(1, std::memory_order_relaxed);
         return_actor_ = kNoActorId;
@@ -349,21 +376,23 @@ void Runtime::handle_host_frame(const FrameHeader& h, std::span<const std::byte>
 }
 
 bool Runtime::link_wait() {
-  if (!link_ || !link_->ok()) return false;
-  if (!poll_link()) std::this_thread::yield();
+  if (!link_ || !link_->ok())
+    return false;
+  if (!poll_link())
+    std::this_thread::yield();
   return link_->ok();
 }
 
 void Runtime::forward_outboxes() {
   for (ActorId id : on_host_) {
-    if (sched_.location(id) != ActorLocation::kHost) continue;
+    if (sched_.location(id) != ActorLocation::kHost)
+      continue;
     std::deque<Message> out = sched_.take_outbox(id);
     while (!out.empty()) {
       Message& m = out.front();
       const uint16_t flags = m.wants_reply ? mig::kFlagWantsReply : 0;
       bool sent = false;
-      while (!(sent = link_->tx().send(FrameType::kRequest, id, flags, m.seq, m.kind,
-                                       m.payload)) &&
+      while (!(sent = link_->tx().send(FrameType::kRequest, id, flags, m.seq, m.kind, m.payload)) &&
              link_wait()) {
       }
       if (!sent) {
@@ -387,18 +416,23 @@ Status Runtime::migrate_from_host(ActorId id, MigrationRecord* rec) {
 }
 
 Status Runtime::do_migrate_out(ActorId id, MigrationRecord* out) {
-  if (!link_ || !link_->ok()) return Status::kLinkError;
+  if (!link_ || !link_->ok())
+    return Status::kLinkError;
   auto rec = record(id);
-  if (!rec) return Status::kNoActor;
-  if (rec->spec.pinned) return Status::kInvalid;
+  if (!rec)
+    return Status::kNoActor;
+  if (rec->spec.pinned)
+    return Status::kInvalid;
   MigrationRecord mr;
   mr.actor = id;
   mr.to_host = true;
   SteadyClock wall;  // phases are reported in wall time even under a logical clock
   const uint64_t t0 = wall.now_ns();
   // Phase 1: stop the mailbox (new requests are buffered) and let running handlers finish.
-  if (!sched_.begin_migration_out(id)) return Status::kInvalid;
-  while (sched_.running(id)) std::this_thread::yield();
+  if (!sched_.begin_migration_out(id))
+    return Status::kInvalid;
+  while (sched_.running(id))
+    std::this_thread::yield();
   const uint64_t t1 = wall.now_ns();
   // Phase 2: ship the DMOs.
   const DmoUsage mem = table_.usage(id);
@@ -411,7 +445,8 @@ Status Runtime::do_migrate_out(ActorId id, MigrationRecord* out) {
   acks_.erase(id);
   const auto deadline = std::chrono::steady_clock::now() + kHostTimeout;
   while (ok && acks_.count(id) == 0) {
-    if (std::chrono::steady_clock::now() > deadline || !link_wait()) ok = false;
+    if (std::chrono::steady_clock::now() > deadline || !link_wait())
+      ok = false;
   }
   ok = ok && acks_[id] == 1 + static_cast<uint64_t>(Status::kOk);
   const uint64_t t3 = wall.now_ns();
@@ -444,15 +479,19 @@ Status Runtime::do_migrate_out(ActorId id, MigrationRecord* out) {
     std::lock_guard l(records_mu_);
     records_.push_back(mr);
   }
-  if (out != nullptr) *out = mr;
+  if (out != nullptr)
+    *out = mr;
   return Status::kOk;
 }
 
 Status Runtime::do_migrate_in(ActorId id, MigrationRecord* out) {
-  if (!link_ || !link_->ok()) return Status::kLinkError;
+  if (!link_ || !link_->ok())
+    return Status::kLinkError;
   auto rec = record(id);
-  if (!rec) return Status::kNoActor;
-  if (sched_.location(id) != ActorLocation::kHost) return Status::kInvalid;
+  if (!rec)
+    return Status::kNoActor;
+  if (sched_.location(id) != ActorLocation::kHost)
+    return Status::kInvalid;
   MigrationRecord mr;
   mr.actor = id;
   mr.to_host = false;
@@ -473,12 +512,14 @@ Status Runtime::do_migrate_in(ActorId id, MigrationRecord* out) {
   }
   const auto deadline = std::chrono::steady_clock::now() + kHostTimeout;
   while (ok && !returning_.active() && !return_done_ && return_actor_ == id) {
-    if (std::chrono::steady_clock::now() > deadline || !link_wait()) ok = false;
+    if (std::chrono::steady_clock::now() > deadline || !link_wait())
+      ok = false;
   }
   const uint64_t t1 = wall.now_ns();
   // Phase 2: receive the DMOs (straight into the NIC's table).
   while (ok && !return_done_ && return_actor_ == id) {
-    if (std::chrono::steady_clock::now() > deadline || !link_wait()) ok = false;
+    if (std::chrono::steady_clock::now() > deadline || !link_wait())
+      ok = false;
   }
   ok = ok && return_done_ && return_actor_ == id;
   const uint64_t t2 = wall.now_ns();
@@ -486,7 +527,8 @@ Status Runtime::do_migrate_in(ActorId id, MigrationRecord* out) {
   if (!ok) {
     // The state is lost with the host: the actor cannot run anywhere. Answer what waits.
     link_errors_.fetch_add(1, std::memory_order_relaxed);
-    for (Message& m : sched_.take_outbox(id)) reject(std::move(m), Status::kLinkError);
+    for (Message& m : sched_.take_outbox(id))
+      reject(std::move(m), Status::kLinkError);
     quarantine(id, Status::kLinkError);
     return Status::kLinkError;
   }
@@ -511,13 +553,15 @@ Status Runtime::do_migrate_in(ActorId id, MigrationRecord* out) {
     std::lock_guard l(records_mu_);
     records_.push_back(mr);
   }
-  if (out != nullptr) *out = mr;
+  if (out != nullptr)
+    *out = mr;
   return Status::kOk;
 }
 
 void Runtime::auto_migrate() {
   const uint64_t now = clock_.now_ns();
-  if (last_migration_ns_ != 0 && now - last_migration_ns_ < cfg_.migration_cooldown_ns) return;
+  if (last_migration_ns_ != 0 && now - last_migration_ns_ < cfg_.migration_cooldown_ns)
+    return;
   const double mean = sched_.nic_latency_mean_ns();
   const double threshold = static_cast<double>(cfg_.mean_threshold_ns);
   if (mean > threshold) {
@@ -525,26 +569,31 @@ void Runtime::auto_migrate() {
     {
       std::shared_lock lock(actors_mu_);
       for (auto& [id, rec] : actors_) {
-        if (!rec->spec.pinned) candidates.push_back(id);
+        if (!rec->spec.pinned)
+          candidates.push_back(id);
       }
     }
     const ActorId victim = sched_.pick_heaviest(candidates);
-    if (victim != kNoActorId) do_migrate_out(victim, nullptr);
+    if (victim != kNoActorId)
+      do_migrate_out(victim, nullptr);
   } else if (mean < (1.0 - cfg_.sched.alpha) * threshold && !on_host_.empty()) {
     do_migrate_in(on_host_.back(), nullptr);
   }
 }
 
 void Runtime::shutdown(ShutdownMode mode) {
-  if (shut_down_) return;
+  if (shut_down_)
+    return;
   shut_down_ = true;
   if (mode == ShutdownMode::kCancel) {
-    for (Message& m : sched_.drain_all()) reject(std::move(m), Status::kShutdown);
+    for (Message& m : sched_.drain_all())
+      reject(std::move(m), Status::kShutdown);
   }
   stopping_.store(true, std::memory_order_release);
   wake_cores();
   for (auto& c : cores_) {
-    if (c->thread.joinable()) c->thread.join();
+    if (c->thread.joinable())
+      c->thread.join();
   }
   {
     // Requests of actors living on the host: forward the rest and wait (bounded) for answers.
@@ -552,14 +601,14 @@ void Runtime::shutdown(ShutdownMode mode) {
     if (link_ && link_->ok() && mode == ShutdownMode::kDrain) {
       forward_outboxes();
       const auto deadline = std::chrono::steady_clock::now() + kHostTimeout;
-      while (!outstanding_.empty() && std::chrono::steady_clock::now() < deadline &&
-             link_wait()) {
+      while (!outstanding_.empty() && std::chrono::steady_clock::now() < deadline && link_wait()) {
       }
     }
   }
   mgmt_stop_.store(true, std::memory_order_release);
   wake_management();
-  if (mgmt_.joinable()) mgmt_.join();
+  if (mgmt_.joinable())
+    mgmt_.join();
   std::lock_guard lock(link_mu_);
   for (auto& [seq, f] : outstanding_) {
     Reply r;
@@ -570,7 +619,8 @@ void Runtime::shutdown(ShutdownMode mode) {
     deliver(std::move(r));
   }
   outstanding_.clear();
-  for (Message& m : sched_.drain_all()) reject(std::move(m), Status::kShutdown);
+  for (Message& m : sched_.drain_all())
+    reject(std::move(m), Status::kShutdown);
 }
 
 RuntimeStats Runtime::stats() const {

@@ -60,10 +60,10 @@ struct ActorStats {
 struct RuntimeStats {
   SchedStats sched;
   std::vector<ActorStats> actors;
-  uint64_t requests = 0;       // accepted by post()
-  uint64_t replies = 0;        // answered (any status)
-  uint64_t rejected = 0;       // answered with an error without running
-  uint64_t violations = 0;     // DMO isolation violations, all actors
+  uint64_t requests = 0;    // accepted by post()
+  uint64_t replies = 0;     // answered (any status)
+  uint64_t rejected = 0;    // answered with an error without running
+  uint64_t violations = 0;  // DMO isolation violations, all actors
   uint64_t quarantines = 0;
   uint64_t evictions = 0;
   uint64_t migrations_out = 0, migrations_in = 0;
@@ -190,8 +190,8 @@ class Runtime {
   std::vector<MigrationRecord> records_;
   std::function<void(const Runtime&)> tick_hook_;
 
-  std::atomic<uint64_t> requests_{0}, replies_{0}, rejected_{0}, quarantines_{0},
-      evictions_{0}, migrations_out_{0}, migrations_in_{0}, link_errors_{0}, host_replies_{0};
+  std::atomic<uint64_t> requests_{0}, replies_{0}, rejected_{0}, quarantines_{0}, evictions_{0},
+      migrations_out_{0}, migrations_in_{0}, link_errors_{0}, host_replies_{0};
 };
 
 }  // namespace wave::rt

@@ -9,7 +9,8 @@ namespace {
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
+  if (b == std::string::npos)
+    return "";
   const auto e = s.find_last_not_of(" \t\r");
   return s.substr(b, e - b + 1);
 }
@@ -64,7 +65,8 @@ bool apply_setting(RuntimeConfig* cfg, const std::string& key, const std::string
     return true;
   };
   if (key == "cores") {
-    if (!num(1, 64)) return false;
+    if (!num(1, 64))
+      return false;
     cfg->sched.cores = static_cast<uint32_t>(n);
   } else if (key == "mode") {
     if (!parse_sched_mode(value, &cfg->sched.mode)) {
@@ -72,10 +74,12 @@ bool apply_setting(RuntimeConfig* cfg, const std::string& key, const std::string
       return false;
     }
   } else if (key == "tail_threshold_us") {
-    if (!num(1, 10'000'000)) return false;
+    if (!num(1, 10'000'000))
+      return false;
     cfg->sched.tail_threshold_ns = n * 1000;
   } else if (key == "mean_threshold_us") {
-    if (!num(1, 10'000'000)) return false;
+    if (!num(1, 10'000'000))
+      return false;
     cfg->mean_threshold_ns = n * 1000;
   } else if (key == "alpha") {
     double a;
@@ -85,16 +89,20 @@ bool apply_setting(RuntimeConfig* cfg, const std::string& key, const std::string
     }
     cfg->sched.alpha = a;
   } else if (key == "window") {
-    if (!num(1, 1'000'000)) return false;
+    if (!num(1, 1'000'000))
+      return false;
     cfg->sched.window = static_cast<uint32_t>(n);
   } else if (key == "drr_quantum_us") {
-    if (!num(1, 1'000'000)) return false;
+    if (!num(1, 1'000'000))
+      return false;
     cfg->sched.drr_quantum_ns = n * 1000;
   } else if (key == "watchdog_ms") {
-    if (!num(1, 600'000)) return false;
+    if (!num(1, 600'000))
+      return false;
     cfg->watchdog_ns = n * 1'000'000;
   } else if (key == "tick_us") {
-    if (!num(10, 1'000'000)) return false;
+    if (!num(10, 1'000'000))
+      return false;
     cfg->tick_ns = n * 1000;
   } else if (key == "migration") {
     if (value != "on" && value != "off") {
@@ -103,7 +111,8 @@ bool apply_setting(RuntimeConfig* cfg, const std::string& key, const std::string
     }
     cfg->migration = value == "on";
   } else if (key == "migration_cooldown_ms") {
-    if (!num(0, 600'000)) return false;
+    if (!num(0, 600'000))
+      return false;
     cfg->migration_cooldown_ns = n * 1'000'000;
   } else if (key == "pin_cpus") {
     cfg->pin_cpus.clear();
@@ -119,7 +128,8 @@ bool apply_setting(RuntimeConfig* cfg, const std::string& key, const std::string
     }
   } else if (key == "actor") {
     ActorSpec spec;
-    if (!parse_actor(value, &spec, err)) return false;
+    if (!parse_actor(value, &spec, err))
+      return false;
     cfg->actors.push_back(spec);
   } else {
     *err = "unknown key: " + key;
@@ -135,9 +145,11 @@ bool parse_config(const std::string& text, RuntimeConfig* cfg, std::string* err)
   while (std::getline(in, line)) {
     ++lineno;
     const auto hash = line.find('#');
-    if (hash != std::string::npos) line.resize(hash);
+    if (hash != std::string::npos)
+      line.resize(hash);
     line = trim(line);
-    if (line.empty()) continue;
+    if (line.empty())
+      continue;
     const auto eq = line.find('=');
     if (eq == std::string::npos) {
       *err = "line " + std::to_string(lineno) + ": expected key = value";

@@ -22,7 +22,7 @@ struct RuntimeConfig {
   uint64_t tick_ns = 1'000'000;            // management loop period
   bool migration = true;
   uint64_t migration_cooldown_ns = 100'000'000;
-  std::vector<int> pin_cpus;  // host CPUs the NIC cores are pinned to, round robin
+  std::vector<int> pin_cpus;      // host CPUs the NIC cores are pinned to, round robin
   std::vector<ActorSpec> actors;  // created at start by wave-nicd
 };
 

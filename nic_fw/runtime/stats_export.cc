@@ -15,15 +15,20 @@ namespace wave::rt {
 namespace {
 
 uint32_t sat32(double v) {
-  if (!(v > 0)) return 0;
+  if (!(v > 0))
+    return 0;
   if (v >= static_cast<double>(std::numeric_limits<uint32_t>::max())) {
     return std::numeric_limits<uint32_t>::max();
   }
   return static_cast<uint32_t>(v);
 }
 
-uint16_t sat16(uint64_t v) { return static_cast<uint16_t>(std::min<uint64_t>(v, 0xffff)); }
-uint32_t sat32u(uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, 0xffffffffu)); }
+uint16_t sat16(uint64_t v) {
+  return static_cast<uint16_t>(std::min<uint64_t>(v, 0xffff));
+}
+uint32_t sat32u(uint64_t v) {
+  return static_cast<uint32_t>(std::min<uint64_t>(v, 0xffffffffu));
+}
 
 // The seq word, accessed atomically in the shared area.
 std::atomic_ref<uint32_t> seq_word(void* area) {
@@ -33,10 +38,14 @@ std::atomic_ref<uint32_t> seq_word(void* area) {
 
 const char* loc_name(uint8_t l) {
   switch (l) {
-    case WAVE_STATS_LOC_NIC: return "nic";
-    case WAVE_STATS_LOC_MIGRATING_OUT: return "migrating";
-    case WAVE_STATS_LOC_HOST: return "host";
-    case WAVE_STATS_LOC_RETURNING: return "returning";
+    case WAVE_STATS_LOC_NIC:
+      return "nic";
+    case WAVE_STATS_LOC_MIGRATING_OUT:
+      return "migrating";
+    case WAVE_STATS_LOC_HOST:
+      return "host";
+    case WAVE_STATS_LOC_RETURNING:
+      return "returning";
   }
   return "?";
 }
@@ -61,7 +70,8 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 void export_stats(const RuntimeStats& s, uint32_t nr_cores, void* area, size_t size) {
-  if (area == nullptr || size < WAVE_NIC_STATS_SIZE) return;
+  if (area == nullptr || size < WAVE_NIC_STATS_SIZE)
+    return;
   auto* h = static_cast<wave_stats_header*>(area);
   auto* table = reinterpret_cast<wave_stats_actor*>(h + 1);
   auto seq = seq_word(area);
@@ -93,8 +103,10 @@ void export_stats(const RuntimeStats& s, uint32_t nr_cores, void* area, size_t s
     e.group = a.sched.group == CoreGroup::kDrr ? WAVE_STATS_GROUP_DRR : WAVE_STATS_GROUP_FCFS;
     e.location = static_cast<uint8_t>(a.sched.location);
     uint16_t flags = 0;
-    if (a.sched.quarantined || a.mem.quarantined) flags |= WAVE_STATS_F_QUARANTINED;
-    if (a.pinned) flags |= WAVE_STATS_F_PINNED;
+    if (a.sched.quarantined || a.mem.quarantined)
+      flags |= WAVE_STATS_F_QUARANTINED;
+    if (a.pinned)
+      flags |= WAVE_STATS_F_PINNED;
     e.flags = htole16(flags);
     // NUL-padded; a 16-character name fills the field without a terminator.
     std::memcpy(e.name, a.name.data(), std::min(a.name.size(), sizeof e.name));
@@ -212,7 +224,8 @@ std::string stats_table(const DecodedStats& s) {
   for (const DecodedActor& a : s.actors) {
     std::string name = a.name;
     for (char& c : name) {
-      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e)
+        c = '?';
     }
     std::snprintf(buf, sizeof buf,
                   "%5u %-16s %-5s %-9s %10.1f %10.1f %10.1f %10.1f %7u %12llu %5u %5u %5u%s%s\n",
@@ -246,10 +259,10 @@ std::string stats_json(const DecodedStats& s) {
                   "\"latency_mean_ns\":%u,\"latency_tail_ns\":%u,\"queued\":%u,"
                   "\"processed\":%llu,\"violations\":%u,\"evictions\":%u,\"migrations\":%u}",
                   i ? "," : "", a.id, json_escape(a.name).c_str(), a.group.c_str(),
-                  a.location.c_str(), a.quarantined ? "true" : "false",
-                  a.pinned ? "true" : "false", a.exec_mean_ns, a.exec_tail_ns, a.latency_mean_ns,
-                  a.latency_tail_ns, a.queued, static_cast<unsigned long long>(a.processed),
-                  a.violations, a.evictions, a.migrations);
+                  a.location.c_str(), a.quarantined ? "true" : "false", a.pinned ? "true" : "false",
+                  a.exec_mean_ns, a.exec_tail_ns, a.latency_mean_ns, a.latency_tail_ns, a.queued,
+                  static_cast<unsigned long long>(a.processed), a.violations, a.evictions,
+                  a.migrations);
     out += buf;
   }
   out += "]}\n";

@@ -13,13 +13,13 @@ enum class Status : int32_t {
   kStaleObject = 3,  // the object was freed (generation mismatch): use after free
   kNoObject = 4,     // the id names no object the table ever handed out
   // Refusals that are not violations.
-  kOverCap = 10,       // the actor's memory cap would be exceeded
-  kInvalid = 11,       // bad argument (zero size, overlapping memcpy, ...)
-  kQuarantined = 12,   // the actor was quarantined; it may not run or touch memory
-  kNoActor = 13,       // no such actor
-  kEvicted = 14,       // the watchdog stopped the request
-  kShutdown = 15,      // the runtime stopped before running the request
-  kLinkError = 16,     // the host link failed
+  kOverCap = 10,      // the actor's memory cap would be exceeded
+  kInvalid = 11,      // bad argument (zero size, overlapping memcpy, ...)
+  kQuarantined = 12,  // the actor was quarantined; it may not run or touch memory
+  kNoActor = 13,      // no such actor
+  kEvicted = 14,      // the watchdog stopped the request
+  kShutdown = 15,     // the runtime stopped before running the request
+  kLinkError = 16,    // the host link failed
 };
 
 // True for the codes that count as isolation violations.
@@ -45,10 +45,14 @@ constexpr ObjectId make_object_id(ActorId owner, uint32_t generation, uint32_t s
   return (static_cast<uint64_t>(owner & 0xffff) << 48) |
          (static_cast<uint64_t>(generation & 0xffffff) << 24) | (slot & 0xffffff);
 }
-constexpr ActorId object_owner(ObjectId id) { return static_cast<ActorId>(id >> 48); }
+constexpr ActorId object_owner(ObjectId id) {
+  return static_cast<ActorId>(id >> 48);
+}
 constexpr uint32_t object_generation(ObjectId id) {
   return static_cast<uint32_t>((id >> 24) & 0xffffff);
 }
-constexpr uint32_t object_slot(ObjectId id) { return static_cast<uint32_t>(id & 0xffffff); }
+constexpr uint32_t object_slot(ObjectId id) {
+  return static_cast<uint32_t>(id & 0xffffff);
+}
 
 }  // namespace wave::rt

@@ -25,7 +25,8 @@ constexpr const char* kUsage =
 class ControlPage {
  public:
   ~ControlPage() {
-    if (map_ != MAP_FAILED) munmap(map_, WAVE_PAGE_SIZE);
+    if (map_ != MAP_FAILED)
+      munmap(map_, WAVE_PAGE_SIZE);
   }
   bool Open(const std::string& path, bool device, std::string* err) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -88,7 +89,8 @@ int RunStats(int argc, const char* const* argv, std::string* out, std::string* e
   }
   // The control page's identity first: stats of a NIC speaking another ABI mean nothing.
   wave_control_page head;
-  std::memcpy(&head, const_cast<const std::byte*>(page.bytes()), offsetof(wave_control_page, nic_state));
+  std::memcpy(&head, const_cast<const std::byte*>(page.bytes()),
+              offsetof(wave_control_page, nic_state));
   if (head.magic != WAVE_ABI_MAGIC) {
     *err = "wavectl stats: " + path + ": no Wave control page (bad magic)\n";
     return 1;

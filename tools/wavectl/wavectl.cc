@@ -1,19 +1,29 @@
 // wavectl: inspect and control Wave from the host. Subcommands:
+//   info    the device: ABI, NIC state and heartbeat, queue table (device_command.cc)
+//   ping    echo round trips across the link, with the mappings' memtypes (device_command.cc)
 //   stats   the NIC actor runtime's statistics (table or JSON)
+//   sched   the scheduling offload: start/stop/status/run (sched_command.cc)
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "device_command.h"
+#include "sched_command.h"
 #include "stats_command.h"
 
 namespace {
 
 void Usage(FILE* f) {
-  std::fputs("usage: wavectl COMMAND [ARGS]\n"
-             "commands:\n"
-             "  stats   NIC runtime statistics: per-actor mean/tail, queues, migrations, "
-             "violations\n",
-             f);
+  std::fputs(
+      "usage: wavectl COMMAND [ARGS]\n"
+      "commands:\n"
+      "  info    the device: ABI, NIC state and heartbeat, queues [--device SPEC] [--json]\n"
+      "  ping    echo round trips across the link [--count N] [--json]\n"
+      "  stats   NIC runtime statistics: per-actor mean/tail, queues, migrations, "
+      "violations\n"
+      "  sched   scheduling offload: start [--policy fifo|shinjuku] [--partial], stop, "
+      "status [--json], run -- CMD\n",
+      f);
 }
 
 }  // namespace
@@ -26,6 +36,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   std::string out, err;
   int rc;
+  if (cmd == "info") return wave::wavectl::RunInfo(argc - 1, argv + 1);
+  if (cmd == "ping") return wave::wavectl::RunPing(argc - 1, argv + 1);
+  if (cmd == "sched") return wave::wavectl::RunSched(argc - 1, argv + 1);
   if (cmd == "stats") {
     rc = wave::wavectl::RunStats(argc - 1, argv + 1, &out, &err);
   } else {

@@ -16,17 +16,21 @@ HostRuntime::HostRuntime(const ActorRegistry& registry, std::unique_ptr<mig::Mig
   table_.set_violation_hook([this](ActorId a, Status) { table_.quarantine(a); });
 }
 
-HostRuntime::~HostRuntime() { stop(); }
+HostRuntime::~HostRuntime() {
+  stop();
+}
 
 bool HostRuntime::start() {
-  if (!link_ || !link_->ok() || running_.exchange(true)) return false;
+  if (!link_ || !link_->ok() || running_.exchange(true))
+    return false;
   thread_ = std::thread([this] { loop(); });
   return true;
 }
 
 void HostRuntime::stop() {
   running_.store(false, std::memory_order_release);
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 bool HostRuntime::has_actor(ActorId id) const {
@@ -65,7 +69,8 @@ void HostRuntime::loop() {
 bool HostRuntime::send(FrameType type, ActorId actor, uint64_t a0, uint64_t a1,
                        std::span<const std::byte> payload) {
   while (!link_->tx().send(type, actor, 0, a0, a1, payload)) {
-    if (!link_->tx().ok() || !running_.load(std::memory_order_acquire)) return false;
+    if (!link_->tx().ok() || !running_.load(std::memory_order_acquire))
+      return false;
     std::this_thread::yield();
   }
   return true;
@@ -83,7 +88,8 @@ void HostRuntime::handle(const FrameHeader& h, std::span<const std::byte> payloa
         return;  // already here: a confused or hostile peer
       }
       const auto step = receiver_.on_frame(h, payload);
-      if (step == mig::StateReceiver::Step::kMore) return;
+      if (step == mig::StateReceiver::Step::kMore)
+        return;
       if (step == mig::StateReceiver::Step::kError) {
         {
           std::lock_guard lock(stats_mu_);
@@ -106,7 +112,8 @@ void HostRuntime::handle(const FrameHeader& h, std::span<const std::byte> payloa
       {
         std::lock_guard lock(stats_mu_);
         stats_.last_recreate_ns = clock.now_ns() - t0;
-        if (s == Status::kOk) ++stats_.received;
+        if (s == Status::kOk)
+          ++stats_.received;
         stats_.actors = actors_.size();
       }
       send(FrameType::kStateAck, h.actor, static_cast<uint64_t>(s), 0, {});
@@ -156,7 +163,8 @@ void HostRuntime::run_request(const FrameHeader& h, std::span<const std::byte> p
     std::lock_guard lock(stats_mu_);
     ++stats_.requests;
   }
-  if ((h.flags & mig::kFlagWantsReply) == 0) return;
+  if ((h.flags & mig::kFlagWantsReply) == 0)
+    return;
   const uint64_t latency_us = (clock.now_ns() - t0) / 1000;
   send(FrameType::kReply, h.actor, h.arg0,
        static_cast<uint64_t>(status) | (std::min<uint64_t>(latency_us, 0xffffffffu) << 32), reply);
@@ -178,7 +186,8 @@ void HostRuntime::return_actor(ActorId id) {
   table_.destroy_space(id);
   actors_.erase(it);
   std::lock_guard lock(stats_mu_);
-  if (ok) ++stats_.returned;
+  if (ok)
+    ++stats_.returned;
   stats_.actors = actors_.size();
 }
 

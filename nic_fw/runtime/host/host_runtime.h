@@ -20,11 +20,11 @@
 namespace wave::rt {
 
 struct HostRuntimeStats {
-  uint64_t actors = 0;         // living here now
-  uint64_t received = 0;       // actors received from the NIC
-  uint64_t returned = 0;       // actors sent back
-  uint64_t requests = 0;       // requests run
-  uint64_t bad_frames = 0;     // refused input from the NIC
+  uint64_t actors = 0;            // living here now
+  uint64_t received = 0;          // actors received from the NIC
+  uint64_t returned = 0;          // actors sent back
+  uint64_t requests = 0;          // requests run
+  uint64_t bad_frames = 0;        // refused input from the NIC
   uint64_t last_recreate_ns = 0;  // kStateEnd to acknowledgement, last migration
 };
 

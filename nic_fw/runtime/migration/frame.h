@@ -38,7 +38,7 @@ struct FrameHeader {
   uint16_t type;   // FrameType
   uint16_t flags;  // kRequest: bit 0 = wants a reply
   uint32_t actor;
-  uint32_t len;    // payload bytes that follow the header
+  uint32_t len;  // payload bytes that follow the header
   uint64_t arg0;
   uint64_t arg1;
 };
@@ -60,7 +60,9 @@ static_assert(sizeof(StateBegin) == 96);
 
 // kReply: arg0 = request id, arg1 = status (low 32 bits) | latency_us (high 32 bits).
 
-inline std::string fixed_string(const char* p, size_t n) { return std::string(p, strnlen(p, n)); }
+inline std::string fixed_string(const char* p, size_t n) {
+  return std::string(p, strnlen(p, n));
+}
 inline void put_fixed(char* dst, size_t n, const std::string& s) {
   std::memset(dst, 0, n);
   std::memcpy(dst, s.data(), s.size() < n - 1 ? s.size() : n - 1);

@@ -9,18 +9,22 @@ namespace {
 
 constexpr size_t kPage = 4096;
 
-size_t page_round(size_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+size_t page_round(size_t v) {
+  return (v + kPage - 1) & ~(kPage - 1);
+}
 
 }  // namespace
 
 LinkEnd::~LinkEnd() {
-  if (base_ != nullptr) munmap(base_, len_);
+  if (base_ != nullptr)
+    munmap(base_, len_);
 }
 
 std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes) {
   const size_t region = page_round(ShmRing::bytes_for(ring_bytes));
   int fd = memfd_create("wave-migration-link", MFD_CLOEXEC);
-  if (fd < 0) return nullptr;
+  if (fd < 0)
+    return nullptr;
   if (ftruncate(fd, static_cast<off_t>(2 * region)) != 0) {
     close(fd);
     return nullptr;
@@ -41,18 +45,23 @@ std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes) {
 }
 
 ShmLink::~ShmLink() {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0)
+    close(fd_);
 }
 
-std::unique_ptr<LinkEnd> ShmLink::open(LinkSide side) const { return open_fd(fd_, side); }
+std::unique_ptr<LinkEnd> ShmLink::open(LinkSide side) const {
+  return open_fd(fd_, side);
+}
 
 std::unique_ptr<LinkEnd> ShmLink::open_fd(int fd, LinkSide side) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size % (2 * kPage) != 0) return nullptr;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size % (2 * kPage) != 0)
+    return nullptr;
   const size_t len = static_cast<size_t>(st.st_size);
   const size_t region = len / 2;
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (p == MAP_FAILED) return nullptr;
+  if (p == MAP_FAILED)
+    return nullptr;
   auto* base = static_cast<std::byte*>(p);
   // Ring 0 carries NIC-to-host frames, ring 1 host-to-NIC.
   std::span<std::byte> to_host{base, region};

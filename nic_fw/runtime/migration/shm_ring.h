@@ -32,7 +32,6 @@ struct RingShared {
 
 class ShmRing final : public FrameChannel {
  public:
-
   // Lays out an empty ring in `mem` (the creator does this once before either side uses it).
   static bool format(std::span<std::byte> mem);
   // Bytes of shared memory a ring with `data_bytes` of buffer needs.

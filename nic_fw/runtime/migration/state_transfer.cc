@@ -8,7 +8,8 @@ namespace {
 bool send_blocking(FrameChannel& tx, FrameType type, uint32_t actor, uint64_t a0, uint64_t a1,
                    std::span<const std::byte> payload, const std::function<bool()>& wait) {
   while (!tx.send(type, actor, 0, a0, a1, payload)) {
-    if (!tx.ok() || !wait()) return false;
+    if (!tx.ok() || !wait())
+      return false;
   }
   return true;
 }
@@ -36,7 +37,8 @@ bool send_state(FrameChannel& tx, const DmoTable& table, const ActorImage& img,
   }
   bool ok = true;
   table.for_each_object(img.id, [&](ObjectId id, std::span<const std::byte> d) {
-    if (!ok) return;
+    if (!ok)
+      return;
     ok = send_blocking(tx, FrameType::kObject, img.id, id, d.size(), {}, wait);
     for (uint64_t off = 0; ok && off < d.size(); off += kChunkBytes) {
       const uint64_t n = std::min<uint64_t>(kChunkBytes, d.size() - off);
@@ -48,7 +50,8 @@ bool send_state(FrameChannel& tx, const DmoTable& table, const ActorImage& img,
 
 StateReceiver::Step StateReceiver::fail(const char* why) {
   error_ = why;
-  if (active_ && img_.id != kNoActorId) table_.destroy_space(img_.id);
+  if (active_ && img_.id != kNoActorId)
+    table_.destroy_space(img_.id);
   active_ = false;
   return Step::kError;
 }
@@ -57,11 +60,14 @@ StateReceiver::Step StateReceiver::on_frame(const FrameHeader& h,
                                             std::span<const std::byte> payload) {
   const auto type = static_cast<FrameType>(h.type);
   if (type == FrameType::kStateBegin) {
-    if (active_) fail("state begun twice");
+    if (active_)
+      fail("state begun twice");
     StateBegin b;
-    if (payload.size() != sizeof b) return fail("bad state header size");
+    if (payload.size() != sizeof b)
+      return fail("bad state header size");
     std::memcpy(&b, payload.data(), sizeof b);  // copy once: the ring stays writable by the peer
-    if (h.actor == kNoActorId || h.actor > kMaxActorId) return fail("bad actor id");
+    if (h.actor == kNoActorId || h.actor > kMaxActorId)
+      return fail("bad actor id");
     if (b.total_bytes > b.mem_cap || object_owner(b.root) != h.actor) {
       return fail("inconsistent state header");
     }
@@ -81,11 +87,15 @@ StateReceiver::Step StateReceiver::on_frame(const FrameHeader& h,
     cur_filled_ = 0;
     return Step::kMore;
   }
-  if (!active_ || h.actor != img_.id) return fail("state frame outside a state transfer");
+  if (!active_ || h.actor != img_.id)
+    return fail("state frame outside a state transfer");
   if (type == FrameType::kObject) {
-    if (cur_filled_ != cur_.size()) return fail("previous object incomplete");
-    if (++objects_seen_ > objects_expected_) return fail("too many objects");
-    if (h.arg1 > bytes_expected_ - bytes_) return fail("objects exceed announced size");
+    if (cur_filled_ != cur_.size())
+      return fail("previous object incomplete");
+    if (++objects_seen_ > objects_expected_)
+      return fail("too many objects");
+    if (h.arg1 > bytes_expected_ - bytes_)
+      return fail("objects exceed announced size");
     std::span<std::byte> storage;
     if (table_.import_object(img_.id, h.arg0, h.arg1, &storage) != Status::kOk) {
       return fail("object refused");

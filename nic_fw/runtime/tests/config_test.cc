@@ -46,8 +46,9 @@ actor = kv store drr   # trailing comment
 }
 
 TEST(Config, RejectsBadInputWithLineNumber) {
-  const char* bad[] = {"cores = 0", "cores = 65", "cores = 2x", "mode = lifo", "alpha = 1",
-                       "alpha = nan", "bogus = 1", "no equals sign", "actor = onlytype",
+  const char* bad[] = {"cores = 0",         "cores = 65",          "cores = 2x",
+                       "mode = lifo",       "alpha = 1",           "alpha = nan",
+                       "bogus = 1",         "no equals sign",      "actor = onlytype",
                        "actor = t n cap=0", "actor = t n sparkle", "pin_cpus = 1,,2",
                        "migration = maybe", "window = -3"};
   for (const char* text : bad) {

@@ -28,7 +28,8 @@ class DmoTableTest : public ::testing::Test {
   void expect_b_intact() {
     std::array<std::byte, 64> buf{};
     ASSERT_EQ(table.dmo_read(kB, b_obj, 0, buf), Status::kOk);
-    for (std::byte b : buf) ASSERT_EQ(b, std::byte{0x5b});
+    for (std::byte b : buf)
+      ASSERT_EQ(b, std::byte{0x5b});
   }
 
   // The call failed with `want`, was counted, and quarantined A through the hook.
@@ -60,7 +61,8 @@ TEST_F(DmoTableTest, OwnerCanUseItsObjects) {
 TEST_F(DmoTableTest, ReadOfOtherActorRefused) {
   std::array<std::byte, 8> buf{};
   expect_violation(table.dmo_read(kA, b_obj, 0, buf), Status::kNotOwner);
-  for (std::byte b : buf) EXPECT_EQ(b, std::byte{0});
+  for (std::byte b : buf)
+    EXPECT_EQ(b, std::byte{0});
 }
 
 TEST_F(DmoTableTest, WriteOfOtherActorRefused) {

@@ -45,7 +45,8 @@ TEST(Runtime, EveryRequestAnsweredOnceAndStateKept) {
   replies.expect_exactly_once(0, kN);
   // A serial actor saw each request once: the counter values are exactly 1..N.
   std::set<uint64_t> values;
-  for (auto& [rid, rs] : replies.all()) values.insert(u64_of(rs[0].payload));
+  for (auto& [rid, rs] : replies.all())
+    values.insert(u64_of(rs[0].payload));
   EXPECT_EQ(values.size(), kN);
   EXPECT_EQ(*values.begin(), 1u);
   EXPECT_EQ(*values.rbegin(), kN);
@@ -78,14 +79,30 @@ ActorType thief_type() {
     std::array<std::byte, 8> buf{};
     Status s = Status::kOk;
     switch (msg.kind) {
-      case 0: s = ctx.dmo_read(victim, 0, buf); break;
-      case 1: s = ctx.dmo_write(victim, 0, buf); break;
-      case 2: s = ctx.dmo_memset(victim, 0, 0, 8); break;
-      case 3: s = ctx.dmo_memcpy(ctx.root(), 0, victim, 0, 8); break;
-      case 4: s = ctx.dmo_memcpy(victim, 0, ctx.root(), 0, 8); break;
-      case 5: s = ctx.dmo_memmove(victim, 0, ctx.root(), 0, 8); break;
-      case 6: s = ctx.dmo_free(victim); break;
-      case 7: s = ctx.dmo_read(ctx.root(), 60, buf); break;  // out of bounds on its own
+      case 0:
+        s = ctx.dmo_read(victim, 0, buf);
+        break;
+      case 1:
+        s = ctx.dmo_write(victim, 0, buf);
+        break;
+      case 2:
+        s = ctx.dmo_memset(victim, 0, 0, 8);
+        break;
+      case 3:
+        s = ctx.dmo_memcpy(ctx.root(), 0, victim, 0, 8);
+        break;
+      case 4:
+        s = ctx.dmo_memcpy(victim, 0, ctx.root(), 0, 8);
+        break;
+      case 5:
+        s = ctx.dmo_memmove(victim, 0, ctx.root(), 0, 8);
+        break;
+      case 6:
+        s = ctx.dmo_free(victim);
+        break;
+      case 7:
+        s = ctx.dmo_read(ctx.root(), 60, buf);
+        break;  // out of bounds on its own
     }
     ctx.reply(bytes_of(static_cast<uint64_t>(s)));
   };
@@ -106,12 +123,13 @@ TEST(Runtime, ViolationFailsCallQuarantinesActorAndSparesVictim) {
     ASSERT_EQ(rt.create_actor(vs, &victim), Status::kOk);
     ASSERT_EQ(rt.create_actor(ts, &thief), Status::kOk);
     // Give the victim some state: counter = 5.
-    for (uint64_t i = 0; i < 5; ++i) rt.post(Message{.request_id = i, .dst = victim});
+    for (uint64_t i = 0; i < 5; ++i)
+      rt.post(Message{.request_id = i, .dst = victim});
     ASSERT_TRUE(replies.wait_for(5));
     // The victim's root id is the first object of its space: forge it exactly.
     const ObjectId victim_root = make_object_id(victim, 1, 0);
-    rt.post(Message{.request_id = 100, .dst = thief, .kind = kind,
-                    .payload = bytes_of(victim_root)});
+    rt.post(
+        Message{.request_id = 100, .dst = thief, .kind = kind, .payload = bytes_of(victim_root)});
     ASSERT_TRUE(replies.wait_for(6));
     const auto s = static_cast<Status>(u64_of(replies.get(100).payload));
     EXPECT_TRUE(is_violation(s)) << "kind " << kind << " got " << status_name(s);
@@ -170,13 +188,14 @@ TEST(Runtime, ShutdownDrainRunsEverythingPending) {
   ASSERT_TRUE(rt->start());
   ActorId a, b;
   ASSERT_EQ(rt->create_actor({.type = "slow", .name = "a"}, &a), Status::kOk);
-  ASSERT_EQ(rt->create_actor({.type = "slow", .name = "b", .start_in_drr = true}, &b),
-            Status::kOk);
+  ASSERT_EQ(rt->create_actor({.type = "slow", .name = "b", .start_in_drr = true}, &b), Status::kOk);
   constexpr uint64_t kN = 1000;
-  for (uint64_t i = 0; i < kN; ++i) rt->post(Message{.request_id = i, .dst = i % 2 ? a : b});
+  for (uint64_t i = 0; i < kN; ++i)
+    rt->post(Message{.request_id = i, .dst = i % 2 ? a : b});
   rt->shutdown(ShutdownMode::kDrain);
   replies.expect_exactly_once(0, kN);
-  for (auto& [id, rs] : replies.all()) EXPECT_EQ(rs[0].status, Status::kOk);
+  for (auto& [id, rs] : replies.all())
+    EXPECT_EQ(rs[0].status, Status::kOk);
   // After shutdown, requests are refused, and answered.
   EXPECT_EQ(rt->post(Message{.request_id = kN, .dst = a}), Status::kShutdown);
   EXPECT_EQ(replies.get(kN).status, Status::kShutdown);
@@ -192,13 +211,16 @@ TEST(Runtime, ShutdownCancelAnswersPendingOnce) {
   ActorId a;
   ASSERT_EQ(rt.create_actor({.type = "slow", .name = "a"}, &a), Status::kOk);
   constexpr uint64_t kN = 2000;  // 400 ms of work: most is still waiting at shutdown
-  for (uint64_t i = 0; i < kN; ++i) rt.post(Message{.request_id = i, .dst = a});
+  for (uint64_t i = 0; i < kN; ++i)
+    rt.post(Message{.request_id = i, .dst = a});
   rt.shutdown(ShutdownMode::kCancel);
   replies.expect_exactly_once(0, kN);
   size_t ok = 0, cancelled = 0;
   for (auto& [id, rs] : replies.all()) {
-    if (rs[0].status == Status::kOk) ++ok;
-    if (rs[0].status == Status::kShutdown) ++cancelled;
+    if (rs[0].status == Status::kOk)
+      ++ok;
+    if (rs[0].status == Status::kShutdown)
+      ++cancelled;
   }
   EXPECT_EQ(ok + cancelled, kN);
   EXPECT_GT(cancelled, kN / 2);
@@ -213,7 +235,8 @@ TEST(Runtime, DestroyActorAnswersItsPendingRequests) {
   ActorId a;
   ASSERT_EQ(rt.create_actor({.type = "slow", .name = "a"}, &a), Status::kOk);
   constexpr uint64_t kN = 500;
-  for (uint64_t i = 0; i < kN; ++i) rt.post(Message{.request_id = i, .dst = a});
+  for (uint64_t i = 0; i < kN; ++i)
+    rt.post(Message{.request_id = i, .dst = a});
   EXPECT_EQ(rt.destroy_actor(a), Status::kOk);
   ASSERT_TRUE(replies.wait_for(kN));
   replies.expect_exactly_once(0, kN);

@@ -19,7 +19,8 @@ Message request(ActorId dst, uint64_t cost_ns, uint64_t id = 0) {
 
 CoreGroup group_of(const HybridScheduler& s, ActorId id) {
   for (const auto& a : s.actor_stats()) {
-    if (a.id == id) return a.group;
+    if (a.id == id)
+      return a.group;
   }
   ADD_FAILURE() << "no actor " << id;
   return CoreGroup::kFcfs;
@@ -29,10 +30,12 @@ CoreGroup group_of(const HybridScheduler& s, ActorId id) {
 bool step(HybridScheduler& s, ManualClock& clock, uint32_t core,
           std::map<ActorId, uint64_t>* served = nullptr) {
   auto m = s.next(core);
-  if (!m) return false;
+  if (!m)
+    return false;
   clock.advance(m->cost_ns);
   s.complete(core, *m, m->cost_ns);
-  if (served != nullptr) (*served)[m->dst] += m->cost_ns;
+  if (served != nullptr)
+    (*served)[m->dst] += m->cost_ns;
   return true;
 }
 
@@ -104,9 +107,12 @@ TEST(Scheduler, DowngradeAndUpgradeExactlyAtThresholds) {
   int downgrades = 0, upgrades = 0;
   // Phase 1 cheap, phase 2 dispersive (tail rises past 100 us), phase 3 cheap again.
   std::vector<uint64_t> costs;
-  for (int i = 0; i < 20; ++i) costs.push_back(5'000);
-  for (int i = 0; i < 30; ++i) costs.push_back(i % 3 ? 5'000 : 150'000);
-  for (int i = 0; i < 80; ++i) costs.push_back(5'000);
+  for (int i = 0; i < 20; ++i)
+    costs.push_back(5'000);
+  for (int i = 0; i < 30; ++i)
+    costs.push_back(i % 3 ? 5'000 : 150'000);
+  for (int i = 0; i < 80; ++i)
+    costs.push_back(5'000);
   for (uint64_t c : costs) {
     Message m = request(1, c);
     s.enqueue(m);
@@ -157,9 +163,11 @@ TEST(Scheduler, HysteresisKeepsActorInDrrBetweenThresholds) {
   };
   run(200'000);  // one sample: tail = mean = 200 us > 100 us
   EXPECT_EQ(group_of(s, 1), CoreGroup::kDrr);
-  for (int i = 0; i < 40; ++i) run(90'000);  // converges to 90 us: between 80 and 100
+  for (int i = 0; i < 40; ++i)
+    run(90'000);  // converges to 90 us: between 80 and 100
   EXPECT_EQ(group_of(s, 1), CoreGroup::kDrr);
-  for (int i = 0; i < 40; ++i) run(70'000);  // below (1 - alpha) * threshold
+  for (int i = 0; i < 40; ++i)
+    run(70'000);  // below (1 - alpha) * threshold
   EXPECT_EQ(group_of(s, 1), CoreGroup::kFcfs);
 }
 
@@ -168,9 +176,9 @@ TEST(Scheduler, IdleFcfsCoreMovesToDrrAndBack) {
   SchedulerConfig cfg;
   cfg.cores = 3;
   HybridScheduler s(cfg, clock);
-  s.add_actor(1, false, false);  // FCFS, may run on several cores
-  s.add_actor(2, true, true);    // starts in DRR
-  s.add_actor(3, true, true);    // DRR
+  s.add_actor(1, false, false);        // FCFS, may run on several cores
+  s.add_actor(2, true, true);          // starts in DRR
+  s.add_actor(3, true, true);          // DRR
   EXPECT_EQ(s.stats().drr_cores, 0u);  // all cores start FCFS, as in iPipe
   Message m2 = request(2, 10);
   s.enqueue(m2);
@@ -256,7 +264,8 @@ TEST(Scheduler, MigrationBuffersInOrderAndReplays) {
   }
   auto out = s.take_outbox(1);
   ASSERT_EQ(out.size(), 5u);
-  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(out[i].request_id, i);
+  for (uint64_t i = 0; i < 5; ++i)
+    EXPECT_EQ(out[i].request_id, i);
   s.set_location(1, ActorLocation::kReturning);
   Message late = request(1, 1, 99);
   s.enqueue(late);

@@ -20,7 +20,9 @@ struct RingPair {
   RingShared* shared() { return reinterpret_cast<RingShared*>(mem.data()); }
 };
 
-std::vector<std::byte> payload(size_t n, uint8_t v) { return std::vector<std::byte>(n, std::byte{v}); }
+std::vector<std::byte> payload(size_t n, uint8_t v) {
+  return std::vector<std::byte>(n, std::byte{v});
+}
 
 TEST(ShmRing, FramesRoundTripAcrossWrap) {
   RingPair p;
@@ -37,7 +39,8 @@ TEST(ShmRing, FramesRoundTripAcrossWrap) {
       ASSERT_EQ(p.size(), n);
       EXPECT_EQ(p[n - 1], std::byte{static_cast<uint8_t>(round)});
       ++got;
-    }), FrameChannel::Recv::kFrame);
+    }),
+              FrameChannel::Recv::kFrame);
   }
   EXPECT_EQ(sent, got);
   EXPECT_EQ(rx.recv([](auto&, auto) {}), FrameChannel::Recv::kEmpty);
@@ -48,7 +51,8 @@ TEST(ShmRing, FullRingRefusesUntilConsumed) {
   ShmRing tx(p.mem), rx(p.mem);
   auto data = payload(1000, 1);
   int n = 0;
-  while (tx.send(FrameType::kRequest, 1, 0, 0, 0, data)) ++n;
+  while (tx.send(FrameType::kRequest, 1, 0, 0, 0, data))
+    ++n;
   EXPECT_GT(n, 4);
   EXPECT_TRUE(tx.ok());  // full is not broken
   ASSERT_EQ(rx.recv([](auto&, auto) {}), FrameChannel::Recv::kFrame);
@@ -78,9 +82,12 @@ TEST(ShmRing, BadMagicTypeOrLengthBreaksConsumer) {
     ASSERT_TRUE(tx.send(FrameType::kRequest, 1, 0, 0, 0, payload(64, 0)));
     FrameHeader h;
     std::memcpy(&h, p.shared()->data, sizeof h);
-    if (which == 0) h.magic ^= 1;
-    if (which == 1) h.type = 77;
-    if (which == 2) h.len = 1 << 30;  // claims more than the producer published
+    if (which == 0)
+      h.magic ^= 1;
+    if (which == 1)
+      h.type = 77;
+    if (which == 2)
+      h.len = 1 << 30;  // claims more than the producer published
     std::memcpy(p.shared()->data, &h, sizeof h);
     EXPECT_EQ(rx.recv([](auto&, auto) { FAIL(); }), FrameChannel::Recv::kBroken) << which;
   }

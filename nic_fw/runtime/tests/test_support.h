@@ -68,7 +68,8 @@ inline std::vector<std::byte> bytes_of(uint64_t v) {
 
 inline uint64_t u64_of(const std::vector<std::byte>& b) {
   uint64_t v = 0;
-  if (b.size() >= sizeof v) std::memcpy(&v, b.data(), sizeof v);
+  if (b.size() >= sizeof v)
+    std::memcpy(&v, b.data(), sizeof v);
   return v;
 }
 
@@ -78,9 +79,11 @@ inline ActorType counter_type() {
   t.name = "counter";
   t.handler = [](ActorContext& ctx, const Message&) {
     uint64_t v = 0;
-    if (ctx.load(ctx.root(), 0, &v) != Status::kOk) return ctx.reply({}, Status::kInvalid);
+    if (ctx.load(ctx.root(), 0, &v) != Status::kOk)
+      return ctx.reply({}, Status::kInvalid);
     ++v;
-    if (ctx.store(ctx.root(), 0, v) != Status::kOk) return ctx.reply({}, Status::kInvalid);
+    if (ctx.store(ctx.root(), 0, v) != Status::kOk)
+      return ctx.reply({}, Status::kInvalid);
     ctx.reply(bytes_of(v));
   };
   return t;

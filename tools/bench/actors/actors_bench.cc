@@ -28,9 +28,10 @@ void usage() {
 }
 
 void print_phases(const char* what, const wave::bench::PhaseTimes& p) {
-  std::printf("  %-8s total %7.2f ms = stop %.3f + ship %.2f + recreate %.3f + replay %.3f"
-              " (then cleanup %.2f)\n",
-              what, p.total_ms, p.stop_ms, p.ship_ms, p.recreate_ms, p.replay_ms, p.cleanup_ms);
+  std::printf(
+      "  %-8s total %7.2f ms = stop %.3f + ship %.2f + recreate %.3f + replay %.3f"
+      " (then cleanup %.2f)\n",
+      what, p.total_ms, p.stop_ms, p.ship_ms, p.recreate_ms, p.replay_ms, p.cleanup_ms);
 }
 
 void json_phases(FILE* f, const char* key, const wave::bench::PhaseTimes& p) {
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   int reps = 7;
   for (int i = 1; i < argc; ++i) {
     auto value = [&] {
-      if (i + 1 >= argc) usage();
+      if (i + 1 >= argc)
+        usage();
       return argv[++i];
     };
     if (!std::strcmp(argv[i], "--json")) {
@@ -68,45 +70,50 @@ int main(int argc, char** argv) {
       usage();
     }
   }
-  if (dc.cores < 2 || dc.cores > 64 || dc.load <= 0 || dc.load >= 1 || reps < 1) usage();
+  if (dc.cores < 2 || dc.cores > 64 || dc.load <= 0 || dc.load >= 1 || reps < 1)
+    usage();
   dc.sched.tail_threshold_ns = 100'000;
   dc.sched.alpha = 0.2;
   dc.sched.window = 64;
   dc.sched.drr_quantum_ns = 20'000;
 
-  std::printf("dispersive workload: %u simulated NIC cores, load %.2f, %.1f%% x %.0f us + "
-              "%.1f%% x %.0f us, %u light + %u heavy actors, %.0f ms logical time\n",
-              dc.cores, dc.load, 100 * (1 - dc.long_fraction), dc.short_ns / 1e3,
-              100 * dc.long_fraction, dc.long_ns / 1e3, dc.light_actors, dc.heavy_actors,
-              dc.duration_ns / 1e6);
+  std::printf(
+      "dispersive workload: %u simulated NIC cores, load %.2f, %.1f%% x %.0f us + "
+      "%.1f%% x %.0f us, %u light + %u heavy actors, %.0f ms logical time\n",
+      dc.cores, dc.load, 100 * (1 - dc.long_fraction), dc.short_ns / 1e3, 100 * dc.long_fraction,
+      dc.long_ns / 1e3, dc.light_actors, dc.heavy_actors, dc.duration_ns / 1e6);
   DispersiveResult res[3];
   const SchedMode modes[3] = {SchedMode::kFcfsOnly, SchedMode::kDrrOnly, SchedMode::kHybrid};
   for (int i = 0; i < 3; ++i) {
     DispersiveConfig c = dc;
     c.sched.mode = modes[i];
     res[i] = wave::bench::run_dispersive(c);
-    std::printf("  %-6s short p50 %8.2f us  p99 %8.2f us | long p50 %8.1f us  p99 %8.1f us | "
-                "util %.3f | cores fcfs/drr at end %u/%u, moves %llu\n",
-                wave::rt::sched_mode_name(modes[i]), res[i].short_p50_us, res[i].short_p99_us,
-                res[i].long_p50_us, res[i].long_p99_us, res[i].utilisation,
-                res[i].fcfs_cores_end, res[i].drr_cores_end,
-                static_cast<unsigned long long>(res[i].core_moves));
+    std::printf(
+        "  %-6s short p50 %8.2f us  p99 %8.2f us | long p50 %8.1f us  p99 %8.1f us | "
+        "util %.3f | cores fcfs/drr at end %u/%u, moves %llu\n",
+        wave::rt::sched_mode_name(modes[i]), res[i].short_p50_us, res[i].short_p99_us,
+        res[i].long_p50_us, res[i].long_p99_us, res[i].utilisation, res[i].fcfs_cores_end,
+        res[i].drr_cores_end, static_cast<unsigned long long>(res[i].core_moves));
   }
   const double hyb_vs_fcfs = res[2].short_p99_us / res[0].short_p99_us;
   const double hyb_vs_drr = res[2].short_p99_us / res[1].short_p99_us;
   std::printf("  hybrid/fcfs short p99 = %.3f (target <= 0.2), hybrid/drr = %.3f (target <= 1.5)\n",
               hyb_vs_fcfs, hyb_vs_drr);
 
-  std::printf("migration: 32 MB of DMOs (32 x 1 MB objects), NIC runtime <-> host runtime over "
-              "the shared-memory link, %d round trips\n", reps);
+  std::printf(
+      "migration: 32 MB of DMOs (32 x 1 MB objects), NIC runtime <-> host runtime over "
+      "the shared-memory link, %d round trips\n",
+      reps);
   const MigrationBenchResult mig = wave::bench::run_migration_bench(32ull << 20, 1 << 20, reps);
-  if (!mig.error.empty()) std::printf("  ERROR: %s\n", mig.error.c_str());
+  if (!mig.error.empty())
+    std::printf("  ERROR: %s\n", mig.error.c_str());
   print_phases("to host", mig.to_host);
   print_phases("to NIC", mig.to_nic);
-  std::printf("  to host: first trip %.2f ms, min %.2f ms, max %.2f ms; state intact after every "
-              "trip: %s\n",
-              mig.to_host_first_ms, mig.to_host_min_ms, mig.to_host_max_ms,
-              mig.state_intact ? "yes" : "NO");
+  std::printf(
+      "  to host: first trip %.2f ms, min %.2f ms, max %.2f ms; state intact after every "
+      "trip: %s\n",
+      mig.to_host_first_ms, mig.to_host_min_ms, mig.to_host_max_ms,
+      mig.state_intact ? "yes" : "NO");
 
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
@@ -133,8 +140,10 @@ int main(int argc, char** argv) {
     }
     std::fprintf(f, "  \"hybrid_over_fcfs_short_p99\": %.4f,\n", hyb_vs_fcfs);
     std::fprintf(f, "  \"hybrid_over_drr_short_p99\": %.4f,\n", hyb_vs_drr);
-    std::fprintf(f, "  \"target_hybrid_fifth_of_fcfs\": %s,\n", hyb_vs_fcfs <= 0.2 ? "true" : "false");
-    std::fprintf(f, "  \"target_hybrid_within_1_5_drr\": %s,\n", hyb_vs_drr <= 1.5 ? "true" : "false");
+    std::fprintf(f, "  \"target_hybrid_fifth_of_fcfs\": %s,\n",
+                 hyb_vs_fcfs <= 0.2 ? "true" : "false");
+    std::fprintf(f, "  \"target_hybrid_within_1_5_drr\": %s,\n",
+                 hyb_vs_drr <= 1.5 ? "true" : "false");
     std::fprintf(f, "  \"migrate_32mb_ms\": %.3f,\n", mig.to_host.total_ms);
     json_phases(f, "migrate_32mb_phases", mig.to_host);
     std::fprintf(f, "  \"migrate_back_32mb_ms\": %.3f,\n", mig.to_nic.total_ms);

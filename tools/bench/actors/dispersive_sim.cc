@@ -11,7 +11,8 @@ namespace wave::bench {
 namespace {
 
 double percentile_us(std::vector<uint64_t>& v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return static_cast<double>(v[k]) / 1000.0;
@@ -31,7 +32,8 @@ DispersiveResult run_dispersive(const DispersiveConfig& cfg) {
   rt::HybridScheduler sched(sc, clock);
   // Actor ids: light 1..L, heavy L+1..L+H. Serial, as agents and stateful actors are.
   const uint32_t nactors = cfg.light_actors + cfg.heavy_actors;
-  for (rt::ActorId id = 1; id <= nactors; ++id) sched.add_actor(id, true, false);
+  for (rt::ActorId id = 1; id <= nactors; ++id)
+    sched.add_actor(id, true, false);
 
   std::mt19937_64 rng(cfg.seed);
   const double mean_service = (1 - cfg.long_fraction) * static_cast<double>(cfg.short_ns) +
@@ -57,9 +59,11 @@ DispersiveResult run_dispersive(const DispersiveConfig& cfg) {
       progress = false;
       for (uint32_t k = 0; k < cfg.cores; ++k) {
         const uint32_t c = (k + rotate) % cfg.cores;
-        if (cores[c].running) continue;
+        if (cores[c].running)
+          continue;
         auto m = sched.next(c);
-        if (!m) continue;
+        if (!m)
+          continue;
         cores[c].done_at = clock.now_ns() + m->cost_ns;
         cores[c].running = std::move(m);
         progress = true;
@@ -80,7 +84,8 @@ DispersiveResult run_dispersive(const DispersiveConfig& cfg) {
     }
     const uint64_t t_arr = static_cast<uint64_t>(next_arrival);
     const uint64_t t = std::min(t_done, t_arr);
-    if (t >= cfg.duration_ns) break;
+    if (t >= cfg.duration_ns)
+      break;
     clock.set(t);
     if (t_done <= t_arr) {
       SimCore& core = cores[who];
@@ -111,8 +116,9 @@ DispersiveResult run_dispersive(const DispersiveConfig& cfg) {
   r.short_p99_us = percentile_us(short_lat, 0.99);
   r.long_p50_us = percentile_us(long_lat, 0.50);
   r.long_p99_us = percentile_us(long_lat, 0.99);
-  r.utilisation = static_cast<double>(busy_ns) /
-                  (static_cast<double>(cfg.cores) * static_cast<double>(cfg.duration_ns - measure_from));
+  r.utilisation =
+      static_cast<double>(busy_ns) /
+      (static_cast<double>(cfg.cores) * static_cast<double>(cfg.duration_ns - measure_from));
   const rt::SchedStats st = sched.stats();
   r.fcfs_cores_end = st.fcfs_cores;
   r.drr_cores_end = st.drr_cores;

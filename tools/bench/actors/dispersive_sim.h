@@ -15,16 +15,16 @@ namespace wave::bench {
 
 struct DispersiveConfig {
   uint32_t cores = 8;
-  double load = 0.7;                // of the cores' capacity
-  double long_fraction = 0.005;     // of requests
+  double load = 0.7;             // of the cores' capacity
+  double long_fraction = 0.005;  // of requests
   uint64_t short_ns = 1'000;
   uint64_t long_ns = 500'000;
-  uint32_t light_actors = 16;       // receive the short requests
-  uint32_t heavy_actors = 8;        // receive the long requests
+  uint32_t light_actors = 16;  // receive the short requests
+  uint32_t heavy_actors = 8;   // receive the long requests
   uint64_t duration_ns = 1'000'000'000;
-  double warmup = 0.1;              // fraction of the run not measured
+  double warmup = 0.1;  // fraction of the run not measured
   uint64_t seed = 42;
-  rt::SchedulerConfig sched;        // mode and thresholds; cores is set from `cores`
+  rt::SchedulerConfig sched;  // mode and thresholds; cores is set from `cores`
 };
 
 struct DispersiveResult {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -34,12 +34,14 @@ rt::ActorType memtable_type() {
     uint64_t count = 0;
     if (m.kind == kFill) {
       uint64_t args[2];  // objects, object size
-      if (m.payload.size() != sizeof args) return ctx.reply({}, Status::kInvalid);
+      if (m.payload.size() != sizeof args)
+        return ctx.reply({}, Status::kInvalid);
       std::memcpy(args, m.payload.data(), sizeof args);
       for (uint64_t i = 0; i < args[0]; ++i) {
         ObjectId id;
         Status s = ctx.dmo_malloc(args[1], &id);
-        if (s != Status::kOk) return ctx.reply({}, s);
+        if (s != Status::kOk)
+          return ctx.reply({}, s);
         ctx.dmo_memset(id, 0, static_cast<uint8_t>(i * 7 + 1), args[1]);
         ctx.store(ctx.root(), 8 * (i + 1), id);
       }
@@ -53,11 +55,13 @@ rt::ActorType memtable_type() {
       ObjectId id;
       uint64_t size = 0;
       ctx.load(ctx.root(), 8 * (i + 1), &id);
-      if (ctx.dmo_size(id, &size) != Status::kOk) return ctx.reply({}, Status::kInvalid);
+      if (ctx.dmo_size(id, &size) != Status::kOk)
+        return ctx.reply({}, Status::kInvalid);
       for (uint64_t off = 0; off < size; off += buf.size()) {
         const uint64_t n = std::min<uint64_t>(buf.size(), size - off);
         ctx.dmo_read(id, off, std::span(buf).first(n));
-        for (uint64_t k = 0; k < n; ++k) sum += static_cast<uint8_t>(buf[k]);
+        for (uint64_t k = 0; k < n; ++k)
+          sum += static_cast<uint8_t>(buf[k]);
       }
     }
     std::vector<std::byte> out(sizeof sum);
@@ -68,7 +72,8 @@ rt::ActorType memtable_type() {
 }
 
 double median(std::vector<double> v) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }

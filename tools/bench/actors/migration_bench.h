@@ -20,7 +20,7 @@ struct MigrationBenchResult {
   PhaseTimes to_nic;
   double to_host_min_ms = 0, to_host_max_ms = 0;
   double to_host_first_ms = 0;  // the first trip: the host's memory is not yet faulted in
-  bool state_intact = false;  // checksum of the state equal after every trip
+  bool state_intact = false;    // checksum of the state equal after every trip
   std::string error;
 };
 
