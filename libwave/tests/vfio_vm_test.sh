@@ -28,7 +28,11 @@ if [ "${1:-}" = --inside ]; then
 	fi
 	echo vfio-pci >"/sys/bus/pci/devices/$bdf/driver_override"
 	echo "$bdf" >/sys/bus/pci/drivers_probe
-	exec "$bin" "$bdf"
+	# Report through stdout and always exit 0: vng drops the output of a failing command.
+	"$bin" "$bdf" 2>&1
+	echo "vfio_vm_test: result $?"
+	grep -i vfio /proc/interrupts || true
+	exit 0
 fi
 
 build=${1:?usage: vfio_vm_test.sh LIBWAVE_BUILD_DIR [NICD_BUILD_DIR]}
@@ -51,10 +55,12 @@ trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { echo "vfio_vm_test: wave-nicd did not come up" >&2; cat "$log" >&2; exit 1; }
 set +e
-vng -r "/boot/vmlinuz-$kver-amd64" --disable-kvm --cpus 2 --memory 1G --append "intel_iommu=on" \
+out=$(vng -r "/boot/vmlinuz-$kver-amd64" --disable-kvm --cpus 2 --memory 1G --append "intel_iommu=on" \
 	--qemu-opts="-device intel-iommu -chardev socket,path=$sock,id=nic -device ivshmem-doorbell,chardev=nic,vectors=8" \
-	-- "$here/vfio_vm_test.sh --inside $bin"
-rc=$?
+	-- "$here/vfio_vm_test.sh --inside $bin" 2>&1)
 set -e
+printf '%s\n' "$out"
+rc=$(printf '%s\n' "$out" | sed -n 's/^vfio_vm_test: result \([0-9]*\).*/\1/p' | tail -n1)
+rc=${rc:-1}
 [ $rc = 0 ] || { echo "vfio_vm_test: failed ($rc); wave-nicd log:" >&2; tail -20 "$log" >&2; }
 exit $rc
