@@ -18,6 +18,7 @@
 #include "link/loopback_device.h"
 #include "link/unique_fd.h"
 #include "nicd/pidfile.h"
+#include "runtime/nic_service.h"
 
 namespace wave::nicd {
 namespace {
@@ -93,6 +94,19 @@ int RunNicd(const Options& options) {
     return Fail(st.message());
   }
 
+  // The actor runtime publishes its stats in the control page's NIC stats area; it stops
+  // before the link does.
+  std::unique_ptr<rt::NicRuntimeService> runtime;
+  if (!options.runtime_config.empty() || !options.runtime_settings.empty()) {
+    std::string why;
+    runtime = rt::NicRuntimeService::Start(options.runtime_config, options.runtime_settings,
+                                           transport->bar(), &why);
+    if (!runtime) {
+      nic_link.Stop();
+      return Fail("actor runtime: " + why);
+    }
+  }
+
   int caught = 0;
   int raw_sigfd = sigfd.get();
   loop.Watch(raw_sigfd, [&](uint32_t) {
@@ -114,6 +128,7 @@ int RunNicd(const Options& options) {
   std::fflush(stdout);
 
   link::Status run = loop.Run();
+  runtime.reset();
   nic_link.Stop();
   transport.reset();  // closes the hosts, unlinks the socket and a BAR file we created
   if (!run.ok()) {

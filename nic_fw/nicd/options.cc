@@ -78,6 +78,9 @@ const char* Usage() {
          "  --heartbeat-us N     heartbeat period in microseconds, 10..10000000 (default 1000)\n"
          "  --device PATH        on-host mode: serve wave.ko's loopback device\n"
          "  --pidfile PATH       write the process id to PATH\n"
+         "  --runtime-config FILE  start the actor runtime with this config (runtime_config.h)\n"
+         "  --runtime KEY=VALUE  one runtime setting, e.g. cores=2 or 'actor=counter hits';\n"
+         "                       repeatable, applied after the file\n"
          "  -h, --help           show this text\n";
 }
 
@@ -145,6 +148,19 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!ParseU32(value, 10, 10000000, &opts.heartbeat_us)) {
         *error = "--heartbeat-us: '" + value + "' is not a number from 10 to 10000000";
         return ParseResult::kError;
+      }
+    } else if (name == "--runtime-config" || name == "--runtime") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (value.empty()) {
+        *error = name + " needs a value";
+        return ParseResult::kError;
+      }
+      if (name == "--runtime") {
+        opts.runtime_settings.push_back(value);
+      } else {
+        opts.runtime_config = value;
       }
     } else {
       *error = "unknown argument '" + arg + "'";

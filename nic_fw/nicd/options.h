@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wave::nicd {
 
@@ -15,6 +16,9 @@ struct Options {
   uint64_t bar_size = 16ull << 20;
   uint32_t vectors = 8;
   uint32_t heartbeat_us = 1000;
+  // The actor runtime (nic_fw/runtime): started when either is given.
+  std::string runtime_config;                 // --runtime-config FILE
+  std::vector<std::string> runtime_settings;  // --runtime KEY=VALUE, repeatable
 };
 
 enum class ParseResult { kOk, kHelp, kError };
