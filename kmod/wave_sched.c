@@ -239,7 +239,7 @@ static int wave_sched_take_prestaged(struct wave_sched_link *l, u32 cpu,
 	if (!pc->prefetched)
 		wave_sched_flush_line(line);
 	memcpy_fromio(&s, line, sizeof(s));
-	rmb();
+	rmb(); /* the copy is complete before the line is flushed and fetched again */
 	wave_sched_prefetch_line(line);
 	pc->prefetched = true;
 	if (!s.version || s.version <= pc->taken_version)
@@ -382,7 +382,7 @@ static void wave_sched_write_desc(struct wave_ring_desc __iomem *desc, u32 kind,
 	/* Everything but the magic, then the magic: the NIC never sees half an entry. */
 	wmb();
 	writel(WAVE_RING_MAGIC, &desc->magic);
-	wmb();
+	wmb(); /* out of the write-combining buffer now */
 }
 
 static void wave_sched_write_info(struct wave_sched_link *l, u64 slice_ns)
@@ -395,7 +395,7 @@ static void wave_sched_write_info(struct wave_sched_link *l, u64 slice_ns)
 	writel(0, &info->flags);
 	writeq(slice_ns, &info->slice_ns);
 	writeq(l->attach_gen, &info->attach_gen);
-	wmb();
+	wmb(); /* the body before the magic that validates it */
 	writel(WAVE_SCHED_INFO_MAGIC, &info->magic);
 }
 
@@ -417,7 +417,7 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 	slice_ns = a->slice_ns ? a->slice_ns : WAVE_SCHED_DEFAULT_SLICE_NS;
 	poll_us = a->hb_poll_us ? a->hb_poll_us : WAVE_SCHED_DEFAULT_HB_POLL_US;
 
-	l = kzalloc(sizeof(*l), GFP_KERNEL);
+	l = kzalloc_obj(*l);
 	if (!l)
 		return -ENOMEM;
 	l->cpus = kcalloc(nr_cpus, sizeof(*l->cpus), GFP_KERNEL);
