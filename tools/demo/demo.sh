@@ -18,7 +18,7 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 insmod "$top/kmod/wave.ko"
 udevadm settle 2>/dev/null || true
 for _ in $(seq 100); do [ -e /dev/wave0 ] && break; sleep 0.05; done
-dmesg | grep -i wave | sed 's/^/  /'
+dmesg | grep -E '^\[[^]]*\] wave' | sed 's/^/  /'
 ls -l /dev/wave0
 
 step "The device, as wavectl reads it (ioctl WAVE_IOC_GET_INFO + the NIC's control page)"
@@ -32,8 +32,8 @@ for a in abi_version backend bar_size nic_state heartbeat nr_queues irq_counts r
 	[ -r "/sys/class/wave/wave0/$a" ] && printf '  %-16s %s\n' "$a" "$(tr '\n' ' ' <"/sys/class/wave/wave0/$a")"
 done
 
-step "The NIC's link statistics (control page, written by wave-nicd)"
-"$wavectl" stats --link || true
+step "The NIC's statistics (control page, written by wave-nicd)"
+"$wavectl" stats || true
 
 rmmod wave
 step "wave.ko unloaded; demo done"

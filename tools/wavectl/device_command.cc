@@ -71,37 +71,52 @@ std::string ReadSysfs(const std::string& dir, const char* attr) {
 
 const char* NicStateName(uint32_t s) {
   switch (s) {
-    case WAVE_NIC_STATE_OFF: return "off";
-    case WAVE_NIC_STATE_READY: return "ready";
-    case WAVE_NIC_STATE_STOPPING: return "stopping";
-    default: return "unknown";
+    case WAVE_NIC_STATE_OFF:
+      return "off";
+    case WAVE_NIC_STATE_READY:
+      return "ready";
+    case WAVE_NIC_STATE_STOPPING:
+      return "stopping";
+    default:
+      return "unknown";
   }
 }
 
 const char* CacheName(uint32_t c) {
   switch (c) {
-    case WAVE_CACHE_UC: return "UC";
-    case WAVE_CACHE_WC: return "WC";
-    case WAVE_CACHE_WT: return "WT";
-    case WAVE_CACHE_WB: return "WB";
-    default: return "?";
+    case WAVE_CACHE_UC:
+      return "UC";
+    case WAVE_CACHE_WC:
+      return "WC";
+    case WAVE_CACHE_WT:
+      return "WT";
+    case WAVE_CACHE_WB:
+      return "WB";
+    default:
+      return "?";
   }
 }
 
 const char* KindName(uint32_t k) {
   switch (k) {
-    case WAVE_QKIND_RAW: return "raw";
-    case WAVE_QKIND_MESSAGE: return "message";
-    case WAVE_QKIND_DECISION: return "decision";
-    case WAVE_QKIND_DMA: return "dma";
-    default: return "?";
+    case WAVE_QKIND_RAW:
+      return "raw";
+    case WAVE_QKIND_MESSAGE:
+      return "message";
+    case WAVE_QKIND_DECISION:
+      return "decision";
+    case WAVE_QKIND_DMA:
+      return "dma";
+    default:
+      return "?";
   }
 }
 
 std::string Features(uint64_t f) {
   std::string s;
   auto add = [&](uint64_t bit, const char* name) {
-    if (f & bit) s += (s.empty() ? "" : ",") + std::string(name);
+    if (f & bit)
+      s += (s.empty() ? "" : ",") + std::string(name);
   };
   add(WAVE_FEAT_HEARTBEAT, "heartbeat");
   add(WAVE_FEAT_DOORBELL_IRQ, "doorbell-irq");
@@ -114,7 +129,8 @@ uint64_t Bar2Phys(const std::string& sysfs) {
   std::ifstream f(sysfs + "/device/resource");
   std::string line;
   for (int i = 0; i <= 2 && std::getline(f, line); ++i) {
-    if (i == 2) return std::strtoull(line.c_str(), nullptr, 16);
+    if (i == 2)
+      return std::strtoull(line.c_str(), nullptr, 16);
   }
   return 0;
 }
@@ -135,7 +151,8 @@ std::string PatType(uint64_t start, uint64_t end) {
 
 Result<std::unique_ptr<Device>> OpenHost(const Options& o) {
   auto dev = Device::Open(o.device, Role::kHost);
-  if (!dev) std::fprintf(stderr, "wavectl: %s: %s\n", o.device.c_str(), dev.error().message.c_str());
+  if (!dev)
+    std::fprintf(stderr, "wavectl: %s: %s\n", o.device.c_str(), dev.error().message.c_str());
   return dev;
 }
 
@@ -143,9 +160,11 @@ Result<std::unique_ptr<Device>> OpenHost(const Options& o) {
 
 int RunInfo(int argc, char** argv) {
   Options o;
-  if (!ParseOptions(argc, argv, &o)) return 2;
+  if (!ParseOptions(argc, argv, &o))
+    return 2;
   auto dev = OpenHost(o);
-  if (!dev) return 1;
+  if (!dev)
+    return 1;
   const volatile wave_control_page* cp = (*dev)->control();
   // The heartbeat's rate says the NIC is alive right now, not only that it was once.
   const uint64_t hb0 = cp->heartbeat;
@@ -169,26 +188,29 @@ int RunInfo(int argc, char** argv) {
   if (o.json) {
     std::printf(
         "{\"device\":\"%s\",\"backend\":\"%s\",\"abi\":\"%u.%u\",\"features\":\"%s\","
-        "\"bar_size\":%" PRIu64 ",\"nic_state\":\"%s\",\"nic_peer_id\":%u,\"nr_vectors\":%u,"
-        "\"heartbeat\":%" PRIu64 ",\"heartbeat_per_s\":%.0f,\"queue_table_gen\":%u,"
+        "\"bar_size\":%" PRIu64
+        ",\"nic_state\":\"%s\",\"nic_peer_id\":%u,\"nr_vectors\":%u,"
+        "\"heartbeat\":%" PRIu64
+        ",\"heartbeat_per_s\":%.0f,\"queue_table_gen\":%u,"
         "\"nic_doorbells\":%" PRIu64 ",\"nic_irqs_raised\":%" PRIu64 ",\"queues\":[",
         o.device.c_str(), backend.c_str(), cp->abi_major, cp->abi_minor,
         Features(cp->features).c_str(), static_cast<uint64_t>(cp->bar_size),
-        NicStateName(cp->nic_state), cp->nic_peer_id, nr_vectors, hb1, hb_rate,
-        cp->queue_table_gen, static_cast<uint64_t>(cp->nic_doorbells),
-        static_cast<uint64_t>(cp->nic_irqs_raised));
+        NicStateName(cp->nic_state), cp->nic_peer_id, nr_vectors, hb1, hb_rate, cp->queue_table_gen,
+        static_cast<uint64_t>(cp->nic_doorbells), static_cast<uint64_t>(cp->nic_irqs_raised));
     for (size_t i = 0; i < queues.size(); ++i) {
       const auto& q = queues[i];
-      std::printf("%s{\"id\":%u,\"dir\":\"%s\",\"cache\":\"%s\",\"kind\":\"%s\",\"vector\":%u,"
-                  "\"offset\":%" PRIu64 ",\"size\":%" PRIu64 "}",
-                  i ? "," : "", ids[i], q.dir == WAVE_DIR_HOST_TO_NIC ? "host-to-nic" : "nic-to-host",
-                  CacheName(q.cache_mode), KindName(q.kind), q.vector,
-                  static_cast<uint64_t>(q.offset), static_cast<uint64_t>(q.size));
+      std::printf(
+          "%s{\"id\":%u,\"dir\":\"%s\",\"cache\":\"%s\",\"kind\":\"%s\",\"vector\":%u,"
+          "\"offset\":%" PRIu64 ",\"size\":%" PRIu64 "}",
+          i ? "," : "", ids[i], q.dir == WAVE_DIR_HOST_TO_NIC ? "host-to-nic" : "nic-to-host",
+          CacheName(q.cache_mode), KindName(q.kind), q.vector, static_cast<uint64_t>(q.offset),
+          static_cast<uint64_t>(q.size));
     }
     std::printf("]}\n");
     return 0;
   }
-  std::printf("device         %s (%s)\n", o.device.c_str(), backend.empty() ? "?" : backend.c_str());
+  std::printf("device         %s (%s)\n", o.device.c_str(),
+              backend.empty() ? "?" : backend.c_str());
   std::printf("ABI            %u.%u (this wavectl speaks %u.%u)\n", cp->abi_major, cp->abi_minor,
               WAVE_ABI_MAJOR, WAVE_ABI_MINOR);
   std::printf("features       %s\n", Features(cp->features).c_str());
@@ -197,8 +219,7 @@ int RunInfo(int argc, char** argv) {
               cp->nic_peer_id, nr_vectors);
   std::printf("NIC heartbeat  %" PRIu64 " (advancing %.0f/s)\n", hb1, hb_rate);
   std::printf("NIC counters   %" PRIu64 " doorbells seen, %" PRIu64 " interrupts raised\n",
-              static_cast<uint64_t>(cp->nic_doorbells),
-              static_cast<uint64_t>(cp->nic_irqs_raised));
+              static_cast<uint64_t>(cp->nic_doorbells), static_cast<uint64_t>(cp->nic_irqs_raised));
   std::printf("queues         %zu active (table generation %u)\n", queues.size(),
               cp->queue_table_gen);
   for (size_t i = 0; i < queues.size(); ++i) {
@@ -213,20 +234,22 @@ int RunInfo(int argc, char** argv) {
 
 int RunPing(int argc, char** argv) {
   Options o;
-  if (!ParseOptions(argc, argv, &o)) return 2;
+  if (!ParseOptions(argc, argv, &o))
+    return 2;
   auto dev = OpenHost(o);
-  if (!dev) return 1;
+  if (!dev)
+    return 1;
   Device& d = **dev;
   constexpr uint64_t kQueueBytes = 64 * 1024;
   constexpr uint16_t kVector = 1;
-  auto src = d.CreateQueue({kQueueBytes, WAVE_DIR_HOST_TO_NIC, WAVE_CACHE_DEFAULT,
-                            WAVE_QKIND_RAW, kVector});
+  auto src = d.CreateQueue(
+      {kQueueBytes, WAVE_DIR_HOST_TO_NIC, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, kVector});
   if (!src) {
     std::fprintf(stderr, "wavectl ping: %s\n", src.error().message.c_str());
     return 1;
   }
-  auto dst = d.CreateQueue({kQueueBytes, WAVE_DIR_NIC_TO_HOST, WAVE_CACHE_DEFAULT,
-                            WAVE_QKIND_RAW, kVector});
+  auto dst = d.CreateQueue(
+      {kQueueBytes, WAVE_DIR_NIC_TO_HOST, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, kVector});
   if (!dst) {
     std::fprintf(stderr, "wavectl ping: %s\n", dst.error().message.c_str());
     d.DestroyQueue(src->id);
@@ -255,8 +278,10 @@ int RunPing(int argc, char** argv) {
   auto* back = reinterpret_cast<const volatile uint8_t*>(dst->base + sizeof(wave_echo_reply));
   for (int round = 1; round <= o.count; ++round) {
     const uint32_t len = 1 + static_cast<uint32_t>(round * 37) % payload.size();
-    for (uint32_t i = 0; i < len; ++i) payload[i] = static_cast<uint8_t>(i * 13 + round);
-    for (uint32_t i = 0; i < len; ++i) out[i] = payload[i];
+    for (uint32_t i = 0; i < len; ++i)
+      payload[i] = static_cast<uint8_t>(i * 13 + round);
+    for (uint32_t i = 0; i < len; ++i)
+      out[i] = payload[i];
     cmd->dst_queue = dst->id;
     cmd->len = len;
     cmd->seq = static_cast<uint32_t>(round);
@@ -286,8 +311,10 @@ int RunPing(int argc, char** argv) {
       continue;
     }
     bool same = rep->status == WAVE_ECHO_OK && rep->len == len;
-    for (uint32_t i = 0; same && i < len; ++i) same = back[i] == static_cast<uint8_t>(~payload[i]);
-    if (!same) ++bad;
+    for (uint32_t i = 0; same && i < len; ++i)
+      same = back[i] == static_cast<uint8_t>(~payload[i]);
+    if (!same)
+      ++bad;
     rtt_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
   d.DestroyQueue(src->id);
@@ -298,15 +325,17 @@ int RunPing(int argc, char** argv) {
     return rtt_us.empty() ? 0.0 : rtt_us[static_cast<size_t>(q * (rtt_us.size() - 1))];
   };
   if (o.json) {
-    std::printf("{\"rounds\":%d,\"answered\":%zu,\"corrupt\":%d,\"lost\":%d,\"rtt_p50_us\":%.1f,"
-                "\"rtt_p99_us\":%.1f,\"rtt_max_us\":%.1f}\n",
-                o.count, rtt_us.size(), bad, lost, pct(0.5), pct(0.99), pct(1.0));
+    std::printf(
+        "{\"rounds\":%d,\"answered\":%zu,\"corrupt\":%d,\"lost\":%d,\"rtt_p50_us\":%.1f,"
+        "\"rtt_p99_us\":%.1f,\"rtt_max_us\":%.1f}\n",
+        o.count, rtt_us.size(), bad, lost, pct(0.5), pct(0.99), pct(1.0));
   } else {
     std::printf("%d echo round trips (1..%zu bytes each): %zu answered, %d corrupt, %d lost\n",
                 o.count, payload.size(), rtt_us.size(), bad, lost);
-    std::printf("doorbell -> NIC -> interrupt -> bytes checked: p50 %.1f us, p99 %.1f us, "
-                "max %.1f us (emulated link, TCG guest)\n",
-                pct(0.5), pct(0.99), pct(1.0));
+    std::printf(
+        "doorbell -> NIC -> interrupt -> bytes checked: p50 %.1f us, p99 %.1f us, "
+        "max %.1f us (emulated link, TCG guest)\n",
+        pct(0.5), pct(0.99), pct(1.0));
   }
   return bad == 0 && lost == 0 ? 0 : 1;
 }
