@@ -262,6 +262,7 @@ bool Agent::on_cpu_event(uint32_t type, const wave_task_event& ev) {
   }
   uint32_t cpu = le32toh(ev.cpu);
   CpuState& c = cpus_[cpu];
+  now_ns_ = std::max(now_ns_, le64toh(ev.time_ns));
   switch (type) {
     case WAVE_MSG_CPU_IDLE:
       // The CPU has nothing to run: whatever we thought ran there stopped (its own event
@@ -275,12 +276,18 @@ bool Agent::on_cpu_event(uint32_t type, const wave_task_event& ev) {
         unstage(s);
         enqueue(s, /*front=*/true);
         stats_.revoked++;
+      } else if (c.staged != kNoIndex && now_ns_ - c.staged_ns >= cfg_.decision_timeout_ns) {
+        // A ring decision still unanswered: the host lost it (or its outcome). Decide again;
+        // if the old one shows up after all, its outcome is late and the host's answer wins.
+        uint32_t s = c.staged;
+        unstage(s);
+        enqueue(s, /*front=*/true);
+        stats_.timed_out++;
       }
       refresh_cpu(cpu);
       changed_ = true;
       break;
     case WAVE_MSG_CPU_TICK:
-      now_ns_ = std::max(now_ns_, le64toh(ev.time_ns));
       on_tick(cpu);
       break;
     case WAVE_MSG_CPU_AVAILABLE:
@@ -460,6 +467,7 @@ bool Agent::stage(DecisionSink& sink, uint32_t i, uint32_t cpu, bool via_prestag
   }
   c.staged = i;
   c.staged_in_slot = via_prestage;
+  c.staged_ns = now_ns_;
   refresh_cpu(cpu);
   return true;
 }

@@ -28,6 +28,9 @@ struct AgentConfig {
   uint64_t epoch = 1;         // this agent's epoch, carried by every decision
   bool prestage = true;       // keep a prestaged decision for every busy CPU
   uint64_t slice_ns = 0;      // slice_ns written into decisions (0: the host's default)
+  // A ring decision the host has not answered this long after it was sent is presumed lost
+  // (the host dropped it or its outcome) when the CPU reports idle: the task is decided again.
+  uint64_t decision_timeout_ns = 1'000'000;
 };
 
 // What the host's side of one CPU looks like to the agent. One cache line each, so the array
@@ -37,10 +40,10 @@ struct alignas(64) CpuState {
   uint32_t staged = kNoIndex;   // task named by this CPU's decision in flight, or kNoIndex
   bool available = true;        // false after CPU_UNAVAILABLE or a CPU_UNAVAILABLE outcome
   bool slice_expired = false;   // Shinjuku: the current task ran past its slice
-  bool slot_dirty = false;      // the prestaged slot must be rewritten at the end of schedule()
   bool slot_full = false;       // the prestaged slot holds `slot`
   bool staged_in_slot = false;  // `staged` was named through the prestaged slot
   uint64_t run_start_ns = 0;    // host time when `current` started (as far as the agent knows)
+  uint64_t staged_ns = 0;       // host time when the decision naming `staged` was made
   wave_decision slot{};         // the prestaged decision last written
 };
 

@@ -35,6 +35,7 @@ struct AgentStats {
   uint64_t steals = 0;           // an idle CPU took a task prestaged for a busy one
   uint64_t preemptions = 0;      // decisions that preempt a running task
   uint64_t ring_full = 0;        // decide() refused by the sink
+  uint64_t timed_out = 0;        // ring decisions presumed lost and made again
 
   uint64_t dropped() const {
     return bad_length + bad_type + bad_flags + bad_cpu + bad_tid + bad_mask + unknown_task +

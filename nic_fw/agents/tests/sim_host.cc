@@ -237,8 +237,19 @@ void SimHost::step() {
   // Decisions made during the previous step reach the host now.
   std::vector<wave_decision> arrived;
   arrived.swap(incoming_);
-  for (const wave_decision& d : arrived)
+  for (const wave_decision& d : arrived) {
+    if (rng_() % 100 < cfg_.drop_decisions_percent) {
+      stats_.dropped++;
+      continue;
+    }
     commit(d, /*from_slot=*/false);
+  }
+  if (cfg_.idle_resend_steps != 0 && ++steps_ % cfg_.idle_resend_steps == 0) {
+    for (uint32_t cpu = 0; cpu < cpus_.size(); cpu++) {
+      if (cpus_[cpu].current == 0)
+        cpu_event(WAVE_MSG_CPU_IDLE, cpu);
+    }
+  }
   agent_.schedule(*this);
 }
 

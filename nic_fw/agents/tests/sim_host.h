@@ -27,6 +27,10 @@ struct SimConfig {
   // Percent of steps in which the host sends an event for a waiting task (an affinity change
   // to the same mask, as a priority change would), moving its seq under a decision in flight.
   uint32_t touch_percent = 0;
+  // Percent of ring decisions the host loses (no commit, no outcome), and how often an idle
+  // CPU tells the agent again that it is idle (steps; 0: only when it becomes idle).
+  uint32_t drop_decisions_percent = 0;
+  uint32_t idle_resend_steps = 0;
   uint64_t seed = 1;
 };
 
@@ -39,7 +43,7 @@ struct SimTaskSpec {
 
 struct SimStats {
   uint64_t commits = 0, stale = 0, aborted = 0, unavailable = 0, invalid = 0;
-  uint64_t from_prestage = 0, cpu_idle_events = 0, preempted = 0;
+  uint64_t from_prestage = 0, cpu_idle_events = 0, preempted = 0, dropped = 0;
   uint64_t max_wait_ns = 0;  // longest time a runnable task waited for a CPU
   uint64_t finished = 0;
 };
@@ -105,6 +109,7 @@ class SimHost final : public DecisionSink {
   std::vector<std::pair<uint32_t, wave_task_event>> delayed_;
   std::map<uint32_t, uint32_t> delayed_per_task_;
   std::mt19937_64 rng_;
+  uint64_t steps_ = 0;
   SimStats stats_;
   std::vector<std::string> violations_;
 };

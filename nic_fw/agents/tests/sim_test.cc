@@ -131,5 +131,39 @@ TEST(Sim, FifoWithoutPrestagingStillCompletes) {
   EXPECT_EQ(host->stats().from_prestage, 0u);
 }
 
+TEST(Sim, LostDecisionsAreMadeAgain) {
+  for (bool shinjuku : {false, true}) {
+    AgentConfig cfg;
+    cfg.nr_cpus = kCpus;
+    cfg.max_tasks = 1024;
+    cfg.decision_timeout_ns = 200'000;
+    cfg.prestage = false;  // every decision goes through the ring, where the host loses some
+    std::unique_ptr<Agent> agent;
+    if (shinjuku) {
+      agent = std::make_unique<ShinjukuPolicy>(cfg, ShinjukuConfig{});
+    } else {
+      agent = std::make_unique<FifoPolicy>(cfg);
+    }
+    SimConfig sc;
+    sc.nr_cpus = kCpus;
+    sc.drop_decisions_percent = 10;
+    sc.idle_resend_steps = 20;
+    SimHost host(*agent, sc);
+    std::mt19937_64 rng(5);
+    for (uint32_t tid = 1; tid <= 200; tid++) {
+      SimTaskSpec s;
+      s.bursts = 1 + static_cast<uint32_t>(rng() % 3);
+      s.burst_ns = 5'000 + rng() % 30'000;
+      host.spawn(tid, s);
+      host.step();
+    }
+    EXPECT_TRUE(host.run_until_done(400'000)) << host.waiting_tasks() << " tasks still waiting";
+    EXPECT_TRUE(host.violations().empty());
+    EXPECT_GT(host.stats().dropped, 0u);
+    EXPECT_GT(agent->stats().timed_out, 0u);
+    EXPECT_EQ(agent->nr_tasks(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace wave::agents

@@ -205,6 +205,23 @@ TEST_F(Outcomes, MalformedOutcomesAreDropped) {
   EXPECT_EQ(a.find_task(1)->state, TaskState::kPending);  // still waiting for the real one
 }
 
+TEST_F(Outcomes, ALostRingDecisionIsMadeAgainAfterTheTimeout) {
+  wave_decision d = decide_one();  // made at host time 0
+  // The CPU reports idle soon after: the decision may still be on its way.
+  ASSERT_TRUE(send(a, WAVE_MSG_CPU_IDLE, make_event(0, 0, 0, 500'000)));
+  a.schedule(sink);
+  EXPECT_TRUE(sink.take().empty());
+  EXPECT_EQ(a.find_task(1)->txn, d.txn_id);
+  // Still idle after the timeout: the decision is presumed lost and made again.
+  ASSERT_TRUE(send(a, WAVE_MSG_CPU_IDLE, make_event(0, 0, 0, 1'000'000)));
+  EXPECT_EQ(a.stats().timed_out, 1u);
+  a.schedule(sink);
+  auto ring = sink.take();
+  ASSERT_EQ(ring.size(), 1u);
+  EXPECT_EQ(ring[0].tid, 1u);
+  EXPECT_NE(ring[0].txn_id, d.txn_id);
+}
+
 TEST_F(Outcomes, LateCommitOfARevokedPrestageFollowsTheHost) {
   // CPU 0 runs task 1; task 2 is prestaged for it.
   wave_decision d = decide_one();
