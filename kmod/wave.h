@@ -81,8 +81,8 @@ struct wave_backend_ops {
 
 struct wave_dev {
 	struct kref ref;
-	struct mutex lock;
-	spinlock_t db_lock;
+	struct mutex lock;	/* queue table, eventfd bindings, dead, kernel mappings */
+	spinlock_t db_lock;	/* doorbell page writes and NIC notifications */
 	/* Set once at unregister, under lock and db_lock; every entry point checks it. */
 	bool dead;
 
