@@ -61,6 +61,7 @@ struct task_ctx {
 	u64 seq; /* bumped on every event sent for the task */
 	u64 enq_ns; /* when it entered WAVE_SCHED_DSQ */
 	bool yielded; /* stopping() after yield() reports YIELD rather than PREEMPTED */
+	u8 next_ev; /* WAVE_MSG_TASK_* the next enqueue() sends */
 };
 
 struct {
@@ -198,9 +199,15 @@ s32 BPF_STRUCT_OPS(wave_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 	return scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 }
 
+/*
+ * The event that makes a task wait for a decision (RUNNABLE, PREEMPTED, YIELD) is sent here,
+ * once the task is in WAVE_SCHED_DSQ, rather than from runnable()/stopping(): a decision can
+ * then never arrive before its task is there to be found.
+ */
 void BPF_STRUCT_OPS(wave_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
+	u32 type = WAVE_MSG_TASK_RUNNABLE, idx = WAVE_EVIDX_RUNNABLE;
 
 	if (is_percpu_kthread(p)) {
 		STAT_INC(direct);
@@ -208,10 +215,20 @@ void BPF_STRUCT_OPS(wave_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	tctx = tctx_of(p);
-	if (tctx)
+	if (tctx) {
 		tctx->enq_ns = bpf_ktime_get_ns();
+		if (tctx->next_ev == WAVE_MSG_TASK_PREEMPTED) {
+			type = WAVE_MSG_TASK_PREEMPTED;
+			idx = WAVE_EVIDX_PREEMPTED;
+		} else if (tctx->next_ev == WAVE_MSG_TASK_YIELD) {
+			type = WAVE_MSG_TASK_YIELD;
+			idx = WAVE_EVIDX_YIELD;
+		}
+		tctx->next_ev = WAVE_MSG_TASK_RUNNABLE;
+	}
 	STAT_INC(enqueued);
 	scx_bpf_dsq_insert(p, WAVE_SCHED_DSQ, slice_dfl_ns, enq_flags);
+	send_event(type, idx, p, tctx);
 }
 
 /* Enacts decision @d on this CPU. Returns true when a task was dispatched. */
@@ -320,8 +337,10 @@ void BPF_STRUCT_OPS(wave_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(wave_runnable, struct task_struct *p, u64 enq_flags)
 {
-	if (!is_percpu_kthread(p))
-		send_event(WAVE_MSG_TASK_RUNNABLE, WAVE_EVIDX_RUNNABLE, p, tctx_of(p));
+	struct task_ctx *tctx = tctx_of(p);
+
+	if (tctx)
+		tctx->next_ev = WAVE_MSG_TASK_RUNNABLE; /* sent by enqueue() */
 }
 
 void BPF_STRUCT_OPS(wave_stopping, struct task_struct *p, bool runnable)
@@ -331,12 +350,11 @@ void BPF_STRUCT_OPS(wave_stopping, struct task_struct *p, bool runnable)
 	if (!runnable || is_percpu_kthread(p))
 		return;
 	tctx = tctx_of(p);
-	if (tctx && tctx->yielded) {
-		tctx->yielded = false;
-		send_event(WAVE_MSG_TASK_YIELD, WAVE_EVIDX_YIELD, p, tctx);
-	} else {
-		send_event(WAVE_MSG_TASK_PREEMPTED, WAVE_EVIDX_PREEMPTED, p, tctx);
-	}
+	if (!tctx)
+		return;
+	/* Still runnable: enqueue() follows and reports why the task left the CPU. */
+	tctx->next_ev = tctx->yielded ? WAVE_MSG_TASK_YIELD : WAVE_MSG_TASK_PREEMPTED;
+	tctx->yielded = false;
 }
 
 void BPF_STRUCT_OPS(wave_quiescent, struct task_struct *p, u64 deq_flags)

@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: end-to-end scheduling offload in the emulated host (boots the VM once).
+# Writes e2e_decisions_per_s and workload_ratio_vs_eevdf (Wave / EEVDF wall time of the same
+# workload, side by side in one boot; TCG, so only the ratio means anything).
+#   sched_e2e_bench --json OUT.json [--policy none|fifo|shinjuku]
+set -eu
+out= policy=none
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--json) out=$2; shift 2 ;;
+	--policy) policy=$2; shift 2 ;;
+	*) echo "usage: sched_e2e_bench --json OUT [--policy P]" >&2; exit 2 ;;
+	esac
+done
+top=@WAVE_TOP@
+build=@WAVE_BUILD@
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+WAVE_BUILD=$build "$top/tools/vm/run" -- "$top/tools/bench/sched_e2e/sched_e2e_vm.sh" \
+	"$build" "$policy" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
+line=$(grep -a '^SCHED_E2E_JSON ' "$log" | tail -n1 | tr -d '\r')
+[ -n "$line" ] || { tail -20 "$log" >&2; exit 1; }
+json=${line#SCHED_E2E_JSON }
+echo "$json"
+[ -z "$out" ] || echo "$json" >"$out"
