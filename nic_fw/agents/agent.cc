@@ -46,6 +46,20 @@ inline void Agent::refresh_cpu(uint32_t cpu) {
   busy_mask_ = (busy_mask_ & ~bit) | (busy << cpu);
   staged_mask_ = (staged_mask_ & ~bit) | (staged << cpu);
   prestaged_mask_ = (prestaged_mask_ & ~bit) | (pre << cpu);
+  if (has_preemption_) {
+    CpuState& m = cpus_[cpu];
+    running_class_mask_[m.run_class] &= ~bit;
+    prestaged_class_mask_[m.slot_class] &= ~bit;
+    if (busy) {
+      m.run_class = tasks_.at(c.current).qos;
+      running_class_mask_[m.run_class] |= bit;
+    }
+    if (pre) {
+      m.slot_class = tasks_.at(c.staged).qos;
+      prestaged_class_mask_[m.slot_class] |= bit;
+    }
+    expired_mask_ = (expired_mask_ & ~bit) | (uint64_t{c.slice_expired && busy} << cpu);
+  }
 }
 
 Agent::Agent(const AgentConfig& cfg) : tasks_(cfg.max_tasks), cfg_(cfg) {
@@ -116,6 +130,19 @@ bool Agent::consistent(std::string* why) const {
     if (free != ((free_mask_ & bit) != 0) || busy != ((busy_mask_ & bit) != 0) ||
         staged != ((staged_mask_ & bit) != 0) || pre != ((prestaged_mask_ & bit) != 0)) {
       return fail("CPU masks out of date" + cpu);
+    }
+    if (has_preemption_) {
+      for (uint32_t k = 0; k < WAVE_SCHED_QOS_CLASSES; k++) {
+        bool run = busy && tasks_.at(s.current).qos == k;
+        bool slot = pre && tasks_.at(s.staged).qos == k;
+        if (run != ((running_class_mask_[k] & bit) != 0) ||
+            slot != ((prestaged_class_mask_[k] & bit) != 0)) {
+          return fail("class masks out of date" + cpu);
+        }
+      }
+      if ((s.slice_expired && busy) != ((expired_mask_ & bit) != 0)) {
+        return fail("expired mask out of date" + cpu);
+      }
     }
   }
   return true;
@@ -501,7 +528,15 @@ void Agent::change_class(Task& t, uint8_t qos) {
     enqueue(i, /*front=*/false);
   } else {
     t.qos = qos;
+    if (t.state == TaskState::kOnCpu || t.state == TaskState::kPending)
+      refresh_cpu(t.cpu);
   }
+  changed_ = true;
+}
+
+void Agent::mark_slice_expired(uint32_t cpu) {
+  cpus_[cpu].slice_expired = true;
+  refresh_cpu(cpu);
   changed_ = true;
 }
 
@@ -543,7 +578,19 @@ uint32_t Agent::schedule(DecisionSink& sink) {
     // Only CPUs without a ring decision in flight; cheap checks first, the policy last.
     if (has_preemption_ && queued_ + std::popcount(prestaged_mask_) != 0) {
       uint32_t best = rq_best_class();
-      for_each_cpu(busy_mask_ & ~(staged_mask_ & ~prestaged_mask_), [&](uint32_t cpu) {
+      // Candidates: CPUs past their slice, and CPUs running a class worse than some waiting
+      // (queued or prestaged) task's.
+      uint32_t waiting_best = best;
+      for (uint32_t k = 0; k < WAVE_SCHED_QOS_CLASSES && k < waiting_best; k++) {
+        if (prestaged_class_mask_[k] != 0)
+          waiting_best = k;
+      }
+      uint64_t cand = expired_mask_;
+      for (uint32_t k = waiting_best + 1; waiting_best != kNoClass && k < WAVE_SCHED_QOS_CLASSES;
+           k++) {
+        cand |= running_class_mask_[k];
+      }
+      for_each_cpu(cand & busy_mask_ & ~(staged_mask_ & ~prestaged_mask_), [&](uint32_t cpu) {
         CpuState& c = cpus_[cpu];
         if (!ring_ok)
           return;
@@ -594,8 +641,12 @@ uint32_t Agent::schedule(DecisionSink& sink) {
         stage(sink, q, cpu, /*via_prestage=*/true);
       });
       uint32_t best = queued_ != 0 ? rq_best_class() : kNoClass;
-      if (best != kNoClass) {
-        for_each_cpu(busy_mask_ & prestaged_mask_, [&](uint32_t cpu) {
+      uint64_t worse = 0;  // CPUs whose prestaged task is of a class worse than `best`
+      for (uint32_t k = best + 1; best != kNoClass && k < WAVE_SCHED_QOS_CLASSES; k++) {
+        worse |= prestaged_class_mask_[k];
+      }
+      if (worse != 0) {
+        for_each_cpu(busy_mask_ & worse, [&](uint32_t cpu) {
           uint32_t s = cpus_[cpu].staged;
           if (tasks_.at(s).qos <= best)
             return;

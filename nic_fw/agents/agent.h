@@ -42,6 +42,8 @@ struct alignas(64) CpuState {
   bool slice_expired = false;   // Shinjuku: the current task ran past its slice
   bool slot_full = false;       // the prestaged slot holds `slot`
   bool staged_in_slot = false;  // `staged` was named through the prestaged slot
+  uint8_t run_class = 0;        // class bit this CPU holds in running_class_mask_
+  uint8_t slot_class = 0;       // class bit this CPU holds in prestaged_class_mask_
   uint64_t run_start_ns = 0;    // host time when `current` started (as far as the agent knows)
   uint64_t staged_ns = 0;       // host time when the decision naming `staged` was made
   wave_decision slot{};         // the prestaged decision last written
@@ -104,6 +106,8 @@ class Agent {
 
   // Moves a queued task to another class (policy use: priority table updates).
   void change_class(Task& t, uint8_t qos);
+  // The task running on `cpu` used up its slice (policy use, from on_tick).
+  void mark_slice_expired(uint32_t cpu);
 
   TaskTable tasks_;
   std::array<CpuState, WAVE_SCHED_MAX_CPUS> cpus_{};
@@ -144,6 +148,11 @@ class Agent {
   uint64_t staged_mask_ = 0;     // a decision in flight (ring or prestaged) names a task
   uint64_t prestaged_mask_ = 0;  // a prestaged decision names a task
   uint64_t dirty_slots_ = 0;     // prestaged slots to write at the end of schedule()
+  // Policies with preemption only: CPUs by the class of their running / prestaged task, and
+  // CPUs whose task ran past its slice, so schedule() visits only CPUs that may need to act.
+  std::array<uint64_t, WAVE_SCHED_QOS_CLASSES> running_class_mask_{};
+  std::array<uint64_t, WAVE_SCHED_QOS_CLASSES> prestaged_class_mask_{};
+  uint64_t expired_mask_ = 0;
 };
 
 }  // namespace wave::agents

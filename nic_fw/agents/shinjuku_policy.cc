@@ -74,8 +74,7 @@ void ShinjukuPolicy::on_tick(uint32_t cpu) {
   if (c.current == kNoIndex || c.slice_expired)
     return;
   if (now_ns() - c.run_start_ns >= sj_.slice_ns) {
-    c.slice_expired = true;
-    changed_ = true;
+    mark_slice_expired(cpu);
   }
 }
 

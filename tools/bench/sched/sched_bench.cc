@@ -40,6 +40,15 @@ struct Options {
   int reps = 41;
   bool callgrind = true;
   LoopShape shape;
+  bool shape_given = false;
+};
+
+// One measured configuration: a policy on a machine shape, reported under `key`.
+struct Case {
+  std::string key;
+  std::string policy;
+  LoopShape shape;
+  double target_ns;  // 0: none
 };
 
 bool parse(int argc, char** argv, Options* o) {
@@ -62,8 +71,10 @@ bool parse(int argc, char** argv, Options* o) {
       o->reps = std::max(1, std::atoi(v));
     } else if (a == "--cpus" && next(&v)) {
       o->shape.cpus = static_cast<uint32_t>(std::clamp(std::atoi(v), 1, 64));
+      o->shape_given = true;
     } else if (a == "--tasks" && next(&v)) {
       o->shape.tasks = static_cast<uint32_t>(std::clamp(std::atoi(v), 1, 1 << 16));
+      o->shape_given = true;
     } else if (a == "--no-callgrind") {
       o->callgrind = false;
     } else {
@@ -113,7 +124,7 @@ std::string shell_quote(const std::string& s) {
 }
 
 // Instructions per decision of `policy` under callgrind, or a negative value if it failed.
-double callgrind_instructions(const Options& o, const std::string& policy) {
+double callgrind_instructions(const Options& o, const std::string& policy, const LoopShape& shape) {
   char out_file[] = "/tmp/sched_bench_cg.XXXXXX";
   int fd = mkstemp(out_file);
   if (fd < 0)
@@ -123,7 +134,7 @@ double callgrind_instructions(const Options& o, const std::string& policy) {
   cmd << "valgrind --tool=callgrind --collect-atstart=no "
       << "--toggle-collect=sched_bench_measured_rounds --callgrind-out-file=" << out_file << " "
       << shell_quote(self_path()) << " --child " << policy << " --rounds " << o.callgrind_rounds
-      << " --cpus " << o.shape.cpus << " --tasks " << o.shape.tasks << " 2>/dev/null";
+      << " --cpus " << shape.cpus << " --tasks " << shape.tasks << " 2>/dev/null";
   FILE* p = popen(cmd.str().c_str(), "r");
   if (p == nullptr) {
     unlink(out_file);
@@ -173,44 +184,58 @@ int main(int argc, char** argv) {
   if (!o.child.empty())
     return run_child(o);
 
-  std::map<std::string, Result> results;
-  std::map<std::string, std::unique_ptr<DecisionLoop>> loops;
-  for (const char* p : kPolicies) {
-    loops[p] = make_loop(p, o.shape);
-    loops[p]->run(o.rounds / 10);  // warm caches and branch predictors
+  // The shape (8 host CPUs, 64 tasks), and a 64-CPU host with 1024 tasks to show that
+  // a decision does not grow with the machine.
+  std::vector<Case> cases;
+  for (size_t k = 0; k < std::size(kPolicies); k++) {
+    cases.push_back({kPolicies[k], kPolicies[k], o.shape, kTargetNs[k]});
   }
-  // Repetitions interleave the policies, so a noisy moment on this shared machine hits both.
+  if (!o.shape_given) {
+    LoopShape big{64, 1024};
+    for (const char* p : kPolicies)
+      cases.push_back({std::string(p) + "_64cpu", p, big, 0});
+  }
+
+  std::vector<Result> results(cases.size());
+  std::vector<std::unique_ptr<DecisionLoop>> loops;
+  for (const Case& c : cases) {
+    loops.push_back(make_loop(c.policy, c.shape));
+    loops.back()->run(o.rounds / 10);  // warm caches and branch predictors
+  }
+  // Repetitions interleave the cases, so a noisy moment on this shared machine hits them all.
   for (int rep = 0; rep < o.reps; rep++) {
-    for (const char* p : kPolicies) {
-      DecisionLoop* loop = loops[p].get();
+    for (size_t k = 0; k < cases.size(); k++) {
+      DecisionLoop* loop = loops[k].get();
       uint64_t before = loop->decisions();
       double t0 = now_ns();
       sched_bench_measured_rounds(loop, o.rounds);
       double t1 = now_ns();
-      results[p].ns.push_back((t1 - t0) / static_cast<double>(loop->decisions() - before));
+      results[k].ns.push_back((t1 - t0) / static_cast<double>(loop->decisions() - before));
     }
   }
-  for (const char* p : kPolicies) {
-    std::string err = loops[p]->check();
+  for (size_t k = 0; k < cases.size(); k++) {
+    std::string err = loops[k]->check();
     if (!err.empty()) {
-      std::fprintf(stderr, "sched_bench: %s: %s\n", p, err.c_str());
+      std::fprintf(stderr, "sched_bench: %s: %s\n", cases[k].key.c_str(), err.c_str());
       return 1;
     }
   }
   bool have_valgrind = o.callgrind && std::system("valgrind --version >/dev/null 2>&1") == 0;
   if (have_valgrind) {
-    for (const char* p : kPolicies)
-      results[p].instructions = callgrind_instructions(o, p);
+    for (size_t k = 0; k < cases.size(); k++) {
+      results[k].instructions = callgrind_instructions(o, cases[k].policy, cases[k].shape);
+    }
   }
 
-  std::printf("agent decision time, %u host CPUs, %u tasks, %llu rounds x %d reps\n", o.shape.cpus,
-              o.shape.tasks, static_cast<unsigned long long>(o.rounds), o.reps);
-  std::printf("%-10s %12s %12s %14s %10s\n", "policy", "best ns", "median ns", "instructions",
-              "target ns");
-  for (size_t k = 0; k < std::size(kPolicies); k++) {
-    const Result& r = results[kPolicies[k]];
-    std::printf("%-10s %12.1f %12.1f %14.0f %10.0f\n", kPolicies[k], r.min(), r.median(),
-                r.instructions, kTargetNs[k]);
+  std::printf("agent decision time: best of %d repetitions of %llu rounds (median beside it)\n",
+              o.reps, static_cast<unsigned long long>(o.rounds));
+  std::printf("%-16s %5s %6s %10s %10s %13s %10s\n", "case", "cpus", "tasks", "best ns",
+              "median ns", "instructions", "target ns");
+  for (size_t k = 0; k < cases.size(); k++) {
+    const Result& r = results[k];
+    std::printf("%-16s %5u %6u %10.1f %10.1f %13.0f %10.0f\n", cases[k].key.c_str(),
+                cases[k].shape.cpus, cases[k].shape.tasks, r.min(), r.median(), r.instructions,
+                cases[k].target_ns);
   }
   std::printf("reference: Wave's agent on its NIC 426 ns, on-host ghOSt 770 ns (paper)\n");
 
@@ -224,16 +249,19 @@ int main(int argc, char** argv) {
     std::fprintf(f, "  \"host_cpus\": %u,\n  \"tasks\": %u,\n", o.shape.cpus, o.shape.tasks);
     std::fprintf(f, "  \"rounds\": %llu,\n  \"reps\": %d,\n",
                  static_cast<unsigned long long>(o.rounds), o.reps);
-    for (size_t k = 0; k < std::size(kPolicies); k++) {
-      const Result& r = results[kPolicies[k]];
-      std::fprintf(f, "  \"%s_decision_ns\": %.1f,\n", kPolicies[k], r.min());
-      std::fprintf(f, "  \"%s_decision_ns_median\": %.1f,\n", kPolicies[k], r.median());
+    for (size_t k = 0; k < cases.size(); k++) {
+      const Result& r = results[k];
+      const char* key = cases[k].key.c_str();
+      std::fprintf(f, "  \"%s_decision_ns\": %.1f,\n", key, r.min());
+      std::fprintf(f, "  \"%s_decision_ns_median\": %.1f,\n", key, r.median());
       if (r.instructions > 0) {
-        std::fprintf(f, "  \"%s_decision_instructions\": %.1f,\n", kPolicies[k], r.instructions);
+        std::fprintf(f, "  \"%s_decision_instructions\": %.1f,\n", key, r.instructions);
       } else {
-        std::fprintf(f, "  \"%s_decision_instructions\": null,\n", kPolicies[k]);
+        std::fprintf(f, "  \"%s_decision_instructions\": null,\n", key);
       }
-      std::fprintf(f, "  \"%s_target_ns\": %.0f,\n", kPolicies[k], kTargetNs[k]);
+      if (cases[k].target_ns > 0) {
+        std::fprintf(f, "  \"%s_target_ns\": %.0f,\n", key, cases[k].target_ns);
+      }
     }
     std::fprintf(f, "  \"callgrind\": %s,\n", have_valgrind ? "true" : "false");
     std::fprintf(f, "  \"reference_wave_nic_ns\": 426,\n  \"reference_ghost_host_ns\": 770\n}\n");
