@@ -17,7 +17,9 @@ top=@WAVE_TOP@
 build=@WAVE_BUILD@
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-WAVE_BUILD=$build "$top/tools/vm/run" -- "$top/tools/bench/sched_e2e/sched_e2e_vm.sh" \
+# WAVE_KO: another wave.ko than the checkout's kmod/wave.ko (empty: that one).
+WAVE_BUILD=$build "$top/tools/vm/run" -- env "WAVE_KO=${WAVE_KO:-}" \
+	"$top/tools/bench/sched_e2e/sched_e2e_vm.sh" \
 	"$build" "$policy" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
 line=$(grep -a '^SCHED_E2E_JSON ' "$log" | tail -n1 | tr -d '\r')
 [ -n "$line" ] || { tail -20 "$log" >&2; exit 1; }
