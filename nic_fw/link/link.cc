@@ -50,9 +50,14 @@ Status Link::Start(const LinkConfig& config) {
   if (Status st = loop_.AddTimer(
           config.heartbeat_period, [this](uint64_t) { control_.Beat(); }, &heartbeat_timer_);
       !st.ok()) {
+    control_.SetState(WAVE_NIC_STATE_OFF);
     return st;
   }
   if (Status st = transport_.Start(loop_, stats_); !st.ok()) {
+    // No host can reach a NIC whose transport did not start: do not leave READY behind.
+    loop_.RemoveTimer(heartbeat_timer_);
+    heartbeat_timer_ = 0;
+    control_.SetState(WAVE_NIC_STATE_OFF);
     return st;
   }
   for (uint32_t v = 0; v < transport_.nr_vectors(); ++v) {
