@@ -41,11 +41,16 @@ std::string FindLoopback() {
   if (const char* dev = std::getenv("WAVE_LOOPBACK_DEV"); dev != nullptr && *dev != '\0') {
     return dev;
   }
-  for (int i = 0; i < 16; ++i) {
-    std::string path = "/dev/wave" + std::to_string(i);
-    if (IsLoopback(path)) {
-      return path;
+  // With the module loaded, udev may still be creating the device nodes.
+  bool module_loaded = access("/sys/module/wave", F_OK) == 0;
+  for (int tries = 0; tries < (module_loaded ? 100 : 1); ++tries) {
+    for (int i = 0; i < 16; ++i) {
+      std::string path = "/dev/wave" + std::to_string(i);
+      if (IsLoopback(path)) {
+        return path;
+      }
     }
+    usleep(50000);
   }
   return "";
 }
