@@ -74,6 +74,8 @@ class VfioDevice final : public Device {
     device_ = UniqueFd(::ioctl(group_.get(), VFIO_GROUP_GET_DEVICE_FD, bdf_.c_str()));
     if (!device_.valid()) return ErrnoError("VFIO_GROUP_GET_DEVICE_FD " + bdf_, errno);
 
+    // MSI-X messages and DMA are memory writes by the device: it must be a bus master.
+    if (Status st = EnableBusMaster(); !st) return st;
     auto window = MapRegion(kWindowBar);
     if (!window) return window.error();
     bar_ = std::move(window.value());
@@ -173,6 +175,22 @@ class VfioDevice final : public Device {
                      static_cast<off_t>(info->offset));
     if (p == MAP_FAILED) return ErrnoError("mmap BAR", errno);
     return Mapping(p, info->size);
+  }
+
+  Status EnableBusMaster() {
+    auto cfg = RegionInfo(VFIO_PCI_CONFIG_REGION_INDEX);
+    if (!cfg) return cfg.error();
+    constexpr off_t kCommand = 0x04;
+    constexpr uint16_t kBusMaster = 0x04;
+    uint16_t cmd = 0;
+    const off_t at = static_cast<off_t>(cfg->offset) + kCommand;
+    if (::pread(device_.get(), &cmd, sizeof(cmd), at) != sizeof(cmd))
+      return ErrnoError("read PCI command register", errno);
+    if (cmd & kBusMaster) return {};
+    cmd |= kBusMaster;
+    if (::pwrite(device_.get(), &cmd, sizeof(cmd), at) != sizeof(cmd))
+      return ErrnoError("write PCI command register", errno);
+    return {};
   }
 
   bool EnableIrqs(uint32_t nr) {

@@ -81,5 +81,15 @@ int main(int argc, char** argv) {
   pollfd pfd{efd, POLLIN, 0};
   const bool irq = wakeups > 0 || ::poll(&pfd, 1, 5000) == 1;
   printf("vfio_echo %s: reply ok, interrupt %s\n", argv[1], irq ? "received" : "MISSING");
+  if (!irq) {
+    // What the guest kernel saw, while the vectors are still set up.
+    if (FILE* f = std::fopen("/proc/interrupts", "r")) {
+      char line[512];
+      while (std::fgets(line, sizeof(line), f)) {
+        if (std::strstr(line, "vfio")) printf("  %s", line);
+      }
+      std::fclose(f);
+    }
+  }
   return irq ? 0 : 17;
 }

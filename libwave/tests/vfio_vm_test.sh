@@ -29,9 +29,11 @@ if [ "${1:-}" = --inside ]; then
 	echo vfio-pci >"/sys/bus/pci/devices/$bdf/driver_override"
 	echo "$bdf" >/sys/bus/pci/drivers_probe
 	# Report through stdout and always exit 0: vng drops the output of a failing command.
-	"$bin" "$bdf" 2>&1
-	echo "vfio_vm_test: result $?"
+	rc=0
+	"$bin" "$bdf" 2>&1 || rc=$?
+	echo "vfio_vm_test: result $rc"
 	grep -i vfio /proc/interrupts || true
+	lspci -vv -s "$bdf" 2>/dev/null | grep -i -A2 msi-x || true
 	exit 0
 fi
 
@@ -55,8 +57,8 @@ trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { echo "vfio_vm_test: wave-nicd did not come up" >&2; cat "$log" >&2; exit 1; }
 set +e
-out=$(vng -r "/boot/vmlinuz-$kver-amd64" --disable-kvm --cpus 2 --memory 1G --append "intel_iommu=on" \
-	--qemu-opts="-device intel-iommu -chardev socket,path=$sock,id=nic -device ivshmem-doorbell,chardev=nic,vectors=8" \
+out=$(vng ${WAVE_VNG_VERBOSE:+--verbose} -r "/boot/vmlinuz-$kver-amd64" --disable-kvm --cpus 2 --memory 1G --append "intel_iommu=on" \
+	--qemu-opts="-device intel-iommu,intremap=${WAVE_VFIO_INTREMAP:-off} -chardev socket,path=$sock,id=nic -device ivshmem-doorbell,chardev=nic,vectors=8" \
 	-- "$here/vfio_vm_test.sh --inside $bin" 2>&1)
 set -e
 printf '%s\n' "$out"
