@@ -62,6 +62,15 @@ sum_task_events() { # from the scheduler's stats.json
 	echo $s
 }
 
+# Whatever happens, leave no scheduler, agent or frozen NIC behind for the next suite.
+cleanup() {
+	stop_agent
+	"$sched" stop >/dev/null 2>&1
+	[ -n "${WAVE_NICD_CTL:-}" ] && [ -e "$WAVE_NICD_CTL/stopped" ] && touch "$WAVE_NICD_CTL/cont"
+	true
+}
+trap cleanup EXIT
+
 echo "TAP version 13"
 echo "1..20"
 if [ ! -e "$state" ] || [ ! -x "$sched" ]; then
