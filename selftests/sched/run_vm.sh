@@ -72,7 +72,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..20"
+echo "1..22"
 if [ ! -e "$state" ] || [ ! -x "$sched" ]; then
 	skip "sched tests" "no sched_ext in this kernel or wave-sched not built"
 	totals
@@ -86,6 +86,9 @@ fi
 for _ in $(seq 100); do [ -e /dev/wave0 ] && break; sleep 0.05; done
 check "kfuncs registered in wave.ko's BTF" \
 	"grep -q bpf_wave_take_decision /proc/kallsyms"
+"$bin/kfunc_test" --no-link >/tmp/kt.out 2>&1
+check "kfuncs without a link: -ENODEV, no crash" "[ \$? -eq 0 ]" || true
+sed 's/^/# /; s/^# # /# /' /tmp/kt.out
 
 # 1. FIFO agent, partial mode: only the workload is in the Wave class.
 "$sched" start --policy none --partial --fallback-us 50000 --hb-timeout-ms 3000 >/tmp/start.out 2>&1
@@ -186,8 +189,14 @@ wait_state enabled 10
 rmmod wave 2>/dev/null
 check "rmmod refused while the scheduler holds wave.ko's kfuncs" \
 	"[ \$? -ne 0 ] && [ \"\$(cat $state)\" = enabled ]"
+start_agent fifo
 kill -KILL "$(cat $WAVE_SCHED_DIR/pid)"
 wait_state disabled 10
+# The link is still attached, the scheduler gone, the agent drains the ring: kfuncs alone.
+"$bin/kfunc_test" --link >/tmp/kt.out 2>&1
+check "kfuncs with a link: bad types, sizes, flags and CPUs refused and counted" "[ \$? -eq 0 ]"
+sed 's/^/# /; s/^# # /# /' /tmp/kt.out
+stop_agent
 rmmod wave
 check "scheduler killed, link left attached: rmmod detaches and unloads" "[ \$? -eq 0 ]"
 
