@@ -18,6 +18,13 @@ using mig::FrameType;
 constexpr auto kHostTimeout = std::chrono::seconds(5);
 constexpr uint32_t kMaxReplyPayload = mig::kMaxFramePayload;
 
+uint64_t cpu_ns(clockid_t clock) {
+  timespec ts;
+  if (clock_gettime(clock, &ts) != 0)
+    return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 void pin_thread(std::thread& t, int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -200,6 +207,10 @@ void Runtime::quarantine(ActorId id, Status why) {
 void Runtime::core_loop(uint32_t core) {
   CoreState& cs = *cores_[core];
   set_current_guard(&cs.guard);
+  clockid_t own;
+  if (pthread_getcpuclockid(pthread_self(), &own) == 0) {
+    cs.cpu_clock.store(own, std::memory_order_release);
+  }
   for (;;) {
     std::optional<Message> m = sched_.next(core);
     if (m) {
@@ -228,7 +239,8 @@ void Runtime::run_one(uint32_t core, Message& msg) {
   const uint64_t t0 = clock_.now_ns();
   cs.actor.store(msg.dst, std::memory_order_release);
   cs.guard.run_epoch.fetch_add(1, std::memory_order_relaxed);
-  cs.busy_since.store(t0 == 0 ? 1 : t0, std::memory_order_release);
+  const uint64_t cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+  cs.busy_since.store(cpu0 == 0 ? 1 : cpu0, std::memory_order_release);
   const int jumped = sigsetjmp(cs.guard.jump, 0);
   if (jumped == 0) {
     cs.guard.in_handler.store(true, std::memory_order_relaxed);
@@ -267,11 +279,13 @@ void Runtime::run_one(uint32_t core, Message& msg) {
 }
 
 void Runtime::watchdog_check() {
-  const uint64_t now = clock_.now_ns();
   for (auto& cp : cores_) {
     CoreState& cs = *cp;
     const uint64_t since = cs.busy_since.load(std::memory_order_acquire);
-    if (since == 0 || now < since || now - since <= cfg_.watchdog_ns)
+    if (since == 0)
+      continue;
+    const uint64_t now = cpu_ns(cs.cpu_clock.load(std::memory_order_acquire));
+    if (now < since || now - since <= cfg_.watchdog_ns)
       continue;
     const uint64_t epoch = cs.guard.run_epoch.load(std::memory_order_relaxed);
     if (cs.guard.evict_epoch.load(std::memory_order_relaxed) == epoch)

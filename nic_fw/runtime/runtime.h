@@ -8,6 +8,8 @@
 // Every request that post() accepts is answered exactly once through the reply sink.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -120,7 +122,11 @@ class Runtime {
   struct CoreState {
     CoreGuard guard;
     std::thread thread;
-    std::atomic<uint64_t> busy_since{0};  // 0 when idle
+    // The core thread's CPU time when the running handler started, 0 when idle. The watchdog
+    // bounds CPU time, not wall time: on this emulation a core thread may be descheduled by
+    // the host (on a real NIC a core is dedicated and the two are the same).
+    std::atomic<uint64_t> busy_since{0};
+    std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
     std::atomic<ActorId> actor{kNoActorId};
   };
 

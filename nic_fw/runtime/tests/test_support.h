@@ -20,6 +20,7 @@ class Replies {
   ReplySink sink() {
     return [this](Reply&& r) {
       std::lock_guard lock(mu_);
+      order_.push_back(r.request_id);
       by_id_[r.request_id].push_back(std::move(r));
       ++count_;
       cv_.notify_all();
@@ -48,6 +49,15 @@ class Replies {
     auto it = by_id_.find(id);
     return it == by_id_.end() || it->second.empty() ? Reply{} : it->second.front();
   }
+  // Where the first reply to `id` came in the order of all replies (or -1).
+  long position(uint64_t id) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < order_.size(); ++i) {
+      if (order_[i] == id)
+        return static_cast<long>(i);
+    }
+    return -1;
+  }
   std::map<uint64_t, std::vector<Reply>> all() {
     std::lock_guard lock(mu_);
     return by_id_;
@@ -57,6 +67,7 @@ class Replies {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, std::vector<Reply>> by_id_;
+  std::vector<uint64_t> order_;
   size_t count_ = 0;
 };
 
