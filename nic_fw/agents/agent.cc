@@ -65,6 +65,7 @@ inline void Agent::refresh_cpu(uint32_t cpu) {
 Agent::Agent(const AgentConfig& cfg) : tasks_(cfg.max_tasks), cfg_(cfg) {
   cfg_.nr_cpus = std::clamp<uint32_t>(cfg_.nr_cpus, 1, WAVE_SCHED_MAX_CPUS);
   cpu_mask_ = cfg_.nr_cpus == 64 ? ~uint64_t{0} : (uint64_t{1} << cfg_.nr_cpus) - 1;
+  first_txn_ = next_txn_ = (cfg_.epoch & 0xffffff) << 40;
   for (uint32_t c = 0; c < cfg_.nr_cpus; c++)
     refresh_cpu(c);
 }
@@ -342,7 +343,7 @@ bool Agent::on_outcome(const wave_txn_outcome& o) {
   uint32_t cpu = le32toh(o.cpu);
   uint64_t txn = le64toh(o.txn_id);
   if (kind == 0 || kind > WAVE_TXN_OUTCOME_MAX || le32toh(o.reserved) != 0 || cpu >= cfg_.nr_cpus ||
-      txn == 0 || txn > next_txn_ || tid == WAVE_TID_NONE) {
+      txn <= first_txn_ || txn > next_txn_ || tid == WAVE_TID_NONE) {
     stats_.bad_outcome++;
     return false;
   }

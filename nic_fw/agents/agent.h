@@ -140,6 +140,9 @@ class Agent {
   AgentConfig cfg_;
   uint64_t cpu_mask_ = 0;  // CPUs the agent manages
   uint64_t now_ns_ = 0;    // latest host time seen in an event
+  // Transaction ids carry the epoch in their top bits, so an outcome of a previous agent
+  // instance's decision can never be taken for one of ours.
+  uint64_t first_txn_ = 0;
   uint64_t next_txn_ = 0;
   uint64_t next_enq_ = 0;
   uint32_t queued_ = 0;          // tasks in the run queue

@@ -112,6 +112,7 @@ TEST(Fifo, AffinityChangeRevokesAPendingDecision) {
   auto ring = sink.take();
   ASSERT_EQ(ring.size(), 1u);
   ASSERT_EQ(ring[0].cpu, 0u);
+  const wave_decision first = ring[0];
   // The task may no longer run on CPU 0: the decision is stale; a new one names CPU 1.
   ASSERT_TRUE(send(a, WAVE_MSG_TASK_AFFINITY, make_event(1, 0, 3, 0, 0b10)));
   EXPECT_EQ(a.find_task(1)->state, TaskState::kQueued);
@@ -121,10 +122,6 @@ TEST(Fifo, AffinityChangeRevokesAPendingDecision) {
   EXPECT_EQ(ring[0].cpu, 1u);
   EXPECT_EQ(ring[0].task_seq, 3u);
   // The host rejects the first decision as stale: counted, nothing else moves.
-  wave_decision first{};
-  first.txn_id = 1;
-  first.tid = 1;
-  first.cpu = 0;
   send(a, WAVE_MSG_TXN_OUTCOME, make_outcome(first, WAVE_TXN_STALE));
   EXPECT_EQ(a.stats().late_outcome, 1u);
   EXPECT_EQ(a.find_task(1)->state, TaskState::kPending);

@@ -197,9 +197,10 @@ TEST_F(Outcomes, MalformedOutcomesAreDropped) {
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.cpu = 2; }));
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.cpu = 1; }));  // not the CPU we named
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.txn_id = 0; }));
-  EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.txn_id = 999; }));  // never issued
+  EXPECT_FALSE(bad([&](wave_txn_outcome& o) { o.txn_id = d.txn_id + 1; }));  // never issued
+  EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.txn_id = 1; }));              // another epoch's
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.tid = 0; }));
-  EXPECT_EQ(a.stats().bad_outcome, 8u);
+  EXPECT_EQ(a.stats().bad_outcome, 9u);
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.tid = 77; }));
   EXPECT_EQ(a.stats().unknown_task, 1u);
   EXPECT_EQ(a.find_task(1)->state, TaskState::kPending);  // still waiting for the real one
