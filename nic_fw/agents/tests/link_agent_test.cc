@@ -12,6 +12,7 @@
 
 #include "agents/fifo_policy.h"
 #include "test_util.h"
+#include "wave_sched_link.h"
 
 namespace wave::agents {
 namespace {
@@ -75,6 +76,53 @@ TEST(LinkAgent, DecisionsTravelOverTheLink) {
   ASSERT_EQ(from_nic.TakePrestaged(0, &d), DecisionConsumer::Take::kOk);
   EXPECT_EQ(d.tid, WAVE_TID_NONE);
   EXPECT_EQ(agent.stats().dropped(), 0u);
+}
+
+}  // namespace
+}  // namespace wave::agents
+
+namespace wave::agents {
+namespace {
+
+// wave-sched-agent as a separate process on the NIC side of a shared-memory link.
+TEST(SchedAgentProgram, DecidesForAHostInAnotherProcess) {
+  const std::string name = unique_name();
+  LinkConfig lc;
+  lc.nr_cpus = 2;
+  lc.dma_slots = 0;
+  auto host_dev = Device::Open("shm:" + name, Role::kHost);
+  ASSERT_TRUE(host_dev.ok());
+  auto host = HostLink::Create(*host_dev.value(), lc);
+  ASSERT_TRUE(host.ok());
+
+  std::string cmd = std::string(WAVE_SCHED_AGENT_BIN) + " --device shm:" + name +
+                    " --policy shinjuku --cpus 2 --seconds 3";
+  FILE* agent = popen(cmd.c_str(), "r");
+  ASSERT_NE(agent, nullptr);
+
+  MessageProducer& to_nic = host.value()->messages();
+  ASSERT_TRUE(to_nic.SendEvent(WAVE_MSG_TASK_NEW, make_event(7, 0, 1)));
+  ASSERT_TRUE(to_nic.SendEvent(WAVE_MSG_TASK_RUNNABLE, make_event(7, 0, 2)));
+  std::array<wave_decision, 4> ring;
+  uint32_t n = 0;
+  for (int i = 0; i < 2000 && n == 0; i++) {
+    n = host.value()->decisions().PollRing(ring);
+    if (n == 0)
+      usleep(1000);
+  }
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(ring[0].tid, 7u);
+  EXPECT_EQ(ring[0].slice_ns, WAVE_SCHED_DEFAULT_SLICE_NS);
+  ASSERT_TRUE(to_nic.SendOutcome(make_outcome(ring[0], WAVE_TXN_COMMITTED)));
+
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), agent) != nullptr)
+    out += buf;
+  EXPECT_EQ(pclose(agent), 0);
+  EXPECT_NE(out.find("\"policy\":\"shinjuku\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"committed\":1,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"dropped\":0,"), std::string::npos) << out;
 }
 
 }  // namespace
