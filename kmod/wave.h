@@ -21,7 +21,6 @@
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
-#include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
@@ -43,10 +42,12 @@ struct pci_dev;
 struct wave_vector {
 	struct wave_dev *wd;
 	unsigned int index;
+	/* Guards the two bindings; taken in interrupt context, so never held for long. */
+	spinlock_t bind_lock;
 	/* Host interrupt (MSI-X, or WAVE_IOC_RAISE_IRQ on loopback) fires this eventfd. */
-	struct eventfd_ctx __rcu *host_irq;
+	struct eventfd_ctx *host_irq;
 	/* Loopback only: a host doorbell on this vector fires this eventfd (the NIC side). */
-	struct eventfd_ctx __rcu *nic_doorbell;
+	struct eventfd_ctx *nic_doorbell;
 	atomic64_t irqs;	/* host interrupts delivered on this vector */
 	u32 notify_count;	/* last value written to vector_db[index], under db_lock */
 	int irq;		/* Linux irq number, or -1 when the vector has no interrupt */

@@ -39,6 +39,7 @@ struct wave_dev *wave_dev_alloc(const struct wave_backend_ops *ops)
 		wd->vec[i].wd = wd;
 		wd->vec[i].index = i;
 		wd->vec[i].irq = -1;
+		spin_lock_init(&wd->vec[i].bind_lock);
 	}
 	return wd;
 }

@@ -7,18 +7,33 @@
  * eventfd). The NIC reads the words when the vector fires, so queues may share a vector.
  *
  * An interrupt (an MSI-X vector, or WAVE_IOC_RAISE_IRQ on loopback) signals the eventfd bound
- * to the vector. Handlers read the binding under RCU; rebinding publishes the new eventfd and
- * drops the old one after a grace period, so a handler never signals a released eventfd.
+ * to the vector. Signalling and rebinding both hold the vector's bind_lock, so a handler never
+ * signals a released eventfd and unbinding needs no RCU grace period (which made every
+ * unbind and unload wait).
  */
 #include <linux/interrupt.h>
 #include <linux/pci.h>
 
 #include "wave.h"
 
+/* Installs @ctx (or NULL) in @slot and returns what was there. */
+static struct eventfd_ctx *wave_swap_binding(struct wave_vector *v, struct eventfd_ctx **slot,
+					     struct eventfd_ctx *ctx)
+{
+	struct eventfd_ctx *old;
+	unsigned long flags;
+
+	spin_lock_irqsave(&v->bind_lock, flags);
+	old = *slot;
+	*slot = ctx;
+	spin_unlock_irqrestore(&v->bind_lock, flags);
+	return old;
+}
+
 int wave_irq_bind(struct wave_dev *wd, u32 vector, bool nic_doorbell, int fd)
 {
+	struct wave_vector *v = &wd->vec[vector];
 	struct eventfd_ctx *ctx = NULL, *old;
-	struct eventfd_ctx __rcu **slot;
 
 	if (fd >= 0) {
 		/* -EBADF for a closed descriptor, -EINVAL for one that is not an eventfd. */
@@ -34,64 +49,54 @@ int wave_irq_bind(struct wave_dev *wd, u32 vector, bool nic_doorbell, int fd)
 			eventfd_ctx_put(ctx);
 		return -ENODEV;
 	}
-	slot = nic_doorbell ? &wd->vec[vector].nic_doorbell : &wd->vec[vector].host_irq;
-	old = rcu_replace_pointer(*slot, ctx, lockdep_is_held(&wd->lock));
+	old = wave_swap_binding(v, nic_doorbell ? &v->nic_doorbell : &v->host_irq, ctx);
 	mutex_unlock(&wd->lock);
 
-	if (old) {
-		synchronize_rcu();
+	/* No signaller can still hold it: they signal under bind_lock. */
+	if (old)
 		eventfd_ctx_put(old);
-	}
 	return 0;
 }
 
 /* At unbind, after the device is marked dead: nothing can bind again. */
 void wave_irq_unbind_all(struct wave_dev *wd)
 {
-	struct eventfd_ctx *old[2 * WAVE_MAX_VECTORS];
-	unsigned int i, n = 0;
+	struct eventfd_ctx *old;
+	unsigned int i;
 
-	mutex_lock(&wd->lock);
 	for (i = 0; i < WAVE_MAX_VECTORS; i++) {
-		old[n] = rcu_replace_pointer(wd->vec[i].host_irq, NULL, lockdep_is_held(&wd->lock));
-		if (old[n])
-			n++;
-		old[n] = rcu_replace_pointer(wd->vec[i].nic_doorbell, NULL,
-					     lockdep_is_held(&wd->lock));
-		if (old[n])
-			n++;
-	}
-	mutex_unlock(&wd->lock);
+		struct wave_vector *v = &wd->vec[i];
 
-	if (!n)
-		return;
-	synchronize_rcu();
-	for (i = 0; i < n; i++)
-		eventfd_ctx_put(old[i]);
+		old = wave_swap_binding(v, &v->host_irq, NULL);
+		if (old)
+			eventfd_ctx_put(old);
+		old = wave_swap_binding(v, &v->nic_doorbell, NULL);
+		if (old)
+			eventfd_ctx_put(old);
+	}
 }
 
-static void wave_signal(struct eventfd_ctx __rcu **slot)
+static void wave_signal(struct wave_vector *v, struct eventfd_ctx **slot)
 {
-	struct eventfd_ctx *ctx;
+	unsigned long flags;
 
-	rcu_read_lock();
-	ctx = rcu_dereference(*slot);
-	if (ctx)
-		eventfd_signal(ctx);
-	rcu_read_unlock();
+	spin_lock_irqsave(&v->bind_lock, flags);
+	if (*slot)
+		eventfd_signal(*slot);
+	spin_unlock_irqrestore(&v->bind_lock, flags);
 }
 
 /* A host interrupt arrived on @v (any context). */
 void wave_irq_fire_host(struct wave_vector *v)
 {
 	atomic64_inc(&v->irqs);
-	wave_signal(&v->host_irq);
+	wave_signal(v, &v->host_irq);
 }
 
 /* Loopback: a host doorbell rang on @v; wake the NIC side. */
 void wave_irq_signal_nic(struct wave_vector *v)
 {
-	wave_signal(&v->nic_doorbell);
+	wave_signal(v, &v->nic_doorbell);
 }
 
 /* Bumps vector_db and notifies the NIC; db_lock held, device alive. */
