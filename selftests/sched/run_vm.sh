@@ -72,7 +72,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..22"
+echo "1..23"
 if [ ! -e "$state" ] || [ ! -x "$sched" ]; then
 	skip "sched tests" "no sched_ext in this kernel or wave-sched not built"
 	totals
@@ -113,6 +113,13 @@ check "partial mode: every outcome reached the agent" \
 "$sched" status >/tmp/status.txt
 check "status prints decisions/s, outcomes and latency percentiles" \
 	"grep -q 'decisions' /tmp/status.txt && grep -q 'p99' /tmp/status.txt"
+if [ -x "$build/tools/wavectl/wavectl" ]; then
+	"$build/tools/wavectl/wavectl" sched status --json >/tmp/wstatus.json 2>&1
+	check "wavectl sched status --json is the loader's status" \
+		"grep -q '\"state\":\"running\"' /tmp/wstatus.json"
+else
+	skip "wavectl sched status --json" "wavectl not built"
+fi
 stop_all
 
 # 2. Switch-all mode: every task of the VM goes through the agent (or the fallback).
