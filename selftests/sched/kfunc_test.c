@@ -66,8 +66,8 @@ int main(int argc, char **argv)
 		expect("take for CPU 0 (nothing there)", skel->bss->take_ok_cpu0, 0);
 		expect("refusals counted", (long long)(s1.msgs_rejected - s0.msgs_rejected), 5);
 		expect("valid event sent", (long long)(s1.msgs_sent - s0.msgs_sent), 1);
-		expect("heartbeat age is sane (< 60 s)", skel->bss->age >= 0 && skel->bss->age < 60e9,
-		       1);
+		expect("heartbeat age is sane (< 60 s)",
+		       skel->bss->age >= 0 && skel->bss->age < 60e9, 1);
 	}
 	wave_kfunc_test__destroy(skel);
 	return fails != 0;

@@ -49,7 +49,7 @@ struct task {
 struct cpu {
 	bool idle;
 	uint64_t prestaged_txn; /* txn of the outstanding prestaged decision, 0: none */
-	uint32_t inflight; /* ring decisions without an outcome */
+	uint32_t inflight;	/* ring decisions without an outcome */
 };
 
 static struct task tasks[MAX_TASKS];
@@ -282,7 +282,8 @@ static void schedule_fifo(void)
 			}
 		}
 		if (pick == UINT32_MAX)
-			return; /* every allowed CPU is busy with our decisions: wait for outcomes */
+			return; /* every allowed CPU is busy with our decisions: wait for outcomes
+				 */
 		memset(&d, 0, sizeof(d));
 		d.txn_id = txn++;
 		d.tid = tid;
@@ -376,8 +377,8 @@ static void misbehave(enum mode m)
 
 static void *map_queue(int fd, uint32_t id, uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		       WAVE_MMAP_QUEUE_OFFSET(id));
+	void *p =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, WAVE_MMAP_QUEUE_OFFSET(id));
 
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -400,12 +401,14 @@ int main(int argc, char **argv)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--mode") && i + 1 < (uint32_t)argc) {
 			i++;
-			mode = !strcmp(argv[i], "garbage") ? MODE_GARBAGE :
-			       !strcmp(argv[i], "stale")   ? MODE_STALE :
-							     MODE_FIFO;
+			mode = !strcmp(argv[i], "garbage") ? MODE_GARBAGE
+			       : !strcmp(argv[i], "stale") ? MODE_STALE
+							   : MODE_FIFO;
 		} else {
-			fprintf(stderr, "usage: %s [--dev DEV] [--mode fifo|garbage|stale] "
-					"[--seconds N]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--dev DEV] [--mode fifo|garbage|stale] "
+				"[--seconds N]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -417,8 +420,8 @@ int main(int argc, char **argv)
 	/* The regions' sizes: from the queue table in the (read-only) control page. */
 	{
 		const struct wave_control_page *cp =
-			mmap(NULL, WAVE_PAGE_SIZE, PROT_READ, MAP_SHARED, fd,
-			     WAVE_MMAP_OFFSET(WAVE_REGION_CONTROL));
+		    mmap(NULL, WAVE_PAGE_SIZE, PROT_READ, MAP_SHARED, fd,
+			 WAVE_MMAP_OFFSET(WAVE_REGION_CONTROL));
 
 		if (cp == MAP_FAILED)
 			return 1;
@@ -481,8 +484,7 @@ int main(int argc, char **argv)
 	       "\"decisions\":%llu,\"prestaged\":%llu,\"ring\":%llu,\"ring_full\":%llu,"
 	       "\"garbage\":%llu,\"consumed\":%llu}\n",
 	       (unsigned long long)epoch, (unsigned long long)c.task_events,
-	       (unsigned long long)c.cpu_events,
-	       (unsigned long long)c.events[WAVE_MSG_TASK_NEW],
+	       (unsigned long long)c.cpu_events, (unsigned long long)c.events[WAVE_MSG_TASK_NEW],
 	       (unsigned long long)c.events[WAVE_MSG_TASK_RUNNABLE],
 	       (unsigned long long)c.events[WAVE_MSG_TASK_BLOCKED],
 	       (unsigned long long)c.events[WAVE_MSG_TASK_PREEMPTED],

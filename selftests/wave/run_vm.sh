@@ -22,6 +22,7 @@ for _ in $(seq 100); do [ -e /dev/wave0 ] && break; sleep 0.05; done
 
 "$bin/wave_test" || rc=1
 WAVE_KO=$ko "$bin/wave_lifecycle_test" || rc=1
+WAVE_KO=$ko "$bin/wave_loopback_test" || rc=1
 
 # Nothing the tests did may have upset the kernel.
 if dmesg | grep -E 'BUG:|WARNING:|Oops|general protection|Call Trace' >/tmp/wave-trouble; then
