@@ -18,6 +18,7 @@
 #include "link/loopback_device.h"
 #include "link/unique_fd.h"
 #include "nicd/pidfile.h"
+#include "nicd/sched_service.h"
 #include "runtime/nic_service.h"
 
 namespace wave::nicd {
@@ -107,6 +108,18 @@ int RunNicd(const Options& options) {
     }
   }
 
+  // The scheduling agent's core: its own thread, stopped before the link so that it never
+  // polls rings of a link that is going down.
+  std::unique_ptr<SchedService> sched;
+  if (options.sched_agent) {
+    sched = std::make_unique<SchedService>(nic_link, transport->bar());
+    if (std::string why; !sched->Start(&why)) {
+      runtime.reset();
+      nic_link.Stop();
+      return Fail("scheduling agent: " + why);
+    }
+  }
+
   int caught = 0;
   int raw_sigfd = sigfd.get();
   loop.Watch(raw_sigfd, [&](uint32_t) {
@@ -128,6 +141,7 @@ int RunNicd(const Options& options) {
   std::fflush(stdout);
 
   link::Status run = loop.Run();
+  sched.reset();  // joins the agent's core and logs its counters
   runtime.reset();
   nic_link.Stop();
   transport.reset();  // closes the hosts, unlinks the socket and a BAR file we created

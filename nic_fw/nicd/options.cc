@@ -81,6 +81,8 @@ const char* Usage() {
          "  --runtime-config FILE  start the actor runtime with this config (runtime_config.h)\n"
          "  --runtime KEY=VALUE  one runtime setting, e.g. cores=2 or 'actor=counter hits';\n"
          "                       repeatable, applied after the file\n"
+         "  --sched-agent on|off run the scheduling agent (FIFO/Shinjuku, as the host's\n"
+         "                       scheduling link asks) on an emulated NIC core (default on)\n"
          "  -h, --help           show this text\n";
 }
 
@@ -162,6 +164,15 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       } else {
         opts.runtime_config = value;
       }
+    } else if (name == "--sched-agent") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (value != "on" && value != "off") {
+        *error = "--sched-agent: '" + value + "' is neither on nor off";
+        return ParseResult::kError;
+      }
+      opts.sched_agent = value == "on";
     } else {
       *error = "unknown argument '" + arg + "'";
       return ParseResult::kError;

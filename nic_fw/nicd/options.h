@@ -19,6 +19,7 @@ struct Options {
   // The actor runtime (nic_fw/runtime): started when either is given.
   std::string runtime_config;                 // --runtime-config FILE
   std::vector<std::string> runtime_settings;  // --runtime KEY=VALUE, repeatable
+  bool sched_agent = true;                    // --sched-agent on|off (sched_service.h)
 };
 
 enum class ParseResult { kOk, kHelp, kError };

@@ -1,0 +1,344 @@
+#include "nicd/sched_service.h"
+
+#include <endian.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "agents/fifo_policy.h"
+#include "agents/link_agent.h"
+#include "agents/shinjuku_policy.h"
+
+namespace wave::nicd {
+namespace {
+
+// Busy polls between two checks that the link is still the host's.
+constexpr uint32_t kPollsPerCheck = 4096;
+
+const char* PolicyName(uint32_t policy) {
+  switch (policy) {
+    case WAVE_SCHED_POLICY_FIFO:
+      return "fifo";
+    case WAVE_SCHED_POLICY_SHINJUKU:
+      return "shinjuku";
+    default:
+      return "none";
+  }
+}
+
+// The info block of the message region, copied once; false if it does not describe a link.
+bool ReadInfo(const wave::QueueRegion& msg, wave_sched_info* out) {
+  if (msg.size < WAVE_SCHED_INFO_OFF + sizeof(wave_sched_info)) {
+    return false;
+  }
+  std::memcpy(out, msg.base + WAVE_SCHED_INFO_OFF, sizeof(*out));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return le32toh(out->magic) == WAVE_SCHED_INFO_MAGIC &&
+         le16toh(out->version) == WAVE_SCHED_INFO_VERSION &&
+         le16toh(out->policy) <= WAVE_SCHED_POLICY_MAX && le32toh(out->nr_cpus) >= 1 &&
+         le32toh(out->nr_cpus) <= WAVE_SCHED_MAX_CPUS && le64toh(out->slice_ns) <= 1'000'000'000;
+}
+
+// The first active message queue of the table (the one NicLink::Attach will take).
+bool FindMessageQueue(wave::Device& dev, wave::QueueRegion* out) {
+  const volatile wave_control_page* c = dev.control();
+  for (uint32_t id = 0; id < WAVE_MAX_QUEUES; id++) {
+    if (c->queues[id].state != WAVE_QSTATE_ACTIVE || c->queues[id].kind != WAVE_QKIND_MESSAGE) {
+      continue;
+    }
+    auto r = dev.MapQueue(id);  // checks the whole descriptor against the BAR
+    if (!r) {
+      return false;
+    }
+    *out = r.value();
+    return true;
+  }
+  return false;
+}
+
+void Add(agents::AgentStats* sum, const agents::AgentStats& s) {
+  sum->events += s.events;
+  sum->bad_length += s.bad_length;
+  sum->bad_type += s.bad_type;
+  sum->bad_flags += s.bad_flags;
+  sum->bad_cpu += s.bad_cpu;
+  sum->bad_tid += s.bad_tid;
+  sum->bad_mask += s.bad_mask;
+  sum->unknown_task += s.unknown_task;
+  sum->stale_seq += s.stale_seq;
+  sum->table_full += s.table_full;
+  sum->task_reused += s.task_reused;
+  for (size_t i = 0; i <= WAVE_TXN_OUTCOME_MAX; i++) {
+    sum->outcomes[i] += s.outcomes[i];
+  }
+  sum->bad_outcome += s.bad_outcome;
+  sum->late_outcome += s.late_outcome;
+  sum->late_commit += s.late_commit;
+  sum->epoch_mismatch += s.epoch_mismatch;
+  sum->decisions += s.decisions;
+  sum->prestaged += s.prestaged;
+  sum->prestage_clears += s.prestage_clears;
+  sum->revoked += s.revoked;
+  sum->steals += s.steals;
+  sum->preemptions += s.preemptions;
+  sum->ring_full += s.ring_full;
+  sum->timed_out += s.timed_out;
+}
+
+void PrintStats(const char* what, const agents::AgentStats& s) {
+  std::fprintf(stderr,
+               "wave-nicd: sched agent %s: events=%llu dropped=%llu decisions=%llu "
+               "prestaged=%llu committed=%llu stale=%llu aborted=%llu cpu_unavailable=%llu "
+               "invalid=%llu rejects=%llu late_outcomes=%llu preemptions=%llu ring_full=%llu "
+               "timed_out=%llu\n",
+               what, static_cast<unsigned long long>(s.events),
+               static_cast<unsigned long long>(s.dropped()),
+               static_cast<unsigned long long>(s.decisions),
+               static_cast<unsigned long long>(s.prestaged),
+               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_COMMITTED]),
+               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_STALE]),
+               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_ABORTED]),
+               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_CPU_UNAVAILABLE]),
+               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_INVALID]),
+               static_cast<unsigned long long>(s.bad_outcome + s.epoch_mismatch),
+               static_cast<unsigned long long>(s.late_outcome),
+               static_cast<unsigned long long>(s.preemptions),
+               static_cast<unsigned long long>(s.ring_full),
+               static_cast<unsigned long long>(s.timed_out));
+}
+
+}  // namespace
+
+// One attach of the host's link: the libwave view of its rings and the agent on them.
+struct SchedService::Session {
+  uint64_t attach_gen = 0;
+  uint32_t policy = 0;
+  uint32_t msg_id = 0, msg_generation = 0;
+  uint32_t dec_id = 0, dec_generation = 0;
+  std::unique_ptr<wave::NicLink> link;
+  std::unique_ptr<agents::Agent> agent;
+  std::unique_ptr<agents::LinkAgent> pump;
+  uint64_t messages = 0;
+  std::chrono::steady_clock::time_point start;
+};
+
+SchedService::SchedService(link::Link& link, std::span<std::byte> bar,
+                           const SchedServiceConfig& config)
+    : link_(link), device_(bar), config_(config) {}
+
+SchedService::~SchedService() { Stop(); }
+
+bool SchedService::Start(std::string* why) {
+  wake_fd_ = link::UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd_) {
+    *why = std::string("eventfd: ") + std::strerror(errno);
+    return false;
+  }
+  // The link's loop owns the doorbell eventfds; it forwards the two that concern us: the
+  // message queue's (work) and the admin vector's (the queue table or the link changed).
+  link_.OnQueueKind(WAVE_QKIND_MESSAGE, WAVE_DIR_HOST_TO_NIC,
+                    [this](const link::Queue&, uint32_t) { Wake(); });
+  link_.OnVector(WAVE_ADMIN_VECTOR, [this](uint32_t) { Wake(); });
+  thread_ = std::thread([this] { Run(); });
+  return true;
+}
+
+void SchedService::Stop() {
+  if (!thread_.joinable()) {
+    return;
+  }
+  stop_.store(true, std::memory_order_relaxed);
+  Wake();
+  thread_.join();
+  // The link outlives this service: its hooks must no longer reach our eventfd.
+  link_.OnQueueKind(WAVE_QKIND_MESSAGE, WAVE_DIR_HOST_TO_NIC, [](const link::Queue&, uint32_t) {});
+  link_.OnVector(WAVE_ADMIN_VECTOR, [](uint32_t) {});
+  LogTotals();
+}
+
+void SchedService::Wake() {
+  const uint64_t one = 1;
+  // A full counter already means "awake": nothing to do on EAGAIN.
+  (void)!write(wake_fd_.get(), &one, sizeof(one));
+}
+
+void SchedService::Run() {
+  uint32_t since_check = 0;
+  auto last_work = std::chrono::steady_clock::now();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (!session_) {
+      if (!TryAttach()) {
+        SleepUntilDoorbell();
+        continue;
+      }
+      last_work = std::chrono::steady_clock::now();
+      since_check = 0;
+    }
+    totals_.polls++;
+    const uint32_t n = session_->pump->poll_once();
+    auto now = std::chrono::steady_clock::now();
+    if (n != 0) {
+      session_->messages += n;
+      totals_.messages += n;
+      last_work = now;
+    }
+    const bool idle = n == 0 && now - last_work > config_.spin;
+    if (++since_check < kPollsPerCheck && !idle) {
+      continue;
+    }
+    since_check = 0;
+    if (!StillAttached()) {
+      EndSession("detached");
+      continue;
+    }
+    if (idle) {
+      SleepUntilDoorbell();
+      last_work = std::chrono::steady_clock::now();
+    }
+  }
+  if (session_) {
+    EndSession("stopped");
+  }
+}
+
+void SchedService::SleepUntilDoorbell() {
+  totals_.sleeps++;
+  pollfd p{wake_fd_.get(), POLLIN, 0};
+  poll(&p, 1, static_cast<int>(config_.max_sleep.count()));
+  uint64_t v;
+  while (read(wake_fd_.get(), &v, sizeof(v)) == sizeof(v)) {
+  }
+}
+
+bool SchedService::TryAttach() {
+  wave::QueueRegion msg;
+  if (!FindMessageQueue(device_, &msg)) {
+    return false;
+  }
+  wave_sched_info info{};
+  if (!ReadInfo(msg, &info)) {
+    // Zero while detached; anything else non-zero is a host writing nonsense.
+    if (le32toh(info.magic) != 0 && le64toh(info.attach_gen) != last_seen_gen_) {
+      last_seen_gen_ = le64toh(info.attach_gen);
+      totals_.bad_info++;
+      std::fprintf(stderr, "wave-nicd: sched agent: invalid info block in queue %u, ignored\n",
+                   msg.id);
+    }
+    return false;
+  }
+  const uint64_t gen = le64toh(info.attach_gen);
+  if (gen == last_seen_gen_) {
+    return false;  // already served, refused or skipped
+  }
+  const uint32_t policy = le16toh(info.policy);
+  if (policy == WAVE_SCHED_POLICY_NONE) {
+    last_seen_gen_ = gen;
+    totals_.skipped_none++;
+    std::fprintf(stderr, "wave-nicd: sched agent: link %llu has policy none, not served\n",
+                 static_cast<unsigned long long>(gen));
+    return false;
+  }
+  auto nl = wave::NicLink::Attach(device_);
+  if (!nl) {
+    if (nl.error().code == EAGAIN) {
+      return false;  // descriptors not written yet: the attach doorbell will come
+    }
+    last_seen_gen_ = gen;
+    totals_.attach_failures++;
+    std::fprintf(stderr, "wave-nicd: sched agent: link %llu refused: %s\n",
+                 static_cast<unsigned long long>(gen), nl.error().message.c_str());
+    return false;
+  }
+  if (nl.value()->message_region().id != msg.id) {
+    return false;  // the table changed between the two scans: try again
+  }
+  last_seen_gen_ = gen;
+
+  auto s = std::make_unique<Session>();
+  s->attach_gen = gen;
+  s->policy = policy;
+  s->link = std::move(nl.value());
+  s->msg_id = s->link->message_region().id;
+  s->msg_generation = s->link->message_region().generation;
+  s->dec_id = s->link->decision_region().id;
+  s->dec_generation = s->link->decision_region().generation;
+  agents::AgentConfig cfg;
+  cfg.nr_cpus = std::min(le32toh(info.nr_cpus), s->link->decisions().nr_cpus());
+  cfg.epoch = agents::link_agent_epoch(*s->link);
+  if (cfg.nr_cpus == 0) {
+    totals_.attach_failures++;
+    std::fprintf(stderr, "wave-nicd: sched agent: link %llu has no prestaged slots\n",
+                 static_cast<unsigned long long>(gen));
+    return false;
+  }
+  if (policy == WAVE_SCHED_POLICY_FIFO) {
+    s->agent = std::make_unique<agents::FifoPolicy>(cfg);
+  } else {
+    agents::ShinjukuConfig sj;
+    const uint64_t slice = le64toh(info.slice_ns);
+    sj.slice_ns = slice != 0 ? slice : WAVE_SCHED_DEFAULT_SLICE_NS;
+    s->agent = std::make_unique<agents::ShinjukuPolicy>(cfg, sj);
+  }
+  s->pump = std::make_unique<agents::LinkAgent>(*s->link, *s->agent);
+  s->start = std::chrono::steady_clock::now();
+  totals_.attaches++;
+  std::fprintf(stderr,
+               "wave-nicd: sched agent: serving link %llu: policy %s, %u CPUs, queues %u/%u, "
+               "epoch %llu\n",
+               static_cast<unsigned long long>(gen), PolicyName(policy), cfg.nr_cpus, s->msg_id,
+               s->dec_id, static_cast<unsigned long long>(cfg.epoch));
+  session_ = std::move(s);
+  return true;
+}
+
+bool SchedService::StillAttached() {
+  auto m = device_.MapQueue(session_->msg_id);
+  auto d = device_.MapQueue(session_->dec_id);
+  if (!m || !d || m->generation != session_->msg_generation ||
+      d->generation != session_->dec_generation || m->kind != WAVE_QKIND_MESSAGE ||
+      d->kind != WAVE_QKIND_DECISION) {
+    return false;
+  }
+  wave_sched_info info;
+  return ReadInfo(m.value(), &info) && le64toh(info.attach_gen) == session_->attach_gen;
+}
+
+void SchedService::EndSession(const char* why) {
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - session_->start).count();
+  const agents::AgentStats& s = session_->agent->stats();
+  std::fprintf(stderr,
+               "wave-nicd: sched agent: link %llu %s after %.2f s: %llu messages, %.0f "
+               "decisions/s, %u tasks known\n",
+               static_cast<unsigned long long>(session_->attach_gen), why, secs,
+               static_cast<unsigned long long>(session_->messages),
+               secs > 0 ? static_cast<double>(s.decisions + s.prestaged) / secs : 0.0,
+               session_->agent->nr_tasks());
+  PrintStats("link", s);
+  Add(&totals_.agent, s);
+  totals_.detaches++;
+  session_.reset();
+}
+
+void SchedService::LogTotals() const {
+  std::fprintf(stderr,
+               "wave-nicd: sched agent totals: attaches=%llu detaches=%llu refused=%llu "
+               "bad_info=%llu policy_none=%llu messages=%llu polls=%llu sleeps=%llu\n",
+               static_cast<unsigned long long>(totals_.attaches),
+               static_cast<unsigned long long>(totals_.detaches),
+               static_cast<unsigned long long>(totals_.attach_failures),
+               static_cast<unsigned long long>(totals_.bad_info),
+               static_cast<unsigned long long>(totals_.skipped_none),
+               static_cast<unsigned long long>(totals_.messages),
+               static_cast<unsigned long long>(totals_.polls),
+               static_cast<unsigned long long>(totals_.sleeps));
+  PrintStats("totals", totals_.agent);
+}
+
+}  // namespace wave::nicd

@@ -1,0 +1,97 @@
+// The scheduling agent of issue 5 inside wave-nicd: when the host attaches the scheduling link
+// (uapi/wave_sched_link.h: a MESSAGE and a DECISION queue, and the wave_sched_info block that
+// names the policy), a dedicated thread, the emulated NIC core, builds the FIFO or Shinjuku
+// agent of nic_fw/agents over libwave's NicLink on wave-nicd's own BAR mapping and polls it.
+//
+// The core busy-polls while messages arrive, spins a bounded while after the last one, then
+// sleeps until the message queue's doorbell (forwarded from the link's event loop) or a short
+// timeout. Before each sleep, and every few thousand polls, it checks that the link it serves
+// is still the host's: info magic and attach_gen unchanged, both queues still active with the
+// same generation. A detach (magic cleared, queue destroyed) drops the agent; a new attach
+// (new attach_gen) builds a fresh one, whose NicLink::Attach bumps the ring epoch.
+//
+// Policy NONE means a test program plays the agent: wave-nicd then stays off the rings (even
+// attaching would bump the epoch under the other agent's feet).
+//
+// Everything the host wrote is untrusted: descriptors are checked by libwave (NicLink::Attach,
+// the ring consumer), the info block here, events and outcomes by the agents' core.
+#ifndef WAVE_NIC_FW_NICD_SCHED_SERVICE_H_
+#define WAVE_NIC_FW_NICD_SCHED_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "agents/agent.h"
+#include "link/link.h"
+#include "link/unique_fd.h"
+#include "nicd/bar_device.h"
+#include "wave/link.h"
+#include "wave_sched_link.h"
+
+namespace wave::nicd {
+
+struct SchedServiceConfig {
+  // How long the core keeps polling after the last message before it sleeps on the doorbell.
+  std::chrono::microseconds spin{100};
+  // The longest sleep: bounds how late a detach or attach without a doorbell is noticed.
+  std::chrono::milliseconds max_sleep{5};
+};
+
+// Counters summed over every attach, for the exit log.
+struct SchedServiceTotals {
+  uint64_t attaches = 0;
+  uint64_t detaches = 0;
+  uint64_t attach_failures = 0;  // NicLink::Attach refused a link (bad descriptors)
+  uint64_t bad_info = 0;         // info block invalid while the queues were live
+  uint64_t skipped_none = 0;     // links of policy NONE left to another agent
+  uint64_t polls = 0;
+  uint64_t sleeps = 0;
+  uint64_t messages = 0;
+  agents::AgentStats agent;  // summed
+};
+
+class SchedService {
+ public:
+  SchedService(link::Link& link, std::span<std::byte> bar, const SchedServiceConfig& config = {});
+  ~SchedService();
+  SchedService(const SchedService&) = delete;
+  SchedService& operator=(const SchedService&) = delete;
+
+  // Registers the doorbell hooks on the link (the message queue kind and the admin vector)
+  // and starts the core's thread.
+  bool Start(std::string* why);
+  // Stops and joins the thread, then prints the totals on stderr.
+  void Stop();
+
+ private:
+  struct Session;
+
+  void Wake();
+  void Run();
+  // Looks for an attached link of a policy we run; builds the session. False if none.
+  bool TryAttach();
+  bool StillAttached();
+  void EndSession(const char* why);
+  void SleepUntilDoorbell();
+  void LogTotals() const;
+
+  link::Link& link_;
+  BarDevice device_;
+  SchedServiceConfig config_;
+  link::UniqueFd wake_fd_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<Session> session_;
+  uint64_t last_seen_gen_ = 0;  // attach_gen last acted on (attached, refused or skipped)
+  SchedServiceTotals totals_;
+};
+
+}  // namespace wave::nicd
+
+#endif  // WAVE_NIC_FW_NICD_SCHED_SERVICE_H_
