@@ -58,10 +58,10 @@ extern s64 bpf_wave_nic_age_ns(void) __ksym;
 bool cpu_idle[WAVE_MAX_CPUS];
 
 struct task_ctx {
-	u64 seq; /* bumped on every event sent for the task */
-	u64 enq_ns; /* when it entered WAVE_SCHED_DSQ */
+	u64 seq;      /* bumped on every event sent for the task */
+	u64 enq_ns;   /* when it entered WAVE_SCHED_DSQ */
 	bool yielded; /* stopping() after yield() reports YIELD rather than PREEMPTED */
-	u8 next_ev; /* WAVE_MSG_TASK_* the next enqueue() sends */
+	u8 next_ev;   /* WAVE_MSG_TASK_* the next enqueue() sends */
 };
 
 struct {
@@ -96,11 +96,11 @@ static struct wave_sched_bpf_stats *st(void)
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
-#define STAT_INC(field)                                         \
-	do {                                                    \
-		struct wave_sched_bpf_stats *__s = st();        \
-		if (__s)                                        \
-			__s->field++;                           \
+#define STAT_INC(field)                                                                            \
+	do {                                                                                       \
+		struct wave_sched_bpf_stats *__s = st();                                           \
+		if (__s)                                                                           \
+			__s->field++;                                                              \
 	} while (0)
 
 static struct task_ctx *tctx_of(struct task_struct *p)
@@ -144,12 +144,12 @@ static void send_event(u32 type, u32 idx, struct task_struct *p, struct task_ctx
 static void send_outcome(const struct wave_decision *d, u32 outcome, u64 seq)
 {
 	struct wave_txn_outcome o = {
-		.txn_id = d->txn_id,
-		.tid = d->tid,
-		.cpu = d->cpu,
-		.outcome = outcome,
-		.task_seq = seq,
-		.agent_epoch = d->agent_epoch,
+	    .txn_id = d->txn_id,
+	    .tid = d->tid,
+	    .cpu = d->cpu,
+	    .outcome = outcome,
+	    .task_seq = seq,
+	    .agent_epoch = d->agent_epoch,
 	};
 	struct wave_sched_bpf_stats *s = st();
 
@@ -166,7 +166,8 @@ static void record_latency(u64 ns)
 	if (!s)
 		return;
 	/* floor(log2(ns)), bounded loop for the verifier */
-	bpf_for(b, 0, WAVE_LAT_BUCKETS - 1) {
+	bpf_for(b, 0, WAVE_LAT_BUCKETS - 1)
+	{
 		if ((ns >> (b + 1)) == 0)
 			break;
 	}
@@ -185,7 +186,7 @@ static bool nic_dead(void)
 	}
 	if (age < 0 || (u64)age > hb_timeout_ns) {
 		wave_exit_sched(WAVE_EXIT_NIC_DEAD, WAVE_EXIT_MSG_NIC_DEAD " %llu ms ago",
-			     age < 0 ? 0 : (u64)age / 1000000);
+				age < 0 ? 0 : (u64)age / 1000000);
 		return true;
 	}
 	return false;
@@ -239,7 +240,8 @@ static bool commit(const struct wave_decision *d, s32 cpu)
 	u64 now = bpf_ktime_get_ns();
 	bool found = false, done = false;
 
-	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0) {
+	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0)
+	{
 		if (p->pid != d->tid)
 			continue;
 		found = true;
@@ -286,7 +288,8 @@ static bool fallback(s32 cpu)
 	u64 now = bpf_ktime_get_ns();
 	bool done = false;
 
-	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0) {
+	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0)
+	{
 		tctx = tctx_of(p);
 		if (tctx && now - tctx->enq_ns < fallback_ns)
 			break; /* FIFO: every later task waited less */
@@ -425,7 +428,8 @@ static int kick_timerfn(void *map, int *key, struct bpf_timer *timer)
 
 	if (nic_dead())
 		return 0;
-	bpf_for(cpu, 0, nr_cpus) {
+	bpf_for(cpu, 0, nr_cpus)
+	{
 		if (cpu >= WAVE_MAX_CPUS)
 			break;
 		serve_cpu(cpu, cpu_idle[cpu]);
@@ -456,22 +460,12 @@ void BPF_STRUCT_OPS(wave_exit, struct scx_exit_info *ei)
 	UEI_RECORD(uei, ei);
 }
 
-SCX_OPS_DEFINE(wave_ops,
-	       .select_cpu = (void *)wave_select_cpu,
-	       .enqueue = (void *)wave_enqueue,
-	       .dispatch = (void *)wave_dispatch,
-	       .runnable = (void *)wave_runnable,
-	       .stopping = (void *)wave_stopping,
-	       .quiescent = (void *)wave_quiescent,
-	       .yield = (void *)wave_yield,
-	       .set_cpumask = (void *)wave_set_cpumask,
-	       .update_idle = (void *)wave_update_idle,
-	       .tick = (void *)wave_tick,
-	       .init_task = (void *)wave_init_task,
-	       .enable = (void *)wave_enable,
-	       .disable = (void *)wave_disable,
-	       .init = (void *)wave_init,
-	       .exit = (void *)wave_exit,
-	       .flags = SCX_OPS_KEEP_BUILTIN_IDLE,
-	       .timeout_ms = 5000,
+SCX_OPS_DEFINE(wave_ops, .select_cpu = (void *)wave_select_cpu, .enqueue = (void *)wave_enqueue,
+	       .dispatch = (void *)wave_dispatch, .runnable = (void *)wave_runnable,
+	       .stopping = (void *)wave_stopping, .quiescent = (void *)wave_quiescent,
+	       .yield = (void *)wave_yield, .set_cpumask = (void *)wave_set_cpumask,
+	       .update_idle = (void *)wave_update_idle, .tick = (void *)wave_tick,
+	       .init_task = (void *)wave_init_task, .enable = (void *)wave_enable,
+	       .disable = (void *)wave_disable, .init = (void *)wave_init,
+	       .exit = (void *)wave_exit, .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000,
 	       .name = "wave");

@@ -99,12 +99,12 @@ static int create_queue(int fd, uint64_t size, uint16_t dir, uint16_t kind, uint
 			uint32_t *id)
 {
 	struct wave_queue_create c = {
-		.argsz = sizeof(c),
-		.size = size,
-		.dir = dir,
-		.cache_mode = WAVE_CACHE_DEFAULT,
-		.kind = kind,
-		.vector = vector,
+	    .argsz = sizeof(c),
+	    .size = size,
+	    .dir = dir,
+	    .cache_mode = WAVE_CACHE_DEFAULT,
+	    .kind = kind,
+	    .vector = vector,
 	};
 
 	if (ioctl(fd, WAVE_IOC_CREATE_QUEUE, &c))
@@ -272,18 +272,19 @@ static void write_stats(const struct options *o, const char *state,
 	fprintf(f, "\"fallbacks\":%llu,\"enqueued\":%llu,\"direct\":%llu,\"send_failed\":%llu,",
 		(unsigned long long)b->fallbacks, (unsigned long long)b->enqueued,
 		(unsigned long long)b->direct, (unsigned long long)b->send_failed);
-	fprintf(f,
-		"\"events\":{\"new\":%llu,\"runnable\":%llu,\"blocked\":%llu,\"preempted\":%llu,"
-		"\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu},",
-		(unsigned long long)b->events[WAVE_EVIDX_NEW],
-		(unsigned long long)b->events[WAVE_EVIDX_RUNNABLE],
-		(unsigned long long)b->events[WAVE_EVIDX_BLOCKED],
-		(unsigned long long)b->events[WAVE_EVIDX_PREEMPTED],
-		(unsigned long long)b->events[WAVE_EVIDX_YIELD],
-		(unsigned long long)b->events[WAVE_EVIDX_DEAD],
-		(unsigned long long)b->events[WAVE_EVIDX_AFFINITY],
-		(unsigned long long)b->events[WAVE_EVIDX_CPU_IDLE],
-		(unsigned long long)b->events[WAVE_EVIDX_CPU_TICK]);
+	fprintf(
+	    f,
+	    "\"events\":{\"new\":%llu,\"runnable\":%llu,\"blocked\":%llu,\"preempted\":%llu,"
+	    "\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu},",
+	    (unsigned long long)b->events[WAVE_EVIDX_NEW],
+	    (unsigned long long)b->events[WAVE_EVIDX_RUNNABLE],
+	    (unsigned long long)b->events[WAVE_EVIDX_BLOCKED],
+	    (unsigned long long)b->events[WAVE_EVIDX_PREEMPTED],
+	    (unsigned long long)b->events[WAVE_EVIDX_YIELD],
+	    (unsigned long long)b->events[WAVE_EVIDX_DEAD],
+	    (unsigned long long)b->events[WAVE_EVIDX_AFFINITY],
+	    (unsigned long long)b->events[WAVE_EVIDX_CPU_IDLE],
+	    (unsigned long long)b->events[WAVE_EVIDX_CPU_TICK]);
 	fprintf(f, "\"latency_ns\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},",
 		(unsigned long long)lat_quantile(b, 0.5), (unsigned long long)lat_quantile(b, 0.9),
 		(unsigned long long)lat_quantile(b, 0.99));
@@ -333,7 +334,8 @@ static bool wait_nic_alive(int fd)
 
 	while (!stop_requested) {
 		info.argsz = sizeof(info);
-		if (!ioctl(fd, WAVE_IOC_GET_INFO, &info) && info.nic_state == WAVE_NIC_STATE_READY) {
+		if (!ioctl(fd, WAVE_IOC_GET_INFO, &info) &&
+		    info.nic_state == WAVE_NIC_STATE_READY) {
 			if (seen && info.heartbeat != first)
 				return true;
 			if (!seen) {
@@ -383,11 +385,12 @@ static int run_daemon(const struct options *o)
 		return 1;
 	}
 	for (;;) {
-		fprintf(stderr,
-			"wave-sched: link queues %u/%u (%u+%u slots, %u CPUs), policy %s, %s mode\n",
-			cur_link.msg_q, cur_link.dec_q, cur_link.att.msg_slots,
-			cur_link.att.dec_slots, cur_link.att.nr_cpus, policy_names[o->policy],
-			o->partial ? "partial" : "switch-all");
+		fprintf(
+		    stderr,
+		    "wave-sched: link queues %u/%u (%u+%u slots, %u CPUs), policy %s, %s mode\n",
+		    cur_link.msg_q, cur_link.dec_q, cur_link.att.msg_slots, cur_link.att.dec_slots,
+		    cur_link.att.nr_cpus, policy_names[o->policy],
+		    o->partial ? "partial" : "switch-all");
 		skel = sched_load(o, cur_link.att.nr_cpus, &blink);
 		memset(&prev_b, 0, sizeof(prev_b));
 		t_prev = now_s();
@@ -419,7 +422,8 @@ static int run_daemon(const struct options *o)
 		skel = NULL;
 		if (stop_requested || !o->restart || !strstr(reason, WAVE_EXIT_MSG_NIC_DEAD))
 			break;
-		fprintf(stderr, "wave-sched: NIC gone; tasks run in the fair class until it returns\n");
+		fprintf(stderr,
+			"wave-sched: NIC gone; tasks run in the fair class until it returns\n");
 		if (!wait_nic_alive(cur_link.fd))
 			break;
 		restarts++;
@@ -600,17 +604,17 @@ static void usage(void)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"partial", no_argument, NULL, 'P'},
-		{"dev", required_argument, NULL, 'd'},
-		{"fallback-us", required_argument, NULL, 'f'},
-		{"hb-timeout-ms", required_argument, NULL, 'h'},
-		{"slice-us", required_argument, NULL, 's'},
-		{"msg-slots", required_argument, NULL, 'm'},
-		{"dec-slots", required_argument, NULL, 'D'},
-		{"no-restart", no_argument, NULL, 'R'},
-		{"no-ticks", no_argument, NULL, 'T'},
-		{NULL, 0, NULL, 0},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"partial", no_argument, NULL, 'P'},
+	    {"dev", required_argument, NULL, 'd'},
+	    {"fallback-us", required_argument, NULL, 'f'},
+	    {"hb-timeout-ms", required_argument, NULL, 'h'},
+	    {"slice-us", required_argument, NULL, 's'},
+	    {"msg-slots", required_argument, NULL, 'm'},
+	    {"dec-slots", required_argument, NULL, 'D'},
+	    {"no-restart", no_argument, NULL, 'R'},
+	    {"no-ticks", no_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	unsigned int i;
@@ -669,14 +673,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = {
-		.dev = "/dev/wave0",
-		.policy = WAVE_SCHED_POLICY_FIFO,
-		.restart = true,
-		.fallback_us = 5000,
-		.hb_timeout_ms = 1000,
-		.slice_us = 30,
-		.msg_slots = 4096,
-		.dec_slots = 1024,
+	    .dev = "/dev/wave0",
+	    .policy = WAVE_SCHED_POLICY_FIFO,
+	    .restart = true,
+	    .fallback_us = 5000,
+	    .hb_timeout_ms = 1000,
+	    .slice_us = 30,
+	    .msg_slots = 4096,
+	    .dec_slots = 1024,
 	};
 
 	if (argc < 2) {

@@ -32,19 +32,19 @@ enum wave_evidx {
 
 struct wave_sched_bpf_stats {
 	__u64 events[WAVE_EVIDX_NR]; /* sent to the NIC */
-	__u64 send_failed; /* ring full or link gone */
-	__u64 enqueued; /* tasks put in WAVE_SCHED_DSQ */
-	__u64 direct; /* per-CPU kthreads run locally, never offered to the NIC */
-	__u64 decisions; /* taken from the link */
-	__u64 idle_decisions; /* decisions naming no task */
-	__u64 outcomes[6]; /* by WAVE_TXN_* (index 0 unused) */
+	__u64 send_failed;	     /* ring full or link gone */
+	__u64 enqueued;		     /* tasks put in WAVE_SCHED_DSQ */
+	__u64 direct;		     /* per-CPU kthreads run locally, never offered to the NIC */
+	__u64 decisions;	     /* taken from the link */
+	__u64 idle_decisions;	     /* decisions naming no task */
+	__u64 outcomes[6];	     /* by WAVE_TXN_* (index 0 unused) */
 	__u64 fallbacks; /* tasks dispatched locally after waiting fallback_ns for a decision */
 	__u64 lat_hist[WAVE_LAT_BUCKETS]; /* enqueue to committed decision */
 };
 
 /* scx_bpf_exit() codes (user exit info). */
 #define WAVE_EXIT_NIC_DEAD 64 /* the NIC heartbeat stopped: tasks go back to the fair class */
-#define WAVE_EXIT_NO_LINK 65 /* wave.ko has no scheduling link attached */
+#define WAVE_EXIT_NO_LINK 65  /* wave.ko has no scheduling link attached */
 
 /* How the scheduler says why it left (its exit reason starts with file:line, then these). */
 #define WAVE_EXIT_MSG_NIC_DEAD "wave: NIC heartbeat stopped"

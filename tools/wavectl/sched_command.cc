@@ -23,9 +23,11 @@ constexpr const char* kUsage =
 
 // Where wave-sched is: $WAVE_SCHED_BIN, the build tree's copy, or the PATH.
 std::string LoaderPath() {
-  if (const char* env = std::getenv("WAVE_SCHED_BIN"); env && *env) return env;
+  if (const char* env = std::getenv("WAVE_SCHED_BIN"); env && *env)
+    return env;
 #ifdef WAVE_SCHED_BUILD_PATH
-  if (access(WAVE_SCHED_BUILD_PATH, X_OK) == 0) return WAVE_SCHED_BUILD_PATH;
+  if (access(WAVE_SCHED_BUILD_PATH, X_OK) == 0)
+    return WAVE_SCHED_BUILD_PATH;
 #endif
   return "wave-sched";
 }
@@ -40,7 +42,8 @@ int RunSched(int argc, char** argv) {
   const std::string loader = LoaderPath();
   std::vector<char*> args;
   args.push_back(const_cast<char*>(loader.c_str()));
-  for (int i = 1; i < argc; i++) args.push_back(argv[i]);
+  for (int i = 1; i < argc; i++)
+    args.push_back(argv[i]);
   args.push_back(nullptr);
   execvp(loader.c_str(), args.data());
   std::fprintf(stderr, "wavectl sched: cannot run %s: %s\n", loader.c_str(), std::strerror(errno));
