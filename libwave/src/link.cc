@@ -30,7 +30,7 @@ RingGeometry Ring(uint32_t kind, uint32_t slot_size, uint32_t nr, uint64_t off, 
 // One ring end as a given side reaches it.
 RingEndpoint Endpoint(const QueueRegion& ring_region, const RingGeometry& g,
                       const QueueRegion& credit_region, uint32_t ring_index, bool host,
-                      bool host_produces, const LinkModel* model) {
+                      const LinkModel* model) {
   RingEndpoint ep;
   ep.slots = ring_region.base + g.slots_off;
   ep.geo = g;
@@ -43,7 +43,6 @@ RingEndpoint Endpoint(const QueueRegion& ring_region, const RingGeometry& g,
     ep.credit_cache = credit_region.cache_mode;
     ep.model = model;
   }
-  (void)host_produces;
   return ep;
 }
 
@@ -116,16 +115,16 @@ Result<std::unique_ptr<HostLink>> HostLink::Create(Device& dev, const LinkConfig
   FlushWrites(M.mem);
 
   link->messages_ = MessageProducer(
-      RingProducer(Endpoint(M, msg, D, kMessageRing, true, true, cfg.model)));
-  MessageConsumer dec_consumer(RingConsumer(Endpoint(D, dec, M, kDecisionRing, true, false, cfg.model),
+      RingProducer(Endpoint(M, msg, D, kMessageRing, true, cfg.model)));
+  MessageConsumer dec_consumer(RingConsumer(Endpoint(D, dec, M, kDecisionRing, true, cfg.model),
                                             RingConsumer::Start::kFresh));
   link->decisions_ = DecisionConsumer(
       dec_consumer, reinterpret_cast<const wave_prestaged_slot*>(D.base + pre_off), cfg.nr_cpus,
       D.mem, D.cache_mode, cfg.model);
   if (dma) {
-    link->dma_ = DmaQueue(RingProducer(Endpoint(M, desc, D, kDmaDescRing, true, true, cfg.model)),
+    link->dma_ = DmaQueue(RingProducer(Endpoint(M, desc, D, kDmaDescRing, true, cfg.model)),
                           MessageConsumer(RingConsumer(
-                              Endpoint(D, done, M, kDmaDoneRing, true, false, cfg.model),
+                              Endpoint(D, done, M, kDmaDoneRing, true, cfg.model),
                               RingConsumer::Start::kFresh)),
                           link->dma_region_.id);
   }
@@ -160,9 +159,9 @@ Result<std::unique_ptr<NicLink>> NicLink::Attach(Device& dev, RingConsumer::Star
     return Error{EINVAL, "link rings do not describe a message/decision pair"};
 
   link->messages_ = MessageConsumer(
-      RingConsumer(Endpoint(M, msg.value(), D, kMessageRing, false, true, nullptr), start));
+      RingConsumer(Endpoint(M, msg.value(), D, kMessageRing, false, nullptr), start));
   MessageProducer dec_producer(
-      RingProducer(Endpoint(D, dec.value(), M, kDecisionRing, false, false, nullptr)));
+      RingProducer(Endpoint(D, dec.value(), M, kDecisionRing, false, nullptr)));
   link->decisions_ = DecisionProducer(
       dec_producer, reinterpret_cast<wave_prestaged_slot*>(D.base + dec->prestaged_off),
       dec->prestaged_nr, MemKind::kWriteBack);
@@ -178,8 +177,8 @@ Result<std::unique_ptr<NicLink>> NicLink::Attach(Device& dev, RingConsumer::Star
       return Error{EINVAL, "DMA rings are inconsistent"};
     link->dma_region_ = b.value();
     link->dma_ = DmaEngine(
-        RingConsumer(Endpoint(M, desc.value(), D, kDmaDescRing, false, true, nullptr), start),
-        MessageProducer(RingProducer(Endpoint(D, done.value(), M, kDmaDoneRing, false, false, nullptr))),
+        RingConsumer(Endpoint(M, desc.value(), D, kDmaDescRing, false, nullptr), start),
+        MessageProducer(RingProducer(Endpoint(D, done.value(), M, kDmaDoneRing, false, nullptr))),
         dev.HostWindow(), link->dma_region_.id,
         std::span<uint8_t>(link->dma_region_.base, link->dma_region_.size), model);
     link->has_dma_ = true;

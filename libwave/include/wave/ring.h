@@ -1,8 +1,7 @@
 // The single-producer single-consumer ring of the link (layout: uapi/wave_ring.h).
 //
-// Producer: across the link (WC/UC), writes payloads and headers of a batch, one store fence,
-// then the batch's sequence words, then one flush; in coherent memory it publishes slot by slot
-// with release stores. It learns that there is room from a credit cell in its own memory,
+// Producer: writes payloads and headers of a batch, one store fence, then the batch's sequence
+// words, then one flush. It learns that there is room from a credit cell in its own memory,
 // which it reads only when its cached credit says the ring is full.
 // Consumer: accepts the slot at position pos only if its sequence word is pos + 1, never
 // writes a slot, and returns credits every credit_batch slots and when it runs dry.
@@ -105,26 +104,17 @@ class RingProducer {
   uint32_t EnqueueBatch(uint32_t n, Fill&& fill) {
     const uint32_t count = Room(n);
     if (count == 0) return 0;
-    if (ep_.slot_mem == MemKind::kWriteBack) {
-      // Coherent memory: publish slot by slot (a release store is free on x86-64 and one
-      // STLR on arm64), so the consumer can start on the first slot at once.
-      for (uint32_t i = 0; i < count; i++) {
-        const uint64_t pos = produced_ + i;
-        uint8_t* slot = SlotAt(pos);
-        WriteBody(slot, i, fill);
-        StoreFence(MemKind::kWriteBack);
-        StoreWord(reinterpret_cast<volatile uint64_t*>(slot), pos + 1);
-      }
-    } else {
-      // Across the link: all bodies, one fence, all sequence words, one flush.
-      for (uint32_t i = 0; i < count; i++) WriteBody(SlotAt(produced_ + i), i, fill);
-      StoreFence(ep_.slot_mem);
-      for (uint32_t i = 0; i < count; i++) {
-        const uint64_t pos = produced_ + i;
-        StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
-      }
-      FlushWrites(ep_.slot_mem);
+    // All bodies, one fence, all sequence words, one flush. Across the link that is one
+    // SFENCE pair per batch; in coherent memory it also keeps a polling consumer from
+    // pulling each line away while it is being written: it can only take a slot's line once
+    // the whole batch is written.
+    for (uint32_t i = 0; i < count; i++) WriteBody(SlotAt(produced_ + i), i, fill);
+    StoreFence(ep_.slot_mem);
+    for (uint32_t i = 0; i < count; i++) {
+      const uint64_t pos = produced_ + i;
+      StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
     }
+    FlushWrites(ep_.slot_mem);
     if (ep_.model) ChargeWrite(ep_.model, ep_.slot_cache, count * ep_.geo.slot_size);
     produced_ += count;
     stats_.messages += count;

@@ -25,9 +25,9 @@ namespace {
 struct Options {
   std::string json;
   uint32_t rounds = 5;
-  uint64_t messages = 4'000'000;
-  uint32_t rtt_samples = 100'000;
-  uint32_t decisions = 100'000;
+  uint64_t messages = 2'000'000;
+  uint32_t rtt_samples = 50'000;
+  uint32_t decisions = 50'000;
   LinkModel model = LinkModel::Pcie();
   bool ablation = true;
 };
