@@ -76,11 +76,22 @@ DmoBlock::DmoBlock(size_t size, bool zeroed) : size_(size) {
     size_ = 0;
 }
 
+DmoBlock DmoBlock::adopt(std::byte* data, size_t size, std::shared_ptr<BlockOwner> owner) {
+  DmoBlock b;
+  if (data == nullptr || size == 0 || owner == nullptr)
+    return b;
+  b.data_ = data;
+  b.size_ = size;
+  b.owner_ = std::move(owner);
+  return b;
+}
+
 DmoBlock& DmoBlock::operator=(DmoBlock&& o) noexcept {
   if (this != &o) {
     reset();
     data_ = o.data_;
     size_ = o.size_;
+    owner_ = std::move(o.owner_);
     o.data_ = nullptr;
     o.size_ = 0;
   }
@@ -90,7 +101,10 @@ DmoBlock& DmoBlock::operator=(DmoBlock&& o) noexcept {
 void DmoBlock::reset() {
   if (data_ == nullptr)
     return;
-  if (size_ < kLargeBlock) {
+  if (owner_) {
+    owner_->release(data_, size_);
+    owner_.reset();
+  } else if (size_ < kLargeBlock) {
     delete[] data_;
   } else {
     const size_t len = page_round(size_);

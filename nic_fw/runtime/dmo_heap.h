@@ -7,8 +7,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace wave::rt {
+
+// Who gets a block's storage back when it is freed, for storage the runtime did not allocate
+// itself (a range of the DMA window adopted by the host runtime after a migration).
+class BlockOwner {
+ public:
+  virtual ~BlockOwner() = default;
+  virtual void release(std::byte* data, size_t size) = 0;
+};
 
 class DmoBlock {
  public:
@@ -16,10 +25,12 @@ class DmoBlock {
   // Null data() on allocation failure. `zeroed` asks for zero-filled storage.
   DmoBlock(size_t size, bool zeroed);
   ~DmoBlock() { reset(); }
-  DmoBlock(DmoBlock&& o) noexcept : data_(o.data_), size_(o.size_) {
+  DmoBlock(DmoBlock&& o) noexcept : data_(o.data_), size_(o.size_), owner_(std::move(o.owner_)) {
     o.data_ = nullptr;
     o.size_ = 0;
   }
+  // Takes `data` as the block's storage without copying; `owner` gets it back on reset.
+  static DmoBlock adopt(std::byte* data, size_t size, std::shared_ptr<BlockOwner> owner);
   DmoBlock& operator=(DmoBlock&& o) noexcept;
   DmoBlock(const DmoBlock&) = delete;
   DmoBlock& operator=(const DmoBlock&) = delete;
@@ -34,6 +45,7 @@ class DmoBlock {
  private:
   std::byte* data_ = nullptr;
   size_t size_ = 0;
+  std::shared_ptr<BlockOwner> owner_;  // set for adopted storage only
 };
 
 }  // namespace wave::rt

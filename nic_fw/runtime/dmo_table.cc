@@ -307,6 +307,34 @@ bool DmoTable::for_each_object(
   return true;
 }
 
+DmoTable::Slot* DmoTable::claim_import_slot(Space& sp, ActorId actor, ObjectId id,
+                                            uint64_t size, Status* why) {
+  const uint32_t slot = object_slot(id);
+  const uint32_t gen = object_generation(id);
+  if (object_owner(id) != actor || gen == 0 || size == 0 || slot >= kMaxSlots) {
+    *why = Status::kInvalid;
+    return nullptr;
+  }
+  if (size > sp.cap || sp.used > sp.cap - size) {
+    *why = Status::kOverCap;
+    return nullptr;
+  }
+  if (slot >= sp.slots.size()) {
+    // Slots skipped over were freed on the other side; they become free here too.
+    const uint32_t first_new = static_cast<uint32_t>(sp.slots.size());
+    sp.slots.resize(slot + 1);
+    for (uint32_t i = first_new; i < slot; ++i)
+      sp.free_slots.push_back(i);
+  } else {
+    if (sp.slots[slot].live) {
+      *why = Status::kInvalid;
+      return nullptr;
+    }
+    std::erase(sp.free_slots, slot);
+  }
+  return &sp.slots[slot];
+}
+
 Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
                                std::span<std::byte>* storage) {
   std::shared_lock lock(mu_);
@@ -315,34 +343,44 @@ Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
     return Status::kNoActor;
   Space& sp = *it->second;
   std::lock_guard space_lock(sp.mu);
-  const uint32_t slot = object_slot(id);
-  const uint32_t gen = object_generation(id);
-  if (object_owner(id) != actor || gen == 0 || size == 0 || slot >= kMaxSlots) {
-    return Status::kInvalid;
-  }
-  if (size > sp.cap || sp.used > sp.cap - size)
+  Status why = Status::kOk;
+  Slot* s = claim_import_slot(sp, actor, id, size, &why);
+  if (s == nullptr)
+    return why;
+  s->data = DmoBlock(size, /*zeroed=*/false);  // the importer fills every byte
+  if (s->data.data() == nullptr) {
+    sp.free_slots.push_back(object_slot(id));
     return Status::kOverCap;
-  if (slot >= sp.slots.size()) {
-    // Slots skipped over were freed on the other side; they become free here too.
-    const uint32_t first_new = static_cast<uint32_t>(sp.slots.size());
-    sp.slots.resize(slot + 1);
-    for (uint32_t i = first_new; i < slot; ++i)
-      sp.free_slots.push_back(i);
-  } else {
-    if (sp.slots[slot].live)
-      return Status::kInvalid;
-    std::erase(sp.free_slots, slot);
   }
-  Slot& s = sp.slots[slot];
-  s.data = DmoBlock(size, /*zeroed=*/false);  // the importer fills every byte
-  if (s.data.data() == nullptr)
-    return Status::kOverCap;
-  s.generation = gen;
-  s.live = true;
-  s.size = size;
+  s->generation = object_generation(id);
+  s->live = true;
+  s->size = size;
   sp.used += size;
   ++sp.objects;
-  *storage = {s.data.data(), size};
+  *storage = {s->data.data(), size};
+  return Status::kOk;
+}
+
+Status DmoTable::adopt_object(ActorId actor, ObjectId id, DmoBlock block) {
+  std::shared_lock lock(mu_);
+  auto it = spaces_.find(actor);
+  if (it == spaces_.end())
+    return Status::kNoActor;
+  Space& sp = *it->second;
+  std::lock_guard space_lock(sp.mu);
+  const uint64_t size = block.size();
+  if (block.data() == nullptr)
+    return Status::kInvalid;
+  Status why = Status::kOk;
+  Slot* s = claim_import_slot(sp, actor, id, size, &why);
+  if (s == nullptr)
+    return why;
+  s->data = std::move(block);
+  s->generation = object_generation(id);
+  s->live = true;
+  s->size = size;
+  sp.used += size;
+  ++sp.objects;
   return Status::kOk;
 }
 

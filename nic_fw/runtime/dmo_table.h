@@ -80,6 +80,9 @@ class DmoTable {
   // its (uninitialised) storage, which the caller must fill entirely. Fails if the id's owner is
   // not `actor`, the slot is taken, or the cap would be exceeded.
   Status import_object(ActorId actor, ObjectId id, uint64_t size, std::span<std::byte>* storage);
+  // Migration without a copy: like import_object, but the object takes `block` (already
+  // filled) as its storage. On failure the block is dropped, which hands its storage back.
+  Status adopt_object(ActorId actor, ObjectId id, DmoBlock block);
 
  private:
   struct Slot {
@@ -110,6 +113,9 @@ class DmoTable {
   // Counts a failed call; runs the hook (after the caller dropped its locks) for violations.
   Status fail(Space& sp, Status why);
   Status report(ActorId caller, Status s);
+  // Claims slot `id` of the actor's space for an incoming object of `size` bytes (space lock
+  // held). Null with *why set on failure.
+  Slot* claim_import_slot(Space& sp, ActorId actor, ObjectId id, uint64_t size, Status* why);
   template <typename Fn>
   Status with_space(ActorId caller, Fn&& fn);
 

@@ -366,6 +366,12 @@ void Runtime::handle_host_frame(const FrameHeader& h, std::span<const std::byte>
     }
     case FrameType::kStateAck:
       acks_[h.actor] = h.arg0 + 1;
+      if (h.actor == dma_grant_.actor && !dma_grant_.granted)
+        dma_grant_.refused = true;  // the host turned the transfer down before granting
+      return;
+    case FrameType::kDmaGrant:
+      if (!dma_grant_.offer(h.actor, h.arg0, h.arg1, link_->dma_window().size()))
+        link_errors_.fetch_add(1, std::memory_order_relaxed);
       return;
     case FrameType::kStateBegin:
     case FrameType::kObject:
@@ -453,7 +459,12 @@ Status Runtime::do_migrate_out(ActorId id, MigrationRecord* out) {
   mr.bytes = mem.used_bytes;
   mr.objects = mem.objects;
   mig::ActorImage img{id, rec->spec.type, rec->spec.name, rec->spec.mem_cap_bytes, rec->root};
-  bool ok = mig::send_state(link_->tx(), table_, img, [this] { return link_wait(); });
+  // One copy through the DMA window when the link has one; else two, through the ring.
+  const std::span<std::byte> window = link_->dma_window();
+  bool ok = window.empty()
+                ? mig::send_state(link_->tx(), table_, img, [this] { return link_wait(); })
+                : mig::send_state_dma(link_->tx(), table_, img, window, dma_grant_,
+                                      [this] { return link_wait(); });
   const uint64_t t2 = wall.now_ns();
   // Phase 3: the host recreates the actor and acknowledges.
   acks_.erase(id);

@@ -40,7 +40,7 @@ struct MigrationRecord {
   uint64_t bytes = 0;
   uint64_t objects = 0;
   uint64_t stop_ns = 0;      // stop the mailbox, wait for running handlers, buffer new requests
-  uint64_t ship_ns = 0;      // DMOs over the link (sender copy + receiver copy, pipelined)
+  uint64_t ship_ns = 0;      // DMOs over the link (one copy via the DMA window, two via a ring)
   uint64_t recreate_ns = 0;  // the other side inserts the actor and acknowledges
   uint64_t replay_ns = 0;    // buffered requests replayed; the actor serves from the new side
   uint64_t cleanup_ns = 0;   // the old side's copy freed (after the actor already serves)
@@ -178,6 +178,7 @@ class Runtime {
   // Link to the host runtime: all use serialized by link_mu_.
   std::recursive_mutex link_mu_;
   std::unique_ptr<mig::MigrationLink> link_;
+  mig::DmaGrantSlot dma_grant_;  // the grant a one-copy migration out waits for
   mig::StateReceiver returning_{table_};
   std::map<ActorId, uint64_t> acks_;  // actor -> status of its last kStateAck (+1)
   bool return_done_ = false;

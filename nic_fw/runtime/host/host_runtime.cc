@@ -14,6 +14,11 @@ HostRuntime::HostRuntime(const ActorRegistry& registry, std::unique_ptr<mig::Mig
     : registry_(registry), link_(std::move(link)) {
   // A migrated actor that violates isolation here is stopped here too.
   table_.set_violation_hook([this](ActorId a, Status) { table_.quarantine(a); });
+  // Objects migrated in through the DMA window stay where the NIC wrote them.
+  if (link_ && !link_->dma_window().empty()) {
+    receiver_.set_dma_window(
+        mig::DmaWindowAllocator::create(link_->dma_window(), link_->dma_window_keepalive()));
+  }
 }
 
 HostRuntime::~HostRuntime() {
@@ -81,6 +86,7 @@ void HostRuntime::handle(const FrameHeader& h, std::span<const std::byte> payloa
     case FrameType::kStateBegin:
     case FrameType::kObject:
     case FrameType::kChunk:
+    case FrameType::kDmaObject:
     case FrameType::kStateEnd: {
       if (h.type == static_cast<uint16_t>(FrameType::kStateBegin) && actors_.count(h.actor)) {
         std::lock_guard lock(stats_mu_);
@@ -88,6 +94,9 @@ void HostRuntime::handle(const FrameHeader& h, std::span<const std::byte> payloa
         return;  // already here: a confused or hostile peer
       }
       const auto step = receiver_.on_frame(h, payload);
+      uint64_t grant_off = 0, grant_len = 0;
+      if (step == mig::StateReceiver::Step::kMore && receiver_.take_grant(&grant_off, &grant_len))
+        send(FrameType::kDmaGrant, h.actor, grant_off, grant_len, {});
       if (step == mig::StateReceiver::Step::kMore)
         return;
       if (step == mig::StateReceiver::Step::kError) {

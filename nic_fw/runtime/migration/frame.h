@@ -8,6 +8,11 @@
 //   kStateEnd    object count
 //   kRequest     a buffered or forwarded request
 //   kPull        give the actor back
+//
+// One-copy state transfer (flag kFlagDma on kStateBegin, when the link has a DMA window):
+//   kStateBegin (kFlagDma)                       kDmaGrant   window range the NIC may write
+//   kDmaObject   DmaDescriptor: the object's bytes are at a window offset, page aligned
+//   kStateEnd
 #pragma once
 
 #include <cstdint>
@@ -30,8 +35,10 @@ enum class FrameType : uint16_t {
   kRequest = 6,
   kReply = 7,
   kPull = 8,
+  kDmaGrant = 9,   // arg0 = window offset, arg1 = length
+  kDmaObject = 10,
 };
-inline constexpr uint16_t kMaxFrameType = 8;
+inline constexpr uint16_t kMaxFrameType = 10;
 
 struct FrameHeader {
   uint32_t magic;
@@ -45,6 +52,21 @@ struct FrameHeader {
 static_assert(sizeof(FrameHeader) == 32);
 
 inline constexpr uint16_t kFlagWantsReply = 1;
+inline constexpr uint16_t kFlagDma = 2;  // kStateBegin: objects come through the DMA window
+
+// Objects in the DMA window start on this boundary, so each one can be adopted on its own.
+inline constexpr uint64_t kDmaAlign = 4096;
+inline constexpr uint64_t dma_round(uint64_t n) {
+  return (n + kDmaAlign - 1) & ~(kDmaAlign - 1);
+}
+
+// Payload of kDmaObject.
+struct DmaDescriptor {
+  uint64_t object;  // object id (owner = the migrating actor)
+  uint64_t offset;  // in the DMA window
+  uint64_t size;    // bytes of the object
+};
+static_assert(sizeof(DmaDescriptor) == 24);
 
 // Payload of kStateBegin.
 struct StateBegin {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 
 #include "runtime/migration/frame.h"
@@ -34,6 +35,10 @@ class MigrationLink {
   virtual FrameChannel& tx() = 0;
   virtual FrameChannel& rx() = 0;
   bool ok() { return tx().ok() && rx().ok(); }
+  // The DMA window this side maps (dma_window.h), empty when the link has none: then state is
+  // shipped in kChunk frames. The keepalive owns the mapping (adopted objects hold it).
+  virtual std::span<std::byte> dma_window() { return {}; }
+  virtual std::shared_ptr<const void> dma_window_keepalive() { return nullptr; }
 };
 
 }  // namespace wave::rt::mig

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstring>
+
 namespace wave::rt::mig {
 namespace {
 
@@ -15,17 +18,20 @@ size_t page_round(size_t v) {
 
 }  // namespace
 
-LinkEnd::~LinkEnd() {
-  if (base_ != nullptr)
-    munmap(base_, len_);
-}
+struct LinkEnd::Mapping {
+  Mapping(void* b, size_t l) : base(b), len(l) {}
+  ~Mapping() { munmap(base, len); }
+  void* base;
+  size_t len;
+};
 
-std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes) {
+std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes, uint64_t window_bytes) {
   const size_t region = page_round(ShmRing::bytes_for(ring_bytes));
+  const size_t total = 2 * region + page_round(window_bytes);
   int fd = memfd_create("wave-migration-link", MFD_CLOEXEC);
   if (fd < 0)
     return nullptr;
-  if (ftruncate(fd, static_cast<off_t>(2 * region)) != 0) {
+  if (ftruncate(fd, static_cast<off_t>(total)) != 0) {
     close(fd);
     return nullptr;
   }
@@ -41,7 +47,7 @@ std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes) {
     close(fd);
     return nullptr;
   }
-  return std::unique_ptr<ShmLink>(new ShmLink(fd, region));
+  return std::unique_ptr<ShmLink>(new ShmLink(fd));
 }
 
 ShmLink::~ShmLink() {
@@ -55,19 +61,32 @@ std::unique_ptr<LinkEnd> ShmLink::open(LinkSide side) const {
 
 std::unique_ptr<LinkEnd> ShmLink::open_fd(int fd, LinkSide side) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size % (2 * kPage) != 0)
+  if (fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size % kPage != 0)
     return nullptr;
   const size_t len = static_cast<size_t>(st.st_size);
-  const size_t region = len / 2;
+  // Populated now so that neither side pays page faults during a migration.
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED)
     return nullptr;
+  auto mapping = std::make_shared<LinkEnd::Mapping>(p, len);
   auto* base = static_cast<std::byte*>(p);
-  // Ring 0 carries NIC-to-host frames, ring 1 host-to-NIC.
+  // The file may come from another process: the ring size in the first ring's header decides
+  // the layout, and must leave room for both rings.
+  if (len < sizeof(RingShared))
+    return nullptr;
+  uint32_t data_bytes = 0;
+  std::memcpy(&data_bytes, base + offsetof(RingShared, size), sizeof data_bytes);
+  if (data_bytes == 0 || (data_bytes & (data_bytes - 1)) != 0 || data_bytes > len)
+    return nullptr;
+  const size_t region = page_round(ShmRing::bytes_for(data_bytes));
+  if (region > len / 2)
+    return nullptr;
+  // Ring 0 carries NIC-to-host frames, ring 1 host-to-NIC; the window follows.
   std::span<std::byte> to_host{base, region};
   std::span<std::byte> to_nic{base + region, region};
-  auto end = side == LinkSide::kNic ? new LinkEnd(p, len, to_host, to_nic)
-                                    : new LinkEnd(p, len, to_nic, to_host);
+  std::span<std::byte> window{base + 2 * region, len - 2 * region};
+  auto end = side == LinkSide::kNic ? new LinkEnd(mapping, to_host, to_nic, window)
+                                    : new LinkEnd(mapping, to_nic, to_host, window);
   return std::unique_ptr<LinkEnd>(end);
 }
 

@@ -1,6 +1,7 @@
 // The emulated NIC<->host link for migration: one shared-memory file holding two frame rings
 // (NIC-to-host and host-to-NIC). Each side maps the file on its own (separate views, possibly
 // in separate processes) and gets a LinkEnd: the ring it produces into and the one it consumes.
+// Optionally the file also holds a DMA window after the rings (dma_window.h).
 #pragma once
 
 #include <cstddef>
@@ -18,27 +19,32 @@ enum class LinkSide : uint8_t { kNic, kHost };
 // A mapping of the link file owned by one side.
 class LinkEnd final : public MigrationLink {
  public:
-  ~LinkEnd() override;
+  ~LinkEnd() override = default;
   LinkEnd(const LinkEnd&) = delete;
   LinkEnd& operator=(const LinkEnd&) = delete;
 
   ShmRing& tx() override { return tx_; }
   ShmRing& rx() override { return rx_; }
+  std::span<std::byte> dma_window() override { return window_; }
+  std::shared_ptr<const void> dma_window_keepalive() override { return mapping_; }
 
  private:
   friend class ShmLink;
-  LinkEnd(void* base, size_t len, std::span<std::byte> tx, std::span<std::byte> rx)
-      : base_(base), len_(len), tx_(tx), rx_(rx) {}
-  void* base_;
-  size_t len_;
+  struct Mapping;
+  LinkEnd(std::shared_ptr<Mapping> mapping, std::span<std::byte> tx, std::span<std::byte> rx,
+          std::span<std::byte> window)
+      : mapping_(std::move(mapping)), tx_(tx), rx_(rx), window_(window) {}
+  std::shared_ptr<Mapping> mapping_;  // also held by objects adopted from the window
   ShmRing tx_;
   ShmRing rx_;
+  std::span<std::byte> window_;
 };
 
 class ShmLink {
  public:
-  // Creates an anonymous shared file (memfd) with two rings of `ring_bytes` each.
-  static std::unique_ptr<ShmLink> create(uint32_t ring_bytes);
+  // Creates an anonymous shared file (memfd) with two rings of `ring_bytes` each and a DMA
+  // window of `window_bytes` (rounded to pages; 0 for none).
+  static std::unique_ptr<ShmLink> create(uint32_t ring_bytes, uint64_t window_bytes = 0);
   ~ShmLink();
   ShmLink(const ShmLink&) = delete;
   ShmLink& operator=(const ShmLink&) = delete;
@@ -50,9 +56,8 @@ class ShmLink {
   static std::unique_ptr<LinkEnd> open_fd(int fd, LinkSide side);
 
  private:
-  ShmLink(int fd, size_t ring_region) : fd_(fd), ring_region_(ring_region) {}
+  explicit ShmLink(int fd) : fd_(fd) {}
   int fd_;
-  size_t ring_region_;
 };
 
 }  // namespace wave::rt::mig

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/dmo_table.h"
+#include "runtime/migration/dma_window.h"
 #include "runtime/migration/frame_channel.h"
 
 namespace wave::rt::mig {
@@ -27,12 +28,34 @@ struct ActorImage {
 bool send_state(FrameChannel& tx, const DmoTable& table, const ActorImage& img,
                 const std::function<bool()>& wait);
 
+// Where the NIC side of a one-copy transfer learns its grant: the runtime fills it from the
+// kDmaGrant (or a refusing kStateAck) it receives while send_state_dma waits.
+struct DmaGrantSlot {
+  ActorId actor = kNoActorId;  // the actor awaiting a grant, or none
+  uint64_t needed = 0;         // bytes of window the objects take (each rounded to kDmaAlign)
+  bool granted = false;
+  bool refused = false;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  // Checks a grant the host wrote against the window this side maps; true if taken.
+  bool offer(ActorId from, uint64_t off, uint64_t len, uint64_t window_size);
+};
+
+// The one-copy variant of send_state: kStateBegin with kFlagDma, then, once `grant` holds the
+// host's range, each object's bytes are written once into `window` and named by a kDmaObject
+// descriptor, then kStateEnd. `wait` must poll the other direction (which fills `grant`).
+bool send_state_dma(FrameChannel& tx, const DmoTable& table, const ActorImage& img,
+                    std::span<std::byte> window, DmaGrantSlot& grant,
+                    const std::function<bool()>& wait);
+
 // Assembles one incoming actor state into a DMO table, one frame at a time.
 class StateReceiver {
  public:
   enum class Step : uint8_t { kMore, kDone, kError };
 
   explicit StateReceiver(DmoTable& table) : table_(table) {}
+  // Accepts one-copy transfers into ranges of this window (host side).
+  void set_dma_window(std::shared_ptr<DmaWindowAllocator> w) { dma_ = std::move(w); }
 
   bool active() const { return active_; }
   // Feeds a kStateBegin, kObject, kChunk or kStateEnd frame. On kError the partial space is
@@ -41,9 +64,14 @@ class StateReceiver {
   const ActorImage& image() const { return img_; }
   uint64_t bytes() const { return bytes_; }
   const char* error() const { return error_; }
+  // After a kStateBegin with kFlagDma: the range to grant the sender (once); false if none.
+  bool take_grant(uint64_t* offset, uint64_t* length);
 
  private:
   Step fail(const char* why);
+  Step on_dma_object(const FrameHeader& h, std::span<const std::byte> payload);
+  // Hands the part of the grant not adopted back to the window.
+  void release_grant();
 
   DmoTable& table_;
   bool active_ = false;
@@ -57,6 +85,13 @@ class StateReceiver {
   std::span<std::byte> cur_;
   uint64_t cur_filled_ = 0;
   const char* error_ = "";
+  // One-copy transfer: the granted range and how far objects have been adopted from it.
+  std::shared_ptr<DmaWindowAllocator> dma_;
+  bool dma_mode_ = false;
+  bool grant_pending_ = false;
+  uint64_t grant_off_ = 0;
+  uint64_t grant_len_ = 0;
+  uint64_t grant_cursor_ = 0;
 };
 
 }  // namespace wave::rt::mig

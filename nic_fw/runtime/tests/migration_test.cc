@@ -24,9 +24,10 @@ struct Rig {
   std::unique_ptr<HostRuntime> host;
   std::unique_ptr<Runtime> nic;
 
-  explicit Rig(RuntimeConfig cfg) {
+  // `window_bytes` > 0: state goes through the DMA window (one copy), else through the ring.
+  Rig(uint64_t window_bytes, RuntimeConfig cfg) {
     reg.register_type(test::counter_type());
-    link = mig::ShmLink::create(1 << 20);
+    link = mig::ShmLink::create(1 << 20, window_bytes);
     EXPECT_TRUE(link);
     // Two separate mappings of the link file: the NIC's view and the host's view.
     host = std::make_unique<HostRuntime>(reg, link->open(mig::LinkSide::kHost));
@@ -41,6 +42,11 @@ struct Rig {
   }
 };
 
+// Every migration test runs over both transports.
+class Migration : public ::testing::TestWithParam<uint64_t> {};
+INSTANTIATE_TEST_SUITE_P(Transport, Migration, ::testing::Values(0, 16 << 20),
+                         [](const auto& info) { return info.param ? "DmaWindow" : "Ring"; });
+
 RuntimeConfig manual_migration() {
   RuntimeConfig cfg;
   cfg.sched.cores = 2;
@@ -48,8 +54,8 @@ RuntimeConfig manual_migration() {
   return cfg;
 }
 
-TEST(Migration, BothWaysWithRequestsInFlightExactlyOnce) {
-  Rig rig(manual_migration());
+TEST_P(Migration, BothWaysWithRequestsInFlightExactlyOnce) {
+  Rig rig(GetParam(), manual_migration());
   ActorId id;
   ASSERT_EQ(
       rig.nic->create_actor({.type = "counter", .name = "ctr", .mem_cap_bytes = 8 << 20}, &id),
@@ -103,8 +109,8 @@ TEST(Migration, BothWaysWithRequestsInFlightExactlyOnce) {
   EXPECT_EQ(rig.host->stats().bad_frames, 0u);
 }
 
-TEST(Migration, LargeStateArrivesIntact) {
-  Rig rig(manual_migration());
+TEST_P(Migration, LargeStateArrivesIntact) {
+  Rig rig(GetParam(), manual_migration());
   ActorType filler;
   filler.name = "filler";
   // kind 0: allocate 8 objects of 1 MB with a pattern; kind 1: verify and reply with a sum.
@@ -153,13 +159,13 @@ TEST(Migration, LargeStateArrivesIntact) {
   EXPECT_FALSE(rig.replies.get(3).on_host);
 }
 
-TEST(Migration, PolicyMigratesOnMeanThresholdAndPullsBack) {
+TEST_P(Migration, PolicyMigratesOnMeanThresholdAndPullsBack) {
   RuntimeConfig cfg;
   cfg.sched.cores = 1;
   cfg.mean_threshold_ns = 2'000'000;  // 2 ms mean latency: far above wake-up noise
   cfg.migration_cooldown_ns = 20'000'000;
   cfg.tick_ns = 500'000;
-  Rig rig(cfg);
+  Rig rig(GetParam(), cfg);
   ActorType slow;
   slow.name = "slow";
   slow.handler = [](ActorContext& ctx, const Message&) {
@@ -200,7 +206,7 @@ namespace {
 
 // The test plays a hostile host: everything it writes must be counted and dropped, and the
 // NIC must keep answering its own requests.
-TEST(Migration, HostileHostFramesAreCountedAndDropped) {
+TEST(MigrationHostile, HostFramesAreCountedAndDropped) {
   ActorRegistry reg;
   reg.register_type(test::counter_type());
   test::Replies replies;
@@ -231,6 +237,32 @@ TEST(Migration, HostileHostFramesAreCountedAndDropped) {
   ASSERT_TRUE(replies.wait_for(1));
   EXPECT_EQ(replies.get(1).status, Status::kOk);
   nic.shutdown(ShutdownMode::kDrain);
+}
+
+}  // namespace
+}  // namespace wave::rt
+
+namespace wave::rt {
+namespace {
+
+// A host whose DMA window cannot hold the state refuses the transfer: the migration fails,
+// the actor stays on the NIC with its state, and every request is still answered once.
+TEST(MigrationDma, WindowTooSmallKeepsTheActorOnTheNic) {
+  Rig rig(4096, manual_migration());
+  ActorId id;
+  ASSERT_EQ(rig.nic->create_actor({.type = "counter", .name = "c"}, &id), Status::kOk);
+  rig.nic->post(Message{.request_id = 1, .dst = id});
+  ASSERT_TRUE(rig.replies.wait_for(1));
+  EXPECT_EQ(rig.nic->migrate_to_host(id), Status::kLinkError);
+  EXPECT_TRUE(rig.nic->dmo_table().has_space(id));
+  EXPECT_FALSE(rig.host->has_actor(id));
+  EXPECT_GE(rig.host->stats().bad_frames, 1u);
+  rig.nic->post(Message{.request_id = 2, .dst = id});
+  ASSERT_TRUE(rig.replies.wait_for(2));
+  EXPECT_EQ(rig.replies.get(2).status, Status::kOk);
+  EXPECT_FALSE(rig.replies.get(2).on_host);
+  EXPECT_EQ(u64_of(rig.replies.get(2).payload), u64_of(rig.replies.get(1).payload) + 1);
+  EXPECT_EQ(rig.replies.count(), 2u);
 }
 
 }  // namespace

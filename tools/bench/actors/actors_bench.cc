@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
       mig.state_intact ? "yes" : "NO");
   std::printf(
       "  limit beside it: one memcpy of the same 32 MB = %.2f ms (median); the link "
-      "copies twice (into the ring, out of it); load average %.1f\n",
+      "writes each DMO once (into the host's DMA window); load average %.1f\n",
       memcpy_ms, load_before);
 
   if (!json.empty()) {

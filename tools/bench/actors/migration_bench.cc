@@ -121,7 +121,8 @@ MigrationBenchResult run_migration_bench(uint64_t bytes, uint32_t object_bytes, 
   res.repetitions = reps;
   rt::ActorRegistry reg;
   reg.register_type(memtable_type());
-  auto link = rt::mig::ShmLink::create(8 << 20);
+  // The DMA window holds the state once, plus room for objects rounded to pages.
+  auto link = rt::mig::ShmLink::create(8 << 20, 2 * bytes + (16 << 20));
   if (!link) {
     res.error = "cannot create the link";
     return res;
