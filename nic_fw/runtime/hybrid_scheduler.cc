@@ -492,12 +492,22 @@ ActorId HybridScheduler::pick_heaviest(const std::vector<ActorId>& candidates) {
 
 bool HybridScheduler::has_work() const {
   std::lock_guard lock(mu_);
+  return has_work_locked();
+}
+
+bool HybridScheduler::has_work_locked() const {
   // Only work a core could take now: a DRR list entry whose actor left (migrated, quarantined,
   // upgraded) is not work, or an idle core would spin on it instead of sleeping or exiting.
   if (!shared_queue_.empty() || drr_backlogged())
     return true;
   return std::any_of(cores_.begin(), cores_.end(),
                      [this](const Core& c) { return c.drr_turn && drr_eligible(*c.drr_turn); });
+}
+
+bool HybridScheduler::quiescent() const {
+  std::lock_guard lock(mu_);
+  return !has_work_locked() &&
+         std::none_of(cores_.begin(), cores_.end(), [](const Core& c) { return c.busy; });
 }
 
 std::vector<Message> HybridScheduler::drain_all() {

@@ -116,6 +116,10 @@ class HybridScheduler {
 
   // True when some request may be waiting for a core (a cheap hint for idle cores).
   bool has_work() const;
+  // No request waiting and no core inside a request: a core may leave at shutdown. (Leaving
+  // while another core still runs would strand that actor's next requests if they belong to
+  // the leaving core's group.)
+  bool quiescent() const;
   // Every waiting request, for shutdown. The scheduler is empty afterwards.
   std::vector<Message> drain_all();
 
@@ -161,6 +165,7 @@ class HybridScheduler {
   bool drr_eligible(const Actor& a) const;
   bool drr_backlogged() const;
   uint32_t count_group(CoreGroup g, bool idle_only) const;
+  bool has_work_locked() const;
   uint32_t min_cores(CoreGroup g) const;
   bool any_actor_in(CoreGroup g) const;
   void maybe_change_group(Actor& a);

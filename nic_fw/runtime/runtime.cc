@@ -217,7 +217,7 @@ void Runtime::core_loop(uint32_t core) {
       run_one(core, *m);
       continue;
     }
-    if (stopping_.load(std::memory_order_acquire) && !sched_.has_work())
+    if (stopping_.load(std::memory_order_acquire) && sched_.quiescent())
       break;
     std::unique_lock lock(wake_mu_);
     wake_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] {
