@@ -1,12 +1,14 @@
 // Migration to the host runtime and back over the shared-memory link, with requests in flight
 // the whole time: every request is answered exactly once and the actor's state survives.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <set>
 #include <thread>
 
 #include "runtime/host/host_runtime.h"
+#include "runtime/migration/device_window_link.h"
 #include "runtime/migration/shm_link.h"
 #include "runtime/runtime.h"
 #include "test_support.h"
@@ -263,6 +265,59 @@ TEST(MigrationDma, WindowTooSmallKeepsTheActorOnTheNic) {
   EXPECT_FALSE(rig.replies.get(2).on_host);
   EXPECT_EQ(u64_of(rig.replies.get(2).payload), u64_of(rig.replies.get(1).payload) + 1);
   EXPECT_EQ(rig.replies.count(), 2u);
+}
+
+}  // namespace
+}  // namespace wave::rt
+
+namespace wave::rt {
+namespace {
+
+// The DMA window taken from a libwave shm device (Device::HostWindow()): state survives the
+// trips and the host's objects live in that window.
+TEST(MigrationDma, ThroughLibwaveDeviceWindow) {
+  ActorRegistry reg;
+  reg.register_type(test::counter_type());
+  Replies replies;
+  auto link = mig::ShmLink::create(1 << 20);
+  ASSERT_TRUE(link);
+  const std::string spec = "shm:rt-test-" + std::to_string(getpid());
+  std::string why;
+  auto host_end = mig::DeviceWindowLink::open(link->open(mig::LinkSide::kHost), spec,
+                                              mig::LinkSide::kHost, 1 << 20, &why);
+  ASSERT_TRUE(host_end) << why;
+  auto nic_end = mig::DeviceWindowLink::open(link->open(mig::LinkSide::kNic), spec,
+                                             mig::LinkSide::kNic, 1 << 20, &why);
+  ASSERT_TRUE(nic_end) << why;
+  const std::span<std::byte> window = host_end->dma_window();
+  HostRuntime host(reg, std::move(host_end));
+  Runtime nic(manual_migration(), reg, replies.sink());
+  nic.attach_host_link(std::move(nic_end));
+  ASSERT_TRUE(host.start());
+  ASSERT_TRUE(nic.start());
+  ActorId id;
+  ASSERT_EQ(nic.create_actor({.type = "counter", .name = "c"}, &id), Status::kOk);
+  uint64_t rid = 0;
+  for (int trip = 0; trip < 3; ++trip) {
+    nic.post(Message{.request_id = rid, .dst = id});
+    ASSERT_TRUE(replies.wait_for(rid + 1));
+    EXPECT_EQ(u64_of(replies.get(rid).payload), rid + 1);
+    ++rid;
+    ASSERT_EQ(nic.migrate_to_host(id), Status::kOk) << "trip " << trip;
+    host.dmo_table().for_each_object(id, [&](ObjectId, std::span<const std::byte> d) {
+      EXPECT_GE(d.data(), window.data());
+      EXPECT_LE(d.data() + d.size(), window.data() + window.size());
+    });
+    nic.post(Message{.request_id = rid, .dst = id});
+    ASSERT_TRUE(replies.wait_for(rid + 1));
+    EXPECT_TRUE(replies.get(rid).on_host);
+    EXPECT_EQ(u64_of(replies.get(rid).payload), rid + 1);
+    ++rid;
+    ASSERT_EQ(nic.migrate_from_host(id), Status::kOk);
+  }
+  EXPECT_EQ(replies.count(), rid);
+  nic.shutdown(ShutdownMode::kDrain);
+  host.stop();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "migration_bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "runtime/host/host_runtime.h"
+#include "runtime/migration/device_window_link.h"
 #include "runtime/migration/shm_link.h"
 #include "runtime/runtime.h"
 
@@ -121,10 +124,24 @@ MigrationBenchResult run_migration_bench(uint64_t bytes, uint32_t object_bytes, 
   res.repetitions = reps;
   rt::ActorRegistry reg;
   reg.register_type(memtable_type());
-  // The DMA window holds the state once, plus room for objects rounded to pages.
-  auto link = rt::mig::ShmLink::create(8 << 20, 2 * bytes + (16 << 20));
+  // Frames go through the link's rings; the DMA window (the state once, plus room for objects
+  // rounded to pages) is the host memory of a libwave shm device, which each side opens.
+  const uint64_t window_bytes = 2 * bytes + (16 << 20);
+  auto link = rt::mig::ShmLink::create(8 << 20);
   if (!link) {
     res.error = "cannot create the link";
+    return res;
+  }
+  const std::string device = "shm:actors-bench-" + std::to_string(getpid());
+  std::string why;
+  auto host_link = rt::mig::DeviceWindowLink::open(link->open(rt::mig::LinkSide::kHost), device,
+                                                   rt::mig::LinkSide::kHost, window_bytes, &why);
+  auto nic_link = host_link ? rt::mig::DeviceWindowLink::open(link->open(rt::mig::LinkSide::kNic),
+                                                              device, rt::mig::LinkSide::kNic,
+                                                              window_bytes, &why)
+                            : nullptr;
+  if (!host_link || !nic_link) {
+    res.error = "cannot open the DMA window: " + why;
     return res;
   }
   Client client;
@@ -133,9 +150,9 @@ MigrationBenchResult run_migration_bench(uint64_t bytes, uint32_t object_bytes, 
   cfg.migration = false;
   // Filling and checksumming 32 MB are deliberately long requests: keep the watchdog away.
   cfg.watchdog_ns = 30'000'000'000;
-  rt::HostRuntime host(reg, link->open(rt::mig::LinkSide::kHost));
+  rt::HostRuntime host(reg, std::move(host_link));
   rt::Runtime nic(cfg, reg, client.sink());
-  nic.attach_host_link(link->open(rt::mig::LinkSide::kNic));
+  nic.attach_host_link(std::move(nic_link));
   if (!host.start() || !nic.start()) {
     res.error = "cannot start the runtimes";
     return res;
