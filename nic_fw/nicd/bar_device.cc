@@ -18,7 +18,8 @@ Status BarDevice::DestroyQueue(uint32_t /*id*/) {
 
 Result<QueueRegion> BarDevice::MapQueue(uint32_t id) {
   auto q = ReadQueueDesc(control(), id, bar_.size());
-  if (!q) return q.error();
+  if (!q)
+    return q.error();
   QueueRegion r;
   r.id = id;
   r.generation = q->generation;

@@ -19,7 +19,7 @@ namespace wave::nicd {
 namespace {
 
 // Busy polls between two checks that the link is still the host's.
-constexpr uint32_t kPollsPerCheck = 4096;
+constexpr uint32_t kPollsPerCheck = 256;
 
 const char* PolicyName(uint32_t policy) {
   switch (policy) {
@@ -92,25 +92,23 @@ void Add(agents::AgentStats* sum, const agents::AgentStats& s) {
 }
 
 void PrintStats(const char* what, const agents::AgentStats& s) {
-  std::fprintf(stderr,
-               "wave-nicd: sched agent %s: events=%llu dropped=%llu decisions=%llu "
-               "prestaged=%llu committed=%llu stale=%llu aborted=%llu cpu_unavailable=%llu "
-               "invalid=%llu rejects=%llu late_outcomes=%llu preemptions=%llu ring_full=%llu "
-               "timed_out=%llu\n",
-               what, static_cast<unsigned long long>(s.events),
-               static_cast<unsigned long long>(s.dropped()),
-               static_cast<unsigned long long>(s.decisions),
-               static_cast<unsigned long long>(s.prestaged),
-               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_COMMITTED]),
-               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_STALE]),
-               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_ABORTED]),
-               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_CPU_UNAVAILABLE]),
-               static_cast<unsigned long long>(s.outcomes[WAVE_TXN_INVALID]),
-               static_cast<unsigned long long>(s.bad_outcome + s.epoch_mismatch),
-               static_cast<unsigned long long>(s.late_outcome),
-               static_cast<unsigned long long>(s.preemptions),
-               static_cast<unsigned long long>(s.ring_full),
-               static_cast<unsigned long long>(s.timed_out));
+  std::fprintf(
+      stderr,
+      "wave-nicd: sched agent %s: events=%llu dropped=%llu decisions=%llu "
+      "prestaged=%llu committed=%llu stale=%llu aborted=%llu cpu_unavailable=%llu "
+      "invalid=%llu rejects=%llu late_outcomes=%llu preemptions=%llu ring_full=%llu "
+      "timed_out=%llu\n",
+      what, static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.dropped()),
+      static_cast<unsigned long long>(s.decisions), static_cast<unsigned long long>(s.prestaged),
+      static_cast<unsigned long long>(s.outcomes[WAVE_TXN_COMMITTED]),
+      static_cast<unsigned long long>(s.outcomes[WAVE_TXN_STALE]),
+      static_cast<unsigned long long>(s.outcomes[WAVE_TXN_ABORTED]),
+      static_cast<unsigned long long>(s.outcomes[WAVE_TXN_CPU_UNAVAILABLE]),
+      static_cast<unsigned long long>(s.outcomes[WAVE_TXN_INVALID]),
+      static_cast<unsigned long long>(s.bad_outcome + s.epoch_mismatch),
+      static_cast<unsigned long long>(s.late_outcome),
+      static_cast<unsigned long long>(s.preemptions), static_cast<unsigned long long>(s.ring_full),
+      static_cast<unsigned long long>(s.timed_out));
 }
 
 }  // namespace
@@ -132,7 +130,9 @@ SchedService::SchedService(link::Link& link, std::span<std::byte> bar,
                            const SchedServiceConfig& config)
     : link_(link), device_(bar), config_(config) {}
 
-SchedService::~SchedService() { Stop(); }
+SchedService::~SchedService() {
+  Stop();
+}
 
 bool SchedService::Start(std::string* why) {
   wake_fd_ = link::UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));

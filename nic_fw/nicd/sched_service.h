@@ -5,7 +5,7 @@
 //
 // The core busy-polls while messages arrive, spins a bounded while after the last one, then
 // sleeps until the message queue's doorbell (forwarded from the link's event loop) or a short
-// timeout. Before each sleep, and every few thousand polls, it checks that the link it serves
+// timeout. Before each sleep, and every few hundred polls, it checks that the link it serves
 // is still the host's: info magic and attach_gen unchanged, both queues still active with the
 // same generation. A detach (magic cleared, queue destroyed) drops the agent; a new attach
 // (new attach_gen) builds a fresh one, whose NicLink::Attach bumps the ring epoch.
