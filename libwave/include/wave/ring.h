@@ -110,7 +110,10 @@ class RingProducer {
     // the whole batch is written.
     for (uint32_t i = 0; i < count; i++) WriteBody(SlotAt(produced_ + i), i, fill);
     StoreFence(ep_.slot_mem);
-    for (uint32_t i = 0; i < count; i++) {
+    // Last slot first: a consumer waiting on the batch's first slot finds, once it is valid,
+    // the rest valid too (stores are seen in order in coherent memory) instead of chasing the
+    // producer slot by slot. Correctness does not depend on the order: every slot is checked.
+    for (uint32_t i = count; i-- > 0;) {
       const uint64_t pos = produced_ + i;
       StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
     }
