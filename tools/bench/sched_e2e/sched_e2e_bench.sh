@@ -3,9 +3,9 @@
 # make bench: end-to-end scheduling offload in the emulated host (boots the VM once).
 # Writes e2e_decisions_per_s and workload_ratio_vs_eevdf (Wave / EEVDF wall time of the same
 # workload, side by side in one boot; TCG, so only the ratio means anything).
-#   sched_e2e_bench --json OUT.json [--policy none|fifo|shinjuku]
+#   sched_e2e_bench --json OUT.json [--policy fifo|shinjuku|none]  (default fifo: wave-nicd's agent)
 set -eu
-out= policy=none
+out= policy=fifo
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--json) out=$2; shift 2 ;;
