@@ -16,10 +16,12 @@
 //    invalidated by the NIC's writes, so a reader that wants fresh data CLFLUSHes the line
 //    first, then loads (or PREFETCHes to start the load early); an LFENCE keeps the loads of
 //    the payload after the load that validated the sequence word.
-//  - arm64 (the NIC side writing its own DRAM, which the host reads over PCIe): DMB OSHST
+//  - arm64 (the NIC side writing its own DRAM, which the host reads over PCIe): DMB OSH
 //    between payload and sequence word (outer shareable: the PCIe root complex observes in
-//    order) and DMB OSHLD after reading a sequence word that the host wrote by MMIO. Device
-//    memory mapped nGnRE keeps program order by itself; Normal-NC needs the barriers.
+//    order; full rather than OSHST so that a credit store also stays after the slot loads it
+//    acknowledges) and DMB OSHLD after reading a sequence word that the host wrote by MMIO.
+//    Device memory mapped nGnRE keeps program order by itself; Normal-NC needs the barriers.
+//    Not tested here: this machine has no arm64 core.
 #ifndef WAVE_FENCE_H_
 #define WAVE_FENCE_H_
 
@@ -52,7 +54,9 @@ inline void StoreFence(MemKind kind) {
   if (kind == MemKind::kWriteBack) {
     std::atomic_thread_fence(std::memory_order_release);  // DMB ISH
   } else {
-    asm volatile("dmb oshst" ::: "memory");
+    // Full outer-shareable barrier, not OSHST: a consumer returning credits must also keep
+    // its earlier loads of the slots before the credit store.
+    asm volatile("dmb osh" ::: "memory");
   }
 #else
   (void)kind;
