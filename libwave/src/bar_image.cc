@@ -7,7 +7,9 @@
 namespace wave {
 namespace {
 
-wave_control_page* Control(uint8_t* bar) { return reinterpret_cast<wave_control_page*>(bar); }
+wave_control_page* Control(uint8_t* bar) {
+  return reinterpret_cast<wave_control_page*>(bar);
+}
 
 }  // namespace
 
@@ -27,23 +29,29 @@ void InitBarImage(uint8_t* bar, uint64_t bar_size, uint32_t nr_vectors, uint64_t
 }
 
 uint16_t ResolveCacheMode(uint16_t cache_mode, uint16_t dir) {
-  if (cache_mode != WAVE_CACHE_DEFAULT) return cache_mode;
+  if (cache_mode != WAVE_CACHE_DEFAULT)
+    return cache_mode;
   return dir == WAVE_DIR_HOST_TO_NIC ? WAVE_CACHE_WC : WAVE_CACHE_WT;
 }
 
 Status CheckQueueSpec(const QueueSpec& s, uint32_t nr_vectors) {
-  if (s.size == 0 || s.size % WAVE_PAGE_SIZE) return Error{EINVAL, "queue size"};
+  if (s.size == 0 || s.size % WAVE_PAGE_SIZE)
+    return Error{EINVAL, "queue size"};
   if (s.dir != WAVE_DIR_HOST_TO_NIC && s.dir != WAVE_DIR_NIC_TO_HOST)
     return Error{EINVAL, "queue direction"};
-  if (s.cache_mode > WAVE_CACHE_WT) return Error{EINVAL, "queue cache mode"};
-  if (s.kind > WAVE_QKIND_MAX) return Error{EINVAL, "queue kind"};
-  if (s.vector >= nr_vectors) return Error{EINVAL, "queue vector"};
+  if (s.cache_mode > WAVE_CACHE_WT)
+    return Error{EINVAL, "queue cache mode"};
+  if (s.kind > WAVE_QKIND_MAX)
+    return Error{EINVAL, "queue kind"};
+  if (s.vector >= nr_vectors)
+    return Error{EINVAL, "queue vector"};
   return {};
 }
 
 Result<uint32_t> AllocQueueEntry(uint8_t* bar, uint64_t bar_size, const QueueSpec& spec) {
   wave_control_page* c = Control(bar);
-  if (Status st = CheckQueueSpec(spec, c->nr_vectors); !st) return st.error();
+  if (Status st = CheckQueueSpec(spec, c->nr_vectors); !st)
+    return st.error();
   uint32_t free_id = WAVE_MAX_QUEUES;
   for (uint32_t i = 0; i < WAVE_MAX_QUEUES; i++) {
     if (c->queues[i].state == WAVE_QSTATE_FREE) {
@@ -51,13 +59,16 @@ Result<uint32_t> AllocQueueEntry(uint8_t* bar, uint64_t bar_size, const QueueSpe
       break;
     }
   }
-  if (free_id == WAVE_MAX_QUEUES) return Error{EMFILE, "queue table full"};
+  if (free_id == WAVE_MAX_QUEUES)
+    return Error{EMFILE, "queue table full"};
   // First fit: try the queue area start and the end of every live queue.
   auto overlaps = [&](uint64_t off) {
     for (uint32_t i = 0; i < WAVE_MAX_QUEUES; i++) {
       const wave_queue_desc& q = c->queues[i];
-      if (q.state != WAVE_QSTATE_ACTIVE) continue;
-      if (off < q.offset + q.size && q.offset < off + spec.size) return true;
+      if (q.state != WAVE_QSTATE_ACTIVE)
+        continue;
+      if (off < q.offset + q.size && q.offset < off + spec.size)
+        return true;
     }
     return false;
   };
@@ -66,7 +77,8 @@ Result<uint32_t> AllocQueueEntry(uint8_t* bar, uint64_t bar_size, const QueueSpe
   for (int32_t i = -1; i < static_cast<int32_t>(WAVE_MAX_QUEUES) && !found; i++) {
     uint64_t off = WAVE_BAR_QUEUE_AREA_OFF;
     if (i >= 0) {
-      if (c->queues[i].state != WAVE_QSTATE_ACTIVE) continue;
+      if (c->queues[i].state != WAVE_QSTATE_ACTIVE)
+        continue;
       off = c->queues[i].offset + c->queues[i].size;
     }
     if (off + spec.size <= bar_size && !overlaps(off)) {
@@ -74,7 +86,8 @@ Result<uint32_t> AllocQueueEntry(uint8_t* bar, uint64_t bar_size, const QueueSpe
       found = true;
     }
   }
-  if (!found) return Error{ENOSPC, "no room in the queue area"};
+  if (!found)
+    return Error{ENOSPC, "no room in the queue area"};
   std::memset(bar + chosen, 0, spec.size);
   wave_queue_desc& q = c->queues[free_id];
   q.generation = q.generation + 1;

@@ -27,7 +27,8 @@ class CharDevice final : public Device {
   ~CharDevice() override {
     queues_.clear();
     for (uint32_t v = 0; v < WAVE_MAX_VECTORS; v++) {
-      if (!irq_[v].valid()) continue;
+      if (!irq_[v].valid())
+        continue;
       wave_irq_bind b{sizeof(b), Flags(), v, -1};
       ::ioctl(fd_.get(), WAVE_IOC_BIND_IRQ, &b);
     }
@@ -39,7 +40,8 @@ class CharDevice final : public Device {
 
   Status Init() {
     fd_ = UniqueFd(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd_.valid()) return ErrnoError("open " + path_, errno);
+    if (!fd_.valid())
+      return ErrnoError("open " + path_, errno);
     info_ = wave_info{};
     info_.argsz = sizeof(info_);
     if (::ioctl(fd_.get(), WAVE_IOC_GET_INFO, &info_) != 0)
@@ -50,19 +52,22 @@ class CharDevice final : public Device {
                                std::to_string(WAVE_ABI_MAJOR) + "." +
                                std::to_string(WAVE_ABI_MINOR)};
     }
-    if (info_.bar_size < WAVE_BAR_MIN_SIZE) return Error{EINVAL, "BAR too small"};
+    if (info_.bar_size < WAVE_BAR_MIN_SIZE)
+      return Error{EINVAL, "BAR too small"};
     if (role() == Role::kNic) {
       if (info_.backend != WAVE_BACKEND_LOOPBACK)
         return Error{EOPNOTSUPP, path_ + ": the NIC side needs the loopback device"};
       void* p = ::mmap(nullptr, info_.bar_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(),
                        WAVE_MMAP_OFFSET(WAVE_REGION_BAR));
-      if (p == MAP_FAILED) return ErrnoError("mmap BAR", errno);
+      if (p == MAP_FAILED)
+        return ErrnoError("mmap BAR", errno);
       bar_ = Mapping(p, info_.bar_size);
       control_ = reinterpret_cast<const volatile wave_control_page*>(bar_.data());
     } else {
       void* p = ::mmap(nullptr, WAVE_PAGE_SIZE, PROT_READ, MAP_SHARED, fd_.get(),
                        WAVE_MMAP_OFFSET(WAVE_REGION_CONTROL));
-      if (p == MAP_FAILED) return ErrnoError("mmap control page", errno);
+      if (p == MAP_FAILED)
+        return ErrnoError("mmap control page", errno);
       control_map_ = Mapping(p, WAVE_PAGE_SIZE);
       control_ = reinterpret_cast<const volatile wave_control_page*>(p);
     }
@@ -73,7 +78,8 @@ class CharDevice final : public Device {
   const volatile wave_control_page* control() const override { return control_; }
 
   Result<QueueRegion> CreateQueue(const QueueSpec& spec) override {
-    if (role() != Role::kHost) return Error{EPERM, "only the host creates queues"};
+    if (role() != Role::kHost)
+      return Error{EPERM, "only the host creates queues"};
     wave_queue_create c{};
     c.argsz = sizeof(c);
     c.size = spec.size;
@@ -83,11 +89,13 @@ class CharDevice final : public Device {
     c.vector = spec.vector;
     if (::ioctl(fd_.get(), WAVE_IOC_CREATE_QUEUE, &c) != 0)
       return ErrnoError("WAVE_IOC_CREATE_QUEUE", errno);
-    if (c.id >= WAVE_MAX_QUEUES) return Error{EIO, "kernel returned a bad queue id"};
+    if (c.id >= WAVE_MAX_QUEUES)
+      return Error{EIO, "kernel returned a bad queue id"};
     created_.push_back(c.id);
     void* p = ::mmap(nullptr, c.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(),
                      static_cast<off_t>(c.mmap_offset));
-    if (p == MAP_FAILED) return ErrnoError("mmap queue", errno);
+    if (p == MAP_FAILED)
+      return ErrnoError("mmap queue", errno);
     QueueRegion r;
     r.id = c.id;
     r.base = static_cast<uint8_t*>(p);
@@ -113,7 +121,8 @@ class CharDevice final : public Device {
 
   Result<QueueRegion> MapQueue(uint32_t id) override {
     auto q = ReadQueueDesc(control_, id, info_.bar_size);
-    if (!q) return q.error();
+    if (!q)
+      return q.error();
     QueueRegion r;
     r.id = id;
     r.generation = q->generation;
@@ -130,7 +139,8 @@ class CharDevice final : public Device {
     }
     void* p = ::mmap(nullptr, q->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(),
                      static_cast<off_t>(WAVE_MMAP_QUEUE_OFFSET(id)));
-    if (p == MAP_FAILED) return ErrnoError("mmap queue", errno);
+    if (p == MAP_FAILED)
+      return ErrnoError("mmap queue", errno);
     r.base = static_cast<uint8_t*>(p);
     r.mem = MemKindOf(q->cache_mode);
     queues_[id] = Mapping(p, q->size);
@@ -145,7 +155,8 @@ class CharDevice final : public Device {
       return {};
     }
     auto q = ReadQueueDesc(control_, queue_id, info_.bar_size);
-    if (!q) return q.error();
+    if (!q)
+      return q.error();
     wave_irq_raise r{sizeof(r), q->vector};
     if (::ioctl(fd_.get(), WAVE_IOC_RAISE_IRQ, &r) != 0)
       return ErrnoError("WAVE_IOC_RAISE_IRQ", errno);
@@ -153,19 +164,24 @@ class CharDevice final : public Device {
   }
 
   Status SetNicState(uint32_t state) override {
-    if (role() != Role::kNic) return Error{EPERM, "only the NIC sets its state"};
+    if (role() != Role::kNic)
+      return Error{EPERM, "only the NIC sets its state"};
     auto* c = reinterpret_cast<volatile wave_control_page*>(bar_.data());
     c->nic_state = state;
     return {};
   }
 
   int EventFd(uint32_t vector) override {
-    if (vector >= WAVE_MAX_VECTORS || vector >= info_.nr_vectors) return -1;
-    if (irq_[vector].valid()) return irq_[vector].get();
+    if (vector >= WAVE_MAX_VECTORS || vector >= info_.nr_vectors)
+      return -1;
+    if (irq_[vector].valid())
+      return irq_[vector].get();
     UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!efd.valid()) return -1;
+    if (!efd.valid())
+      return -1;
     wave_irq_bind b{sizeof(b), Flags(), vector, efd.get()};
-    if (::ioctl(fd_.get(), WAVE_IOC_BIND_IRQ, &b) != 0) return -1;
+    if (::ioctl(fd_.get(), WAVE_IOC_BIND_IRQ, &b) != 0)
+      return -1;
     irq_[vector] = std::move(efd);
     return irq_[vector].get();
   }
@@ -187,7 +203,8 @@ class CharDevice final : public Device {
 
 Result<std::unique_ptr<Device>> OpenCharDevice(const std::string& path, Role role) {
   auto dev = std::make_unique<CharDevice>(role, path);
-  if (Status st = dev->Init(); !st) return st.error();
+  if (Status st = dev->Init(); !st)
+    return st.error();
   return std::unique_ptr<Device>(std::move(dev));
 }
 

@@ -29,7 +29,8 @@ DecisionProducer::DecisionProducer(MessageProducer ring, wave_prestaged_slot* sl
 }
 
 bool DecisionProducer::Prestage(uint32_t cpu, const wave_decision& d) {
-  if (cpu >= nr_cpus_) return false;
+  if (cpu >= nr_cpus_)
+    return false;
   wave_prestaged_slot s{};
   s.version = ++versions_[cpu];
   std::memcpy(s.body, &d, sizeof(d));
@@ -54,11 +55,13 @@ DecisionConsumer::DecisionConsumer(MessageConsumer ring, const wave_prestaged_sl
       cpus_(nr_cpus) {
   // Decisions already in the slots belong to an earlier host: never take them.
   for (uint32_t c = 0; c < nr_cpus; c++)
-    cpus_[c].taken_version = reinterpret_cast<const volatile wave_prestaged_slot*>(&slots_[c])->version;
+    cpus_[c].taken_version =
+        reinterpret_cast<const volatile wave_prestaged_slot*>(&slots_[c])->version;
 }
 
 void DecisionConsumer::Prefetch(uint32_t cpu) {
-  if (cpu >= nr_cpus_) return;
+  if (cpu >= nr_cpus_)
+    return;
   const wave_prestaged_slot* line = &slots_[cpu];
   if (mem_ == MemKind::kWriteThrough) {
     InvalidateLine(line);
@@ -76,10 +79,12 @@ void DecisionConsumer::Prefetch(uint32_t cpu) {
 }
 
 DecisionConsumer::Take DecisionConsumer::TakePrestaged(uint32_t cpu, wave_decision* out) {
-  if (cpu >= nr_cpus_) return Take::kBad;
+  if (cpu >= nr_cpus_)
+    return Take::kBad;
   PerCpu& pc = cpus_[cpu];
   const wave_prestaged_slot* line = &slots_[cpu];
-  if (mem_ == MemKind::kWriteThrough && !pc.prefetched) InvalidateLine(line);
+  if (mem_ == MemKind::kWriteThrough && !pc.prefetched)
+    InvalidateLine(line);
   wave_prestaged_slot s;
   std::memcpy(&s, line, sizeof(s));
   LoadFence(mem_);
@@ -88,15 +93,18 @@ DecisionConsumer::Take DecisionConsumer::TakePrestaged(uint32_t cpu, wave_decisi
     if (fresh) {
       const uint64_t ready = pc.prefetch_ns + model_->mmio_read_ns;
       const uint64_t now = NowNs();
-      if (ready > now) LinkModel::Spin(static_cast<uint32_t>(ready - now));
+      if (ready > now)
+        LinkModel::Spin(static_cast<uint32_t>(ready - now));
       stats_.prefetch_hits++;
     } else {
-      if (pc.prefetched) stats_.prefetch_misses++;
+      if (pc.prefetched)
+        stats_.prefetch_misses++;
       ChargeRead(model_, cache_mode_, sizeof(s));
     }
   }
   pc.prefetched = false;
-  if (s.version == 0 || s.version <= pc.taken_version) return Take::kEmpty;
+  if (s.version == 0 || s.version <= pc.taken_version)
+    return Take::kEmpty;
   if (s.csum != PrestageChecksum(s)) {
     stats_.torn++;
     return Take::kTorn;
@@ -129,7 +137,8 @@ uint32_t DecisionConsumer::PollRing(std::span<wave_decision> out) {
       out[total + got++] = msgs[i].decision;
     }
     total += got;
-    if (n < want) break;
+    if (n < want)
+      break;
   }
   return total;
 }

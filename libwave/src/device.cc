@@ -17,40 +17,47 @@ Result<std::unique_ptr<Device>> Device::Open(std::string_view spec, Role role,
                                              const DeviceOptions& options) {
   const size_t colon = spec.find(':');
   if (colon == std::string_view::npos || colon + 1 == spec.size())
-    return Error{EINVAL, "device spec '" + std::string(spec) + "': want shm:NAME, wave:PATH or vfio:BDF"};
+    return Error{EINVAL,
+                 "device spec '" + std::string(spec) + "': want shm:NAME, wave:PATH or vfio:BDF"};
   const std::string_view scheme = spec.substr(0, colon);
   const std::string arg(spec.substr(colon + 1));
-  if (scheme == "shm") return OpenShmDevice(arg, role, options);
-  if (scheme == "wave") return OpenCharDevice(arg, role);
-  if (scheme == "vfio") return OpenVfioDevice(arg, role);
+  if (scheme == "shm")
+    return OpenShmDevice(arg, role, options);
+  if (scheme == "wave")
+    return OpenCharDevice(arg, role);
+  if (scheme == "vfio")
+    return OpenVfioDevice(arg, role);
   return Error{EINVAL, "unknown device scheme '" + std::string(scheme) + "'"};
 }
 
 Status CheckControlPage(const volatile wave_control_page* page, uint64_t mapped_size) {
   const uint32_t magic = page->magic;
   std::atomic_thread_fence(std::memory_order_acquire);
-  if (magic != WAVE_ABI_MAGIC) return Error{ENODEV, "control page: no Wave magic (NIC not ready?)"};
+  if (magic != WAVE_ABI_MAGIC)
+    return Error{ENODEV, "control page: no Wave magic (NIC not ready?)"};
   const uint16_t major = page->abi_major;
   const uint16_t minor = page->abi_minor;
   if (major != WAVE_ABI_MAJOR) {
     return Error{EPROTO, "control page: NIC speaks ABI " + std::to_string(major) + "." +
                              std::to_string(minor) + ", this library speaks " +
-                             std::to_string(WAVE_ABI_MAJOR) + "." +
-                             std::to_string(WAVE_ABI_MINOR)};
+                             std::to_string(WAVE_ABI_MAJOR) + "." + std::to_string(WAVE_ABI_MINOR)};
   }
   const uint64_t bar_size = page->bar_size;
   if (bar_size < WAVE_BAR_MIN_SIZE || (mapped_size && bar_size > mapped_size))
     return Error{EINVAL, "control page: BAR size " + std::to_string(bar_size) + " out of range"};
-  if (page->nr_vectors > WAVE_MAX_VECTORS) return Error{EINVAL, "control page: vector count"};
+  if (page->nr_vectors > WAVE_MAX_VECTORS)
+    return Error{EINVAL, "control page: vector count"};
   return {};
 }
 
 Result<wave_queue_desc> ReadQueueDesc(const volatile wave_control_page* page, uint32_t id,
                                       uint64_t bar_size) {
-  if (id >= WAVE_MAX_QUEUES) return Error{EINVAL, "queue id out of range"};
+  if (id >= WAVE_MAX_QUEUES)
+    return Error{EINVAL, "queue id out of range"};
   wave_queue_desc q;
   std::memcpy(&q, const_cast<const wave_queue_desc*>(&page->queues[id]), sizeof(q));
-  if (q.state != WAVE_QSTATE_ACTIVE) return Error{ENOENT, "queue " + std::to_string(id) + " not active"};
+  if (q.state != WAVE_QSTATE_ACTIVE)
+    return Error{ENOENT, "queue " + std::to_string(id) + " not active"};
   if (q.offset % WAVE_PAGE_SIZE || q.size == 0 || q.size % WAVE_PAGE_SIZE ||
       q.offset < WAVE_BAR_QUEUE_AREA_OFF || q.offset > bar_size || q.size > bar_size - q.offset)
     return Error{EINVAL, "queue " + std::to_string(id) + " lies outside the BAR"};

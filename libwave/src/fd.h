@@ -16,14 +16,16 @@ class UniqueFd {
   explicit UniqueFd(int fd) : fd_(fd) {}
   UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
   UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
+    if (this != &o)
+      reset(std::exchange(o.fd_, -1));
     return *this;
   }
   ~UniqueFd() { reset(); }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0)
+      ::close(fd_);
     fd_ = fd;
   }
 
@@ -49,7 +51,8 @@ class Mapping {
   uint8_t* data() const { return static_cast<uint8_t*>(addr_); }
   size_t size() const { return len_; }
   void reset() {
-    if (addr_) ::munmap(addr_, len_);
+    if (addr_)
+      ::munmap(addr_, len_);
     addr_ = nullptr;
     len_ = 0;
   }

@@ -17,7 +17,8 @@ uint64_t NowNs() {
 }  // namespace
 
 void LinkModel::Spin(uint32_t ns) {
-  if (ns == 0) return;
+  if (ns == 0)
+    return;
   const uint64_t end = NowNs() + ns;
   while (NowNs() < end) {
   }
@@ -29,9 +30,11 @@ Result<LinkModel> LinkModel::Parse(std::string_view spec) {
     const size_t comma = spec.find(',');
     const std::string_view item = spec.substr(0, comma);
     spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
-    if (item.empty()) continue;
+    if (item.empty())
+      continue;
     const size_t eq = item.find('=');
-    if (eq == std::string_view::npos) return Error{EINVAL, "link model: want key=ns"};
+    if (eq == std::string_view::npos)
+      return Error{EINVAL, "link model: want key=ns"};
     const std::string_view key = item.substr(0, eq);
     const std::string_view val = item.substr(eq + 1);
     uint32_t ns = 0;
@@ -63,11 +66,11 @@ std::string LinkModel::ToString() const {
 
 LinkModel LinkModel::Pcie() {
   LinkModel m;
-  m.mmio_read_ns = 800;   // DESIGN.md: host MMIO reads are 0.5-1 us round trips
-  m.uc_write_ns = 60;     // serialised UC stores, one TLP each
-  m.wc_flush_ns = 40;     // one merged burst
-  m.dma_ns = 1000;        // small DMA read of host memory, pcie-bench class figure
-  m.dma_ns_per_kib = 160; // ~6 GB/s effective
+  m.mmio_read_ns = 800;    // DESIGN.md: host MMIO reads are 0.5-1 us round trips
+  m.uc_write_ns = 60;      // serialised UC stores, one TLP each
+  m.wc_flush_ns = 40;      // one merged burst
+  m.dma_ns = 1000;         // small DMA read of host memory, pcie-bench class figure
+  m.dma_ns_per_kib = 160;  // ~6 GB/s effective
   return m;
 }
 

@@ -37,7 +37,8 @@ bool ValidMessage(const Message& m) {
 uint32_t MessageProducer::SendBatch(std::span<const Message> msgs) {
   const uint32_t cap = ring_.payload_capacity();
   uint32_t n = 0;
-  while (n < msgs.size() && msgs[n].len <= cap && msgs[n].len <= kMaxMessagePayload) n++;
+  while (n < msgs.size() && msgs[n].len <= cap && msgs[n].len <= kMaxMessagePayload)
+    n++;
   return ring_.EnqueueBatch(n, [&](uint32_t i, uint8_t* payload) {
     std::memcpy(payload, msgs[i].raw, msgs[i].len);
     return std::pair<uint16_t, uint16_t>{msgs[i].type, msgs[i].len};

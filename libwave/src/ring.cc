@@ -6,9 +6,13 @@
 namespace wave {
 namespace {
 
-bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool IsPowerOfTwo(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
-Error Bad(const std::string& what) { return Error{EINVAL, "ring descriptor: " + what}; }
+Error Bad(const std::string& what) {
+  return Error{EINVAL, "ring descriptor: " + what};
+}
 
 }  // namespace
 
@@ -16,12 +20,14 @@ Result<RingGeometry> ReadRingDesc(const volatile wave_ring_desc* desc, uint64_t 
   // Copy once, then check the copy: the other side may change the original meanwhile.
   wave_ring_desc d;
   std::memcpy(&d, const_cast<const wave_ring_desc*>(desc), sizeof(d));
-  if (d.magic != WAVE_RING_MAGIC) return Bad("bad magic");
+  if (d.magic != WAVE_RING_MAGIC)
+    return Bad("bad magic");
   if (d.version != WAVE_RING_VERSION) {
     return Bad("version " + std::to_string(d.version) + ", this side knows " +
                std::to_string(WAVE_RING_VERSION));
   }
-  if (d.kind == 0 || d.kind > WAVE_RING_KIND_RAW) return Bad("unknown kind");
+  if (d.kind == 0 || d.kind > WAVE_RING_KIND_RAW)
+    return Bad("unknown kind");
   if (!IsPowerOfTwo(d.slot_size) || d.slot_size < WAVE_CACHELINE ||
       d.slot_size > WAVE_RING_MAX_SLOT_SIZE) {
     return Bad("slot size " + std::to_string(d.slot_size));
@@ -37,8 +43,10 @@ Result<RingGeometry> ReadRingDesc(const volatile wave_ring_desc* desc, uint64_t 
       d.slots_off > region_size || bytes > region_size - d.slots_off) {
     return Bad("slots outside the region");
   }
-  if (d.credit_index >= WAVE_REGION_MAX_CREDITS) return Bad("credit index");
-  if (d.flags & ~WAVE_RING_F_PRESTAGED) return Bad("unknown flags");
+  if (d.credit_index >= WAVE_REGION_MAX_CREDITS)
+    return Bad("credit index");
+  if (d.flags & ~WAVE_RING_F_PRESTAGED)
+    return Bad("unknown flags");
   if (d.flags & WAVE_RING_F_PRESTAGED) {
     const uint64_t pbytes = uint64_t{d.prestaged_nr} * sizeof(wave_prestaged_slot);
     if (d.prestaged_nr == 0 || d.prestaged_nr > 4096 || d.prestaged_off % WAVE_CACHELINE ||
@@ -85,12 +93,14 @@ void ChargeRead(const LinkModel* model, uint16_t cache_mode, uint32_t bytes) {
   switch (cache_mode) {
     case WAVE_CACHE_UC:
       // Each 16-byte load is its own non-posted read, and they do not overlap.
-      for (uint32_t b = 0; b < bytes; b += 16) model->MmioRead();
+      for (uint32_t b = 0; b < bytes; b += 16)
+        model->MmioRead();
       break;
     case WAVE_CACHE_WT:
     case WAVE_CACHE_WC:
       // One line fill per cache line.
-      for (uint32_t b = 0; b < bytes; b += WAVE_CACHELINE) model->MmioRead();
+      for (uint32_t b = 0; b < bytes; b += WAVE_CACHELINE)
+        model->MmioRead();
       break;
     default:
       break;  // local memory
@@ -102,7 +112,8 @@ void ChargeWrite(const LinkModel* model, uint16_t cache_mode, uint32_t bytes) {
     case WAVE_CACHE_UC:
     case WAVE_CACHE_WT:
       // Each 8-byte store leaves as its own strongly ordered TLP.
-      for (uint32_t b = 0; b < bytes; b += 8) model->UcWrite();
+      for (uint32_t b = 0; b < bytes; b += 8)
+        model->UcWrite();
       break;
     case WAVE_CACHE_WC:
       model->WcFlush();  // merged into bursts, pushed by one fence per batch
@@ -119,8 +130,10 @@ RingProducer::RingProducer(const RingEndpoint& ep) : ep_(ep) {
 
 void RingProducer::ReloadCredit() {
   stats_.credit_reads++;
-  if (ep_.credit_mem == MemKind::kWriteThrough) InvalidateLine(ep_.credit);
-  if (ep_.model) ChargeRead(ep_.model, ep_.credit_cache, 8);
+  if (ep_.credit_mem == MemKind::kWriteThrough)
+    InvalidateLine(ep_.credit);
+  if (ep_.model)
+    ChargeRead(ep_.model, ep_.credit_cache, 8);
   const uint64_t c = LoadWord(reinterpret_cast<const volatile uint64_t*>(&ep_.credit->consumed));
   LoadFence(ep_.credit_mem);
   if (c < credit_ || c > produced_) {
@@ -157,7 +170,8 @@ void RingConsumer::SendCredit() {
   StoreFence(ep_.credit_mem);
   StoreWord(reinterpret_cast<volatile uint64_t*>(&ep_.credit->consumed), pos_);
   FlushWrites(ep_.credit_mem);
-  if (ep_.model) ChargeWrite(ep_.model, ep_.credit_cache, 8);
+  if (ep_.model)
+    ChargeWrite(ep_.model, ep_.credit_cache, 8);
   credited_ = pos_;
   stats_.credits_sent++;
 }

@@ -12,7 +12,8 @@ uint64_t TxnManager::OnTaskEvent(uint32_t tid, uint16_t type) {
 }
 
 void TxnManager::SetCpuAvailable(uint32_t cpu, bool available) {
-  if (cpu < nr_cpus_) cpu_available_[cpu] = available;
+  if (cpu < nr_cpus_)
+    cpu_available_[cpu] = available;
 }
 
 uint64_t TxnManager::task_seq(uint32_t tid) const {

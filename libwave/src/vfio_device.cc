@@ -34,13 +34,15 @@ Result<int> IommuGroupOf(const std::string& bdf) {
   const std::string link = "/sys/bus/pci/devices/" + bdf + "/iommu_group";
   char buf[PATH_MAX];
   const ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
-  if (n < 0) return ErrnoError(link + " (is the IOMMU on and the device present?)", errno);
+  if (n < 0)
+    return ErrnoError(link + " (is the IOMMU on and the device present?)", errno);
   buf[n] = '\0';
   const char* slash = std::strrchr(buf, '/');
   const char* num = slash ? slash + 1 : buf;
   char* end = nullptr;
   const long group = std::strtol(num, &end, 10);
-  if (end == num || *end != '\0' || group < 0) return Error{EINVAL, "bad IOMMU group " + std::string(buf)};
+  if (end == num || *end != '\0' || group < 0)
+    return Error{EINVAL, "bad IOMMU group " + std::string(buf)};
   return static_cast<int>(group);
 }
 
@@ -50,16 +52,19 @@ class VfioDevice final : public Device {
 
   Status Init() {
     auto group = IommuGroupOf(bdf_);
-    if (!group) return group.error();
+    if (!group)
+      return group.error();
     container_ = UniqueFd(::open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC));
-    if (!container_.valid()) return ErrnoError("open /dev/vfio/vfio", errno);
+    if (!container_.valid())
+      return ErrnoError("open /dev/vfio/vfio", errno);
     if (::ioctl(container_.get(), VFIO_GET_API_VERSION) != VFIO_API_VERSION)
       return Error{EPROTO, "VFIO API version mismatch"};
     if (::ioctl(container_.get(), VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0)
       return Error{EOPNOTSUPP, "VFIO type1v2 IOMMU not supported"};
     const std::string gpath = "/dev/vfio/" + std::to_string(group.value());
     group_ = UniqueFd(::open(gpath.c_str(), O_RDWR | O_CLOEXEC));
-    if (!group_.valid()) return ErrnoError("open " + gpath, errno);
+    if (!group_.valid())
+      return ErrnoError("open " + gpath, errno);
     vfio_group_status gs{};
     gs.argsz = sizeof(gs);
     if (::ioctl(group_.get(), VFIO_GROUP_GET_STATUS, &gs) != 0)
@@ -72,24 +77,30 @@ class VfioDevice final : public Device {
     if (::ioctl(container_.get(), VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) != 0)
       return ErrnoError("VFIO_SET_IOMMU", errno);
     device_ = UniqueFd(::ioctl(group_.get(), VFIO_GROUP_GET_DEVICE_FD, bdf_.c_str()));
-    if (!device_.valid()) return ErrnoError("VFIO_GROUP_GET_DEVICE_FD " + bdf_, errno);
+    if (!device_.valid())
+      return ErrnoError("VFIO_GROUP_GET_DEVICE_FD " + bdf_, errno);
 
     // MSI-X messages and DMA are memory writes by the device: it must be a bus master.
-    if (Status st = EnableBusMaster(); !st) return st;
+    if (Status st = EnableBusMaster(); !st)
+      return st;
     auto window = MapRegion(kWindowBar);
-    if (!window) return window.error();
+    if (!window)
+      return window.error();
     bar_ = std::move(window.value());
     auto regs = RegionInfo(kRegisterBar);
-    if (!regs) return regs.error();
+    if (!regs)
+      return regs.error();
     regs_off_ = regs->offset;
     regs_size_ = regs->size;
-    if (Status st = CheckControlPage(control(), bar_.size()); !st) return st;
+    if (Status st = CheckControlPage(control(), bar_.size()); !st)
+      return st;
     bar_size_ = control()->bar_size;
 
     // Host memory the NIC may reach by DMA, at IOVA 0.
-    void* mem = ::mmap(nullptr, kDmaWindowSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) return ErrnoError("mmap DMA window", errno);
+    void* mem =
+        ::mmap(nullptr, kDmaWindowSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+      return ErrnoError("mmap DMA window", errno);
     window_ = Mapping(mem, kDmaWindowSize);
     vfio_iommu_type1_dma_map map{};
     map.argsz = sizeof(map);
@@ -109,14 +120,16 @@ class VfioDevice final : public Device {
 
   Result<QueueRegion> CreateQueue(const QueueSpec& spec) override {
     auto id = AllocQueueEntry(bar_.data(), bar_size_, spec);
-    if (!id) return id.error();
+    if (!id)
+      return id.error();
     return MapQueue(id.value());
   }
   Status DestroyQueue(uint32_t id) override { return FreeQueueEntry(bar_.data(), id); }
 
   Result<QueueRegion> MapQueue(uint32_t id) override {
     auto q = ReadQueueDesc(control(), id, bar_size_);
-    if (!q) return q.error();
+    if (!q)
+      return q.error();
     QueueRegion r;
     r.id = id;
     r.generation = q->generation;
@@ -133,11 +146,13 @@ class VfioDevice final : public Device {
 
   Status Notify(uint32_t queue_id, uint32_t value) override {
     auto q = ReadQueueDesc(control(), queue_id, bar_size_);
-    if (!q) return q.error();
+    if (!q)
+      return q.error();
     auto* db = reinterpret_cast<volatile wave_doorbell_page*>(bar_.data() + WAVE_BAR_DOORBELL_OFF);
     db->queue_db[queue_id] = value;
     db->vector_db[q->vector] = db->vector_db[q->vector] + 1;
-    if (regs_size_ < WAVE_IVSHMEM_REG_DOORBELL + 4) return Error{ENODEV, "no doorbell register"};
+    if (regs_size_ < WAVE_IVSHMEM_REG_DOORBELL + 4)
+      return Error{ENODEV, "no doorbell register"};
     const uint32_t reg = WAVE_IVSHMEM_DOORBELL(control()->nic_peer_id, q->vector);
     if (::pwrite(device_.get(), &reg, sizeof(reg),
                  static_cast<off_t>(regs_off_ + WAVE_IVSHMEM_REG_DOORBELL)) != sizeof(reg))
@@ -147,8 +162,10 @@ class VfioDevice final : public Device {
 
   int EventFd(uint32_t vector) override {
     const uint32_t nr = control()->nr_vectors;
-    if (vector >= nr || vector >= WAVE_MAX_VECTORS) return -1;
-    if (!irqs_enabled_ && !EnableIrqs(nr)) return -1;
+    if (vector >= nr || vector >= WAVE_MAX_VECTORS)
+      return -1;
+    if (!irqs_enabled_ && !EnableIrqs(nr))
+      return -1;
     return irq_[vector].get();
   }
 
@@ -168,25 +185,29 @@ class VfioDevice final : public Device {
 
   Result<Mapping> MapRegion(uint32_t index) {
     auto info = RegionInfo(index);
-    if (!info) return info.error();
+    if (!info)
+      return info.error();
     if (!(info->flags & VFIO_REGION_INFO_FLAG_MMAP) || info->size < WAVE_BAR_MIN_SIZE)
       return Error{ENODEV, "BAR " + std::to_string(index) + " cannot be mapped"};
     void* p = ::mmap(nullptr, info->size, PROT_READ | PROT_WRITE, MAP_SHARED, device_.get(),
                      static_cast<off_t>(info->offset));
-    if (p == MAP_FAILED) return ErrnoError("mmap BAR", errno);
+    if (p == MAP_FAILED)
+      return ErrnoError("mmap BAR", errno);
     return Mapping(p, info->size);
   }
 
   Status EnableBusMaster() {
     auto cfg = RegionInfo(VFIO_PCI_CONFIG_REGION_INDEX);
-    if (!cfg) return cfg.error();
+    if (!cfg)
+      return cfg.error();
     constexpr off_t kCommand = 0x04;
     constexpr uint16_t kBusMaster = 0x04;
     uint16_t cmd = 0;
     const off_t at = static_cast<off_t>(cfg->offset) + kCommand;
     if (::pread(device_.get(), &cmd, sizeof(cmd), at) != sizeof(cmd))
       return ErrnoError("read PCI command register", errno);
-    if (cmd & kBusMaster) return {};
+    if (cmd & kBusMaster)
+      return {};
     cmd |= kBusMaster;
     if (::pwrite(device_.get(), &cmd, sizeof(cmd), at) != sizeof(cmd))
       return ErrnoError("write PCI command register", errno);
@@ -204,10 +225,12 @@ class VfioDevice final : public Device {
     auto* fds = reinterpret_cast<int32_t*>(set->data);
     for (uint32_t v = 0; v < nr; v++) {
       irq_[v] = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (!irq_[v].valid()) return false;
+      if (!irq_[v].valid())
+        return false;
       fds[v] = irq_[v].get();
     }
-    if (::ioctl(device_.get(), VFIO_DEVICE_SET_IRQS, set) != 0) return false;
+    if (::ioctl(device_.get(), VFIO_DEVICE_SET_IRQS, set) != 0)
+      return false;
     irqs_enabled_ = true;
     return true;
   }
@@ -224,11 +247,14 @@ class VfioDevice final : public Device {
 }  // namespace
 
 Result<std::unique_ptr<Device>> OpenVfioDevice(const std::string& bdf, Role role) {
-  if (role != Role::kHost) return Error{EOPNOTSUPP, "vfio: host side only"};
+  if (role != Role::kHost)
+    return Error{EOPNOTSUPP, "vfio: host side only"};
   static const std::regex kBdf("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
-  if (!std::regex_match(bdf, kBdf)) return Error{EINVAL, "vfio: want DDDD:BB:DD.F, got " + bdf};
+  if (!std::regex_match(bdf, kBdf))
+    return Error{EINVAL, "vfio: want DDDD:BB:DD.F, got " + bdf};
   auto dev = std::make_unique<VfioDevice>(bdf);
-  if (Status st = dev->Init(); !st) return st.error();
+  if (Status st = dev->Init(); !st)
+    return st.error();
   return std::unique_ptr<Device>(std::move(dev));
 }
 

@@ -14,7 +14,8 @@ struct Waiter::Ring {
   io_uring ring{};
   bool ready = false;
   ~Ring() {
-    if (ready) io_uring_queue_exit(&ring);
+    if (ready)
+      io_uring_queue_exit(&ring);
   }
 };
 
@@ -24,15 +25,18 @@ Waiter::~Waiter() = default;
 Result<std::unique_ptr<Waiter>> Waiter::Create(WaitPolicy policy) {
   std::unique_ptr<Waiter> w(new Waiter(policy));
   const int rc = io_uring_queue_init(16, &w->ring_->ring, 0);
-  if (rc < 0) return ErrnoError("io_uring_queue_init", -rc);
+  if (rc < 0)
+    return ErrnoError("io_uring_queue_init", -rc);
   w->ring_->ready = true;
   w->buffers_.reserve(16);
   return w;
 }
 
 Status Waiter::Watch(int eventfd) {
-  if (eventfd < 0) return {};
-  if (fds_.size() >= 15) return Error{ENOSPC, "waiter: too many eventfds"};
+  if (eventfd < 0)
+    return {};
+  if (fds_.size() >= 15)
+    return Error{ENOSPC, "waiter: too many eventfds"};
   fds_.push_back(eventfd);
   buffers_.push_back(0);
   Arm(fds_.size() - 1);
@@ -41,7 +45,8 @@ Status Waiter::Watch(int eventfd) {
 
 void Waiter::Arm(size_t index) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_->ring);
-  if (!sqe) return;  // cannot happen: at most 15 reads in flight on a 16-entry ring
+  if (!sqe)
+    return;  // cannot happen: at most 15 reads in flight on a 16-entry ring
   // A poll, not a read: the eventfds are non-blocking, and io_uring honours O_NONBLOCK.
   io_uring_prep_poll_add(sqe, fds_[index], POLLIN);
   io_uring_sqe_set_data64(sqe, index);
@@ -59,7 +64,8 @@ void Waiter::Sleep(std::chrono::nanoseconds max) {
   ts.tv_sec = ns.count() / 1000000000;
   ts.tv_nsec = ns.count() % 1000000000;
   io_uring_cqe* cqe = nullptr;
-  if (io_uring_wait_cqe_timeout(&ring_->ring, &cqe, &ts) != 0) return;
+  if (io_uring_wait_cqe_timeout(&ring_->ring, &cqe, &ts) != 0)
+    return;
   // Drain every completion and re-arm those reads.
   unsigned head;
   unsigned seen = 0;
@@ -75,7 +81,8 @@ void Waiter::Sleep(std::chrono::nanoseconds max) {
     }
   }
   io_uring_cq_advance(&ring_->ring, seen);
-  for (size_t index : rearm) Arm(index);
+  for (size_t index : rearm)
+    Arm(index);
 }
 
 }  // namespace wave

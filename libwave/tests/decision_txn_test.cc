@@ -25,7 +25,8 @@ Pair MakePair(LinkConfig cfg = {}) {
   p.nic_dev = std::move(Device::Open("shm:" + name, Role::kNic).value());
   auto nic = NicLink::Attach(*p.nic_dev);
   EXPECT_TRUE(nic.ok()) << (nic.ok() ? "" : nic.error().message);
-  if (nic.ok()) p.nic = std::move(nic.value());
+  if (nic.ok())
+    p.nic = std::move(nic.value());
   return p;
 }
 
@@ -58,8 +59,8 @@ TEST(Decisions, PrestagedDecisionIsTakenOnceAndNewestWins) {
 TEST(Decisions, TornAndForgedPrestagedSlotsAreRejected) {
   Pair p = MakePair();
   ASSERT_TRUE(p.nic);
-  auto* slots = reinterpret_cast<wave_prestaged_slot*>(
-      p.nic->decision_region().base + WAVE_REGION_HDR_SIZE + 1024 * 64);
+  auto* slots = reinterpret_cast<wave_prestaged_slot*>(p.nic->decision_region().base +
+                                                       WAVE_REGION_HDR_SIZE + 1024 * 64);
   ASSERT_TRUE(p.nic->decisions().Prestage(1, Decision(7, 10, 1, 5, 1)));
   slots[1].body[9] ^= 0xff;  // a line read while the NIC rewrote it
   wave_decision got;
@@ -81,7 +82,7 @@ TEST(Transactions, OutcomesFollowGhostRules) {
   const uint64_t s1 = txn.OnTaskEvent(10, WAVE_MSG_TASK_NEW);
   EXPECT_EQ(txn.Commit(Decision(1, 10, 0, s1, 1)).outcome, WAVE_TXN_COMMITTED);
   const uint64_t s2 = txn.OnTaskEvent(10, WAVE_MSG_TASK_PREEMPTED);
-  EXPECT_EQ(txn.Commit(Decision(2, 10, 0, s1, 1)).outcome, WAVE_TXN_STALE);  // missed s2
+  EXPECT_EQ(txn.Commit(Decision(2, 10, 0, s1, 1)).outcome, WAVE_TXN_STALE);    // missed s2
   EXPECT_EQ(txn.Commit(Decision(3, 10, 0, s2, 0)).outcome, WAVE_TXN_ABORTED);  // old epoch
   txn.SetCpuAvailable(2, false);
   EXPECT_EQ(txn.Commit(Decision(4, 10, 2, s2, 1)).outcome, WAVE_TXN_CPU_UNAVAILABLE);
@@ -148,7 +149,7 @@ TEST(Messages, InvalidMessagesAreDroppedAndCounted) {
   wave_task_event e{};
   e.tid = 1;
   ASSERT_TRUE(p.host->messages().Send(WAVE_MSG_TASK_NEW, &e, 40));  // wrong length
-  ASSERT_TRUE(p.host->messages().Send(999, &e, sizeof(e)));          // unknown type
+  ASSERT_TRUE(p.host->messages().Send(999, &e, sizeof(e)));         // unknown type
   e.flags = 1;
   ASSERT_TRUE(p.host->messages().SendEvent(WAVE_MSG_TASK_NEW, e));  // reserved flag
   e.flags = 0;

@@ -56,7 +56,8 @@ TEST(Device, FuzzedQueueTableEntriesStayInsideTheBar) {
   int accepted = 0;
   for (int i = 0; i < 100000; i++) {
     auto* w = reinterpret_cast<uint64_t*>(&page.queues[0]);
-    for (int k = 0; k < 6; k++) w[k] = rng();
+    for (int k = 0; k < 6; k++)
+      w[k] = rng();
     if (i % 2) {
       page.queues[0].state = WAVE_QSTATE_ACTIVE;
       page.queues[0].offset = (rng() % 512) * 4096;
@@ -67,7 +68,8 @@ TEST(Device, FuzzedQueueTableEntriesStayInsideTheBar) {
       page.queues[0].vector = static_cast<uint16_t>(rng() % 8);
     }
     auto q = ReadQueueDesc(&page, 0, bar);
-    if (!q.ok()) continue;
+    if (!q.ok())
+      continue;
     accepted++;
     EXPECT_LE(q->offset + q->size, bar);
     EXPECT_GE(q->offset, WAVE_BAR_QUEUE_AREA_OFF);
@@ -82,15 +84,18 @@ TEST(Device, ShmQueueAllocationAndNicView) {
   o.bar_size = 64 * 4096;
   auto host = Device::Open("shm:" + name, Role::kHost, o);
   ASSERT_TRUE(host.ok()) << host.error().message;
-  auto a = host.value()->CreateQueue({8 * 4096, WAVE_DIR_HOST_TO_NIC, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, 1});
+  auto a = host.value()->CreateQueue(
+      {8 * 4096, WAVE_DIR_HOST_TO_NIC, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, 1});
   ASSERT_TRUE(a.ok()) << a.error().message;
   EXPECT_EQ(a->bar_offset, WAVE_BAR_QUEUE_AREA_OFF);
   EXPECT_EQ(a->cache_mode, WAVE_CACHE_WC);
-  auto b = host.value()->CreateQueue({4 * 4096, WAVE_DIR_NIC_TO_HOST, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, 1});
+  auto b = host.value()->CreateQueue(
+      {4 * 4096, WAVE_DIR_NIC_TO_HOST, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, 1});
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->cache_mode, WAVE_CACHE_WT);
   EXPECT_EQ(b->bar_offset, a->bar_offset + a->size);
-  EXPECT_EQ(host.value()->CreateQueue({100 * 4096, WAVE_DIR_HOST_TO_NIC, 0, 0, 0}).error().code, ENOSPC);
+  EXPECT_EQ(host.value()->CreateQueue({100 * 4096, WAVE_DIR_HOST_TO_NIC, 0, 0, 0}).error().code,
+            ENOSPC);
   EXPECT_EQ(host.value()->CreateQueue({4096, 9, 0, 0, 0}).error().code, EINVAL);
   EXPECT_EQ(host.value()->CreateQueue({4096, 1, 0, 0, 99}).error().code, EINVAL);
   auto nic = Device::Open("shm:" + name, Role::kNic);

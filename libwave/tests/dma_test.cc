@@ -31,7 +31,8 @@ TEST(Dma, GatherToNicThenScatterBack) {
   ASSERT_TRUE(p.host->dma() && p.nic->dma());
   std::span<uint8_t> hw = p.host_dev->HostWindow();
   ASSERT_GE(hw.size(), 1u << 20);
-  for (size_t i = 0; i < 3 * 4096; i++) hw[i] = static_cast<uint8_t>(i * 7 + 1);
+  for (size_t i = 0; i < 3 * 4096; i++)
+    hw[i] = static_cast<uint8_t>(i * 7 + 1);
   const DmaSegment sg[3] = {{0, 100}, {4096, 4000}, {8192, 1}};
   ASSERT_TRUE(p.host->dma()->Submit(WAVE_DMA_TO_NIC, 512, sg, 77));
   EXPECT_EQ(p.nic->dma()->Poll(8), 1u);
@@ -81,7 +82,8 @@ TEST(Dma, FuzzedDescriptorSlotsNeverCrash) {
   uint64_t served = 0;
   for (int i = 0; i < 5000; i++) {
     rp.EnqueueBatch(1, [&](uint32_t, uint8_t* payload) {
-      for (int k = 0; k < 240; k++) payload[k] = static_cast<uint8_t>(rng());
+      for (int k = 0; k < 240; k++)
+        payload[k] = static_cast<uint8_t>(rng());
       if (i % 3 == 0) {  // plausible header, garbage segments
         wave_dma_desc d{};
         d.op = WAVE_DMA_TO_NIC;
@@ -91,7 +93,8 @@ TEST(Dma, FuzzedDescriptorSlotsNeverCrash) {
         return std::pair<uint16_t, uint16_t>{WAVE_MSG_DMA_REQ,
                                              static_cast<uint16_t>(sizeof(d) + d.nr_sge * 16)};
       }
-      return std::pair<uint16_t, uint16_t>{static_cast<uint16_t>(rng()), static_cast<uint16_t>(rng() % 300)};
+      return std::pair<uint16_t, uint16_t>{static_cast<uint16_t>(rng()),
+                                           static_cast<uint16_t>(rng() % 300)};
     });
     served += p.nic->dma()->Poll(4);
     wave_dma_done done[8];

@@ -47,12 +47,14 @@ int RunNic(const std::string& spec, uint64_t count) {
       return 11;
     }
   }
-  if (!nic) return 12;
+  if (!nic)
+    return 12;
   Message buf[64];
   uint64_t next = 0, idle = 0;
   while (next < count) {
     const uint32_t n = nic->messages().Poll(buf);
-    if (n == 0 && ++idle % 128 == 0) sched_yield();
+    if (n == 0 && ++idle % 128 == 0)
+      sched_yield();
     for (uint32_t i = 0; i < n; i++) {
       if (buf[i].type != WAVE_MSG_TASK_RUNNABLE || !test::CheckPatternEvent(buf[i].event, next)) {
         fprintf(stderr, "nic: message %llu wrong\n", static_cast<unsigned long long>(next));
@@ -62,12 +64,14 @@ int RunNic(const std::string& spec, uint64_t count) {
       if (next % kAnswerEvery == 0 || next == count) {
         wave_decision d{};
         d.txn_id = next;
-        while (!nic->decisions().Push(d)) sched_yield();
+        while (!nic->decisions().Push(d))
+          sched_yield();
       }
     }
   }
   const RingStats& s = nic->messages().ring().stats();
-  if (nic->messages().bad_messages() || s.bad_slots) return 3;
+  if (nic->messages().bad_messages() || s.bad_slots)
+    return 3;
   return 0;
 }
 
@@ -77,7 +81,8 @@ int RunNic(const std::string& spec, uint64_t count) {
 std::string FindLoopback() {
   for (int n = 0; n < 16; n++) {
     const std::string spec = "wave:/dev/wave" + std::to_string(n);
-    if (Device::Open(spec, Role::kNic).ok()) return spec;
+    if (Device::Open(spec, Role::kNic).ok())
+      return spec;
   }
   return "";
 }
@@ -108,7 +113,8 @@ int main(int argc, char** argv) {
     return 10;
   }
   pid_t child = -1;
-  if (nic_first) child = test::Spawn([&] { return RunNic(nic_spec, count); });
+  if (nic_first)
+    child = test::Spawn([&] { return RunNic(nic_spec, count); });
   std::unique_ptr<HostLink> host_link;
   for (int i = 0; i < 20000 && !host_link; i++) {
     auto l = HostLink::Create(*dev.value(), LinkConfig{});
@@ -121,9 +127,11 @@ int main(int argc, char** argv) {
       return 11;
     }
   }
-  if (!host_link) return 12;
+  if (!host_link)
+    return 12;
   auto* link = &host_link;
-  if (!nic_first) child = test::Spawn([&] { return RunNic(nic_spec, count); });
+  if (!nic_first)
+    child = test::Spawn([&] { return RunNic(nic_spec, count); });
   const auto t0 = std::chrono::steady_clock::now();
   Message msgs[32];
   uint64_t next = 0, answered = 0, spins = 0;
@@ -143,12 +151,14 @@ int main(int argc, char** argv) {
       const uint64_t want = std::min(count, answered + kAnswerEvery - answered % kAnswerEvery);
       if (dec[i].txn_id != want) {
         fprintf(stderr, "host: decision %llu, want %llu\n",
-                static_cast<unsigned long long>(dec[i].txn_id), static_cast<unsigned long long>(want));
+                static_cast<unsigned long long>(dec[i].txn_id),
+                static_cast<unsigned long long>(want));
         return 2;
       }
       answered = want;
     }
-    if (got == 0 && ++spins % 256 == 0) sched_yield();
+    if (got == 0 && ++spins % 256 == 0)
+      sched_yield();
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int rc = test::Reap(child);

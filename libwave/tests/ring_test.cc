@@ -18,7 +18,8 @@ class LocalRing {
  public:
   explicit LocalRing(uint32_t nr_slots, uint32_t slot_size = 64, uint32_t credit_batch = 0)
       : mem_(static_cast<uint8_t*>(std::aligned_alloc(4096, Size(nr_slots, slot_size)))),
-        credit_hdr_(static_cast<wave_region_hdr*>(std::aligned_alloc(4096, sizeof(wave_region_hdr)))) {
+        credit_hdr_(
+            static_cast<wave_region_hdr*>(std::aligned_alloc(4096, sizeof(wave_region_hdr)))) {
     std::memset(mem_, 0, Size(nr_slots, slot_size));
     std::memset(credit_hdr_, 0, sizeof(wave_region_hdr));
     geo_.kind = WAVE_RING_KIND_RAW;
@@ -34,7 +35,9 @@ class LocalRing {
   }
   static size_t Size(uint32_t n, uint32_t s) { return WAVE_REGION_HDR_SIZE + size_t{n} * s; }
   wave_region_hdr* hdr() { return reinterpret_cast<wave_region_hdr*>(mem_); }
-  uint8_t* slot(uint64_t pos) { return mem_ + geo_.slots_off + (pos % geo_.nr_slots) * geo_.slot_size; }
+  uint8_t* slot(uint64_t pos) {
+    return mem_ + geo_.slots_off + (pos % geo_.nr_slots) * geo_.slot_size;
+  }
   wave_ring_credit* credit() { return &credit_hdr_->credits[0]; }
   uint64_t region_size() const { return Size(geo_.nr_slots, geo_.slot_size); }
   RingEndpoint endpoint() {
@@ -52,7 +55,9 @@ class LocalRing {
   RingGeometry geo_;
 };
 
-bool PushU64(RingProducer& p, uint64_t v) { return p.Enqueue(WAVE_MSG_RAW, &v, sizeof(v)); }
+bool PushU64(RingProducer& p, uint64_t v) {
+  return p.Enqueue(WAVE_MSG_RAW, &v, sizeof(v));
+}
 
 std::vector<uint64_t> PopAll(RingConsumer& c, uint32_t max = 1u << 30) {
   std::vector<uint64_t> out;
@@ -88,7 +93,8 @@ TEST(Ring, WraparoundKeepsOrderOverManyLaps) {
       return std::pair<uint16_t, uint16_t>{WAVE_MSG_RAW, 8};
     });
     next_in += n;
-    for (uint64_t v : PopAll(c, 1 + rng() % 8)) ASSERT_EQ(v, next_out++);
+    for (uint64_t v : PopAll(c, 1 + rng() % 8))
+      ASSERT_EQ(v, next_out++);
   }
   EXPECT_GT(p.position(), 8u * 100);
   EXPECT_EQ(c.stats().bad_slots, 0u);
@@ -114,7 +120,8 @@ TEST(Ring, LinkFencePathsKeepOrder) {
       std::memcpy(payload, &v, 8);
       return std::pair<uint16_t, uint16_t>{WAVE_MSG_RAW, 8};
     });
-    for (uint64_t v : PopAll(c, 3)) ASSERT_EQ(v, next_out++);
+    for (uint64_t v : PopAll(c, 3))
+      ASSERT_EQ(v, next_out++);
   }
   EXPECT_GT(p.stats().credit_reads, 0u);
   EXPECT_EQ(p.stats().bad_credits, 0u);
@@ -125,7 +132,8 @@ TEST(Ring, FullAndEmptyEdges) {
   RingProducer p(r.endpoint());
   RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
   EXPECT_TRUE(PopAll(c).empty());  // empty at start
-  for (uint64_t i = 0; i < 8; i++) ASSERT_TRUE(PushU64(p, i));
+  for (uint64_t i = 0; i < 8; i++)
+    ASSERT_TRUE(PushU64(p, i));
   EXPECT_EQ(p.stats().credit_reads, 0u);  // never looked at credits while there was room
   EXPECT_FALSE(PushU64(p, 8));            // full: exactly nr_slots in flight
   EXPECT_EQ(p.stats().full, 1u);
@@ -139,7 +147,8 @@ TEST(Ring, FullAndEmptyEdges) {
   EXPECT_FALSE(PushU64(p, 10));
   got = PopAll(c);
   ASSERT_EQ(got.size(), 8u);
-  for (uint64_t i = 0; i < 8; i++) EXPECT_EQ(got[i], i + 2);
+  for (uint64_t i = 0; i < 8; i++)
+    EXPECT_EQ(got[i], i + 2);
   EXPECT_TRUE(PopAll(c).empty());  // empty again, and the dry poll returned every credit
   EXPECT_EQ(r.credit()->consumed, 10u);
 }
@@ -184,8 +193,10 @@ TEST(Ring, FuzzedSlotsNeverCrashAndAreCounted) {
     // Garbage everywhere, sometimes with a sequence word that happens to be right.
     for (uint32_t i = 0; i < 64; i++) {
       uint64_t* w = reinterpret_cast<uint64_t*>(r.slot(i));
-      for (int k = 0; k < 8; k++) w[k] = rng();
-      if (rng() % 4 == 0) w[0] = c.position() + 1 + (i - c.position() % 64 + 64) % 64;
+      for (int k = 0; k < 8; k++)
+        w[k] = rng();
+      if (rng() % 4 == 0)
+        w[0] = c.position() + 1 + (i - c.position() % 64 + 64) % 64;
     }
     c.DequeueBatch(64, [&](uint16_t, const uint8_t*, uint16_t len) {
       ASSERT_LE(len, 48);
@@ -201,11 +212,13 @@ TEST(Ring, FuzzedSlotsNeverCrashAndAreCounted) {
 TEST(Ring, FuzzedCreditsAreRejectedAndNeverOverwriteUnreadSlots) {
   LocalRing r(8);
   RingProducer p(r.endpoint());
-  for (uint64_t i = 0; i < 8; i++) ASSERT_TRUE(PushU64(p, i));
+  for (uint64_t i = 0; i < 8; i++)
+    ASSERT_TRUE(PushU64(p, i));
   std::mt19937_64 rng(3);
   for (int i = 0; i < 1000; i++) {
     uint64_t bogus = rng();
-    if (bogus <= 8) bogus = 9 + i;  // beyond what was produced
+    if (bogus <= 8)
+      bogus = 9 + i;  // beyond what was produced
     r.credit()->consumed = bogus;
     EXPECT_FALSE(PushU64(p, 100));
   }
@@ -215,10 +228,12 @@ TEST(Ring, FuzzedCreditsAreRejectedAndNeverOverwriteUnreadSlots) {
   r.credit()->consumed = 0;
   auto got = PopAll(c);
   ASSERT_EQ(got.size(), 8u);
-  for (uint64_t i = 0; i < 8; i++) EXPECT_EQ(got[i], i);
+  for (uint64_t i = 0; i < 8; i++)
+    EXPECT_EQ(got[i], i);
   // A credit going backwards is rejected too: after 8 more the ring is full again, and a
   // credit of 3 (below the 8 seen before) must not open room.
-  for (uint64_t i = 8; i < 16; i++) ASSERT_TRUE(PushU64(p, i));
+  for (uint64_t i = 8; i < 16; i++)
+    ASSERT_TRUE(PushU64(p, i));
   r.credit()->consumed = 3;
   EXPECT_FALSE(PushU64(p, 16));
   EXPECT_EQ(p.stats().bad_credits, 1001u);
@@ -230,7 +245,8 @@ TEST(Ring, FuzzedDescriptorsAreRejected) {
   int accepted = 0;
   for (int i = 0; i < 200000; i++) {
     auto* w = reinterpret_cast<uint64_t*>(&d);
-    for (size_t k = 0; k < sizeof(d) / 8; k++) w[k] = rng();
+    for (size_t k = 0; k < sizeof(d) / 8; k++)
+      w[k] = rng();
     if (i % 2) {
       d.magic = WAVE_RING_MAGIC;
       d.version = WAVE_RING_VERSION;
@@ -243,7 +259,8 @@ TEST(Ring, FuzzedDescriptorsAreRejected) {
       d.credit_index = static_cast<uint32_t>(rng() % 5);
     }
     auto g = ReadRingDesc(&d, 1 << 20);
-    if (!g.ok()) continue;
+    if (!g.ok())
+      continue;
     accepted++;
     EXPECT_LE(g->slots_off + g->slots_bytes(), 1u << 20);
     EXPECT_GE(g->slots_off, WAVE_REGION_HDR_SIZE);
@@ -254,7 +271,8 @@ TEST(Ring, FuzzedDescriptorsAreRejected) {
 TEST(Ring, ConsumerResumesFromCommittedPosition) {
   LocalRing r(16);
   RingProducer p(r.endpoint());
-  for (uint64_t i = 0; i < 10; i++) ASSERT_TRUE(PushU64(p, i));
+  for (uint64_t i = 0; i < 10; i++)
+    ASSERT_TRUE(PushU64(p, i));
   {
     RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
     ASSERT_EQ(PopAll(c, 3).size(), 3u);  // 0,1,2 consumed and committed; credit batch 4 not due

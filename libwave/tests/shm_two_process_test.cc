@@ -26,11 +26,13 @@ HostSide MakeHost(const std::string& name, LinkConfig cfg = {}) {
   HostSide h;
   auto dev = Device::Open("shm:" + name, Role::kHost);
   EXPECT_TRUE(dev.ok()) << (dev.ok() ? "" : dev.error().message);
-  if (!dev.ok()) return h;
+  if (!dev.ok())
+    return h;
   h.dev = std::move(dev.value());
   auto link = HostLink::Create(*h.dev, cfg);
   EXPECT_TRUE(link.ok()) << (link.ok() ? "" : link.error().message);
-  if (link.ok()) h.link = std::move(link.value());
+  if (link.ok())
+    h.link = std::move(link.value());
   return h;
 }
 
@@ -38,7 +40,8 @@ HostSide MakeHost(const std::string& name, LinkConfig cfg = {}) {
 std::unique_ptr<NicLink> AttachNic(Device& dev, RingConsumer::Start start) {
   for (int i = 0; i < 1000; i++) {
     auto l = NicLink::Attach(dev, start);
-    if (l.ok()) return std::move(l.value());
+    if (l.ok())
+      return std::move(l.value());
     if (l.error().code != EAGAIN) {
       fprintf(stderr, "attach: %s\n", l.error().message.c_str());
       return nullptr;
@@ -57,8 +60,10 @@ int ConsumeRange(MessageConsumer& mc, uint64_t first, uint64_t count) {
     const uint64_t left = first + count - next;
     const uint32_t n = mc.Poll(std::span<Message>(buf, std::min<uint64_t>(64, left)));
     if (n == 0) {
-      if (++idle % 256 == 0) sched_yield();  // two loaded cores: let the producer run
-      if (idle > (1ull << 34)) return 3;
+      if (++idle % 256 == 0)
+        sched_yield();  // two loaded cores: let the producer run
+      if (idle > (1ull << 34))
+        return 3;
       continue;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -87,7 +92,8 @@ void Produce(MessageProducer& mp, uint64_t first, uint64_t count, uint32_t batch
     }
     const uint32_t sent = mp.SendBatch(std::span<const Message>(msgs, n));
     next += sent;
-    if (sent == 0 && ++spins % 256 == 0) sched_yield();
+    if (sent == 0 && ++spins % 256 == 0)
+      sched_yield();
   }
 }
 
@@ -99,9 +105,11 @@ TEST(ShmTwoProcess, TenMillionMessagesNoneLostDuplicatedOrReordered) {
   const pid_t child = test::Spawn([&] {
     test::PinTo(1);
     auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok()) return 10;
+    if (!dev.ok())
+      return 10;
     auto nic = AttachNic(*dev.value(), RingConsumer::Start::kFresh);
-    if (!nic) return 11;
+    if (!nic)
+      return 11;
     const int rc = ConsumeRange(nic->messages(), 0, kCount);
     // Tell the host we are done through the decision ring.
     wave_decision d{};
@@ -114,7 +122,8 @@ TEST(ShmTwoProcess, TenMillionMessagesNoneLostDuplicatedOrReordered) {
   const auto t0 = std::chrono::steady_clock::now();
   Produce(host.link->messages(), 0, kCount, 32);
   wave_decision d{};
-  while (host.link->decisions().PollRing(std::span<wave_decision>(&d, 1)) == 0) sched_yield();
+  while (host.link->decisions().PollRing(std::span<wave_decision>(&d, 1)) == 0)
+    sched_yield();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(d.txn_id, kCount);
   EXPECT_EQ(test::Reap(child), 0);
@@ -141,19 +150,24 @@ TEST(ShmTwoProcess, ConsumerRestartedMidStreamResumesWithoutLoss) {
   // First consumer takes exactly kFirst messages and exits (its commits persist).
   const pid_t c1 = test::Spawn([&] {
     auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok()) return 10;
+    if (!dev.ok())
+      return 10;
     auto nic = AttachNic(*dev.value(), RingConsumer::Start::kFresh);
-    if (!nic) return 11;
+    if (!nic)
+      return 11;
     return ConsumeRange(nic->messages(), 0, kFirst);
   });
   ASSERT_EQ(test::Reap(c1), 0);
   // A new consumer resumes from the committed position: it must see kFirst next.
   const pid_t c2 = test::Spawn([&] {
     auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok()) return 10;
+    if (!dev.ok())
+      return 10;
     auto nic = AttachNic(*dev.value(), RingConsumer::Start::kResume);
-    if (!nic) return 11;
-    if (nic->messages().ring().position() != kFirst) return 12;
+    if (!nic)
+      return 11;
+    if (nic->messages().ring().position() != kFirst)
+      return 12;
     return ConsumeRange(nic->messages(), kFirst, kTotal - kFirst);
   });
   EXPECT_EQ(test::Reap(c2), 0);
@@ -177,11 +191,12 @@ TEST(ShmTwoProcess, ProducerKilledMidWriteLeavesNoTornSlotAccepted) {
       for (uint64_t i = 0;; i++) {
         const wave_task_event e = PatternEvent(i);
         while (rp.EnqueueBatch(1, [&](uint32_t, uint8_t* payload) {
-                 const auto* src = reinterpret_cast<const volatile uint8_t*>(&e);
-                 auto* dst = reinterpret_cast<volatile uint8_t*>(payload);
-                 for (size_t b = 0; b < sizeof(e); b++) dst[b] = src[b];
-                 return std::pair<uint16_t, uint16_t>{WAVE_MSG_TASK_RUNNABLE, sizeof(e)};
-               }) == 0) {
+          const auto* src = reinterpret_cast<const volatile uint8_t*>(&e);
+          auto* dst = reinterpret_cast<volatile uint8_t*>(payload);
+          for (size_t b = 0; b < sizeof(e); b++)
+            dst[b] = src[b];
+          return std::pair<uint16_t, uint16_t>{WAVE_MSG_TASK_RUNNABLE, sizeof(e)};
+        }) == 0) {
         }
       }
       return 0;
@@ -189,7 +204,8 @@ TEST(ShmTwoProcess, ProducerKilledMidWriteLeavesNoTornSlotAccepted) {
     std::mt19937 rng(round);
     Message buf[64];
     uint64_t next = 0;
-    const auto kill_at = std::chrono::steady_clock::now() + std::chrono::microseconds(200 + rng() % 5000);
+    const auto kill_at =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(200 + rng() % 5000);
     bool killed = false;
     for (int idle = 0; idle < 2000;) {
       if (!killed && std::chrono::steady_clock::now() >= kill_at) {
@@ -202,7 +218,8 @@ TEST(ShmTwoProcess, ProducerKilledMidWriteLeavesNoTornSlotAccepted) {
         ASSERT_TRUE(CheckPatternEvent(buf[i].event, next)) << "torn or wrong message " << next;
         next++;
       }
-      if (killed && n == 0) idle++;
+      if (killed && n == 0)
+        idle++;
     }
     EXPECT_EQ(nic->messages().bad_messages(), 0u);
     EXPECT_EQ(nic->messages().ring().stats().bad_slots, 0u);

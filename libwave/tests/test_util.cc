@@ -30,8 +30,10 @@ int Reap(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
   return 255;
 }
 
@@ -54,7 +56,8 @@ bool CheckPatternEvent(const wave_task_event& e, uint64_t i) {
 }
 
 void PinTo(int cpu) {
-  if (cpu >= static_cast<int>(std::thread::hardware_concurrency())) return;
+  if (cpu >= static_cast<int>(std::thread::hardware_concurrency()))
+    return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);

@@ -7,9 +7,9 @@
 // Exit status 0 on success. Runs inside a VM with an emulated IOMMU (see vfio_vm_test.sh).
 #include <poll.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cerrno>
 #include <cstring>
 
 #include "wave/device.h"
@@ -30,8 +30,10 @@ int main(int argc, char** argv) {
   }
   Device& d = *dev.value();
   const uint16_t vector = d.control()->nr_vectors > 1 ? 1 : 0;
-  auto tx = d.CreateQueue({WAVE_PAGE_SIZE, WAVE_DIR_HOST_TO_NIC, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, vector});
-  auto rx = d.CreateQueue({WAVE_PAGE_SIZE, WAVE_DIR_NIC_TO_HOST, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, vector});
+  auto tx = d.CreateQueue(
+      {WAVE_PAGE_SIZE, WAVE_DIR_HOST_TO_NIC, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, vector});
+  auto rx = d.CreateQueue(
+      {WAVE_PAGE_SIZE, WAVE_DIR_NIC_TO_HOST, WAVE_CACHE_DEFAULT, WAVE_QKIND_RAW, vector});
   if (!tx.ok() || !rx.ok()) {
     fprintf(stderr, "vfio_echo: create queue: %s\n",
             (!tx.ok() ? tx.error() : rx.error()).message.c_str());
@@ -43,15 +45,18 @@ int main(int argc, char** argv) {
             std::strerror(errno));
     return 12;
   }
-  auto waiter = Waiter::Create(WaitPolicy{std::chrono::microseconds(50), std::chrono::milliseconds(1)});
-  if (!waiter.ok() || !waiter.value()->Watch(efd).ok()) return 12;
+  auto waiter =
+      Waiter::Create(WaitPolicy{std::chrono::microseconds(50), std::chrono::milliseconds(1)});
+  if (!waiter.ok() || !waiter.value()->Watch(efd).ok())
+    return 12;
 
   constexpr uint32_t kLen = 200;
   auto* reply = reinterpret_cast<volatile wave_echo_reply*>(rx->base);
   reply->magic = 0;
   wave_echo_cmd cmd{WAVE_ECHO_CMD_MAGIC, rx->id, kLen, 4242};
   uint8_t payload[kLen];
-  for (uint32_t i = 0; i < kLen; i++) payload[i] = static_cast<uint8_t>(i * 13 + 5);
+  for (uint32_t i = 0; i < kLen; i++)
+    payload[i] = static_cast<uint8_t>(i * 13 + 5);
   std::memcpy(tx->base + sizeof(cmd), payload, kLen);
   std::memcpy(tx->base, &cmd, sizeof(cmd));
   if (Status st = d.Notify(tx->id, WAVE_ECHO_DOORBELL); !st) {
@@ -86,7 +91,8 @@ int main(int argc, char** argv) {
     if (FILE* f = std::fopen("/proc/interrupts", "r")) {
       char line[512];
       while (std::fgets(line, sizeof(line), f)) {
-        if (std::strstr(line, "vfio")) printf("  %s", line);
+        if (std::strstr(line, "vfio"))
+          printf("  %s", line);
       }
       std::fclose(f);
     }

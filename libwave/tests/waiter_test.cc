@@ -43,20 +43,28 @@ TEST(Waiter, NicSleepsUntilHostRingsDoorbell) {
   ASSERT_EQ(::pipe(pipefd), 0);
   const pid_t nic = test::Spawn([&] {
     auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok()) return 10;
+    if (!dev.ok())
+      return 10;
     auto link = NicLink::Attach(*dev.value());
-    if (!link.ok()) return 11;
+    if (!link.ok())
+      return 11;
     const int efd = dev.value()->EventFd(link.value()->message_region().vector);
-    if (efd < 0) return 12;  // pidfd_getfd not permitted here
+    if (efd < 0)
+      return 12;  // pidfd_getfd not permitted here
     auto w = Waiter::Create(WaitPolicy{10us, 1ms});
-    if (!w.ok() || !w.value()->Watch(efd).ok()) return 13;
+    if (!w.ok() || !w.value()->Watch(efd).ok())
+      return 13;
     char c = 'r';
-    if (::write(pipefd[1], &c, 1) != 1) return 14;  // ready to wait
+    if (::write(pipefd[1], &c, 1) != 1)
+      return 14;  // ready to wait
     Message m[4];
     uint32_t got = 0;
-    const bool ok = w.value()->Wait([&] { return (got = link.value()->messages().Poll(m)) > 0; }, 5s);
-    if (!ok || got != 1 || m[0].type != WAVE_MSG_CPU_IDLE) return 15;
-    if (w.value()->stats().sleeps == 0 || w.value()->stats().wakeups == 0) return 16;
+    const bool ok =
+        w.value()->Wait([&] { return (got = link.value()->messages().Poll(m)) > 0; }, 5s);
+    if (!ok || got != 1 || m[0].type != WAVE_MSG_CPU_IDLE)
+      return 15;
+    if (w.value()->stats().sleeps == 0 || w.value()->stats().wakeups == 0)
+      return 16;
     return 0;
   });
   char c;

@@ -21,8 +21,7 @@ namespace wave {
 class DecisionProducer {
  public:
   DecisionProducer() = default;
-  DecisionProducer(MessageProducer ring, wave_prestaged_slot* slots, uint32_t nr_cpus,
-                   MemKind mem);
+  DecisionProducer(MessageProducer ring, wave_prestaged_slot* slots, uint32_t nr_cpus, MemKind mem);
 
   // Replaces cpu's prestaged decision. False if cpu is out of range.
   bool Prestage(uint32_t cpu, const wave_decision& d);

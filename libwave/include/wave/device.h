@@ -49,10 +49,10 @@ struct QueueRegion {
 };
 
 struct DeviceOptions {
-  uint64_t bar_size = 8u << 20;        // shm: size of the BAR image the host creates
+  uint64_t bar_size = 8u << 20;          // shm: size of the BAR image the host creates
   uint64_t host_window_size = 4u << 20;  // shm: emulated host memory the NIC can DMA
-  uint32_t nr_vectors = 4;             // shm: doorbell/interrupt vectors
-  bool create = true;                  // shm host: create (replacing a stale image)
+  uint32_t nr_vectors = 4;               // shm: doorbell/interrupt vectors
+  bool create = true;                    // shm host: create (replacing a stale image)
 };
 
 class Device {

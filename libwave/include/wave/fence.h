@@ -36,10 +36,10 @@ namespace wave {
 
 // How this side reaches a ring's memory; chosen from the queue's cache mode.
 enum class MemKind : uint8_t {
-  kWriteBack,      // coherent memory (shm backend, loopback device, the NIC's own DRAM)
-  kWriteCombining, // host stores to NIC memory through a WC mapping
-  kWriteThrough,   // host loads from NIC memory through a WT mapping
-  kUncached,       // host loads and stores through a UC mapping
+  kWriteBack,       // coherent memory (shm backend, loopback device, the NIC's own DRAM)
+  kWriteCombining,  // host stores to NIC memory through a WC mapping
+  kWriteThrough,    // host loads from NIC memory through a WT mapping
+  kUncached,        // host loads and stores through a UC mapping
 };
 
 // Between the payload stores and the sequence-word store of a slot (or of a batch).
@@ -67,9 +67,11 @@ inline void StoreFence(MemKind kind) {
 // After the last sequence word of a batch: push write-combining buffers to the link.
 inline void FlushWrites(MemKind kind) {
 #if defined(__x86_64__)
-  if (kind == MemKind::kWriteCombining) _mm_sfence();
+  if (kind == MemKind::kWriteCombining)
+    _mm_sfence();
 #elif defined(__aarch64__)
-  if (kind != MemKind::kWriteBack) asm volatile("dmb oshst" ::: "memory");
+  if (kind != MemKind::kWriteBack)
+    asm volatile("dmb oshst" ::: "memory");
 #else
   (void)kind;
 #endif
@@ -129,8 +131,12 @@ inline void CpuRelax() {
 
 // Loads and stores of words shared across the link. Volatile accesses of naturally aligned
 // words are single instructions, never torn, and never merged or elided by the compiler.
-inline uint64_t LoadWord(const volatile uint64_t* p) { return *p; }
-inline void StoreWord(volatile uint64_t* p, uint64_t v) { *p = v; }
+inline uint64_t LoadWord(const volatile uint64_t* p) {
+  return *p;
+}
+inline void StoreWord(volatile uint64_t* p, uint64_t v) {
+  *p = v;
+}
 
 }  // namespace wave
 

@@ -29,8 +29,8 @@ namespace wave {
 struct LinkConfig {
   uint32_t message_slots = 4096;
   uint32_t decision_slots = 1024;
-  uint32_t nr_cpus = 8;          // prestaged decision slots
-  uint32_t dma_slots = 64;       // 0: no DMA queue
+  uint32_t nr_cpus = 8;     // prestaged decision slots
+  uint32_t dma_slots = 64;  // 0: no DMA queue
   uint64_t dma_buffer_size = 1u << 20;
   uint16_t message_vector = 1;   // doorbell of the message region
   uint16_t decision_vector = 2;  // interrupt of the decision region
@@ -73,9 +73,9 @@ class NicLink {
  public:
   // Finds the first live message and decision regions (and DMA buffer) in the queue table.
   // kResume continues the rings where a previous NIC consumer committed.
-  static Result<std::unique_ptr<NicLink>> Attach(Device& dev,
-                                                 RingConsumer::Start start = RingConsumer::Start::kFresh,
-                                                 const LinkModel* model = nullptr);
+  static Result<std::unique_ptr<NicLink>> Attach(
+      Device& dev, RingConsumer::Start start = RingConsumer::Start::kFresh,
+      const LinkModel* model = nullptr);
 
   MessageConsumer& messages() { return messages_; }
   DecisionProducer& decisions() { return decisions_; }

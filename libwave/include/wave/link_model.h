@@ -13,10 +13,10 @@
 namespace wave {
 
 struct LinkModel {
-  uint32_t mmio_read_ns = 0;  // one non-posted read across the link (UC load, WT line fill)
-  uint32_t uc_write_ns = 0;   // one uncached store (each is its own serialised TLP)
-  uint32_t wc_flush_ns = 0;   // pushing the WC buffers to the link (one burst)
-  uint32_t dma_ns = 0;        // fixed latency of one DMA transfer
+  uint32_t mmio_read_ns = 0;    // one non-posted read across the link (UC load, WT line fill)
+  uint32_t uc_write_ns = 0;     // one uncached store (each is its own serialised TLP)
+  uint32_t wc_flush_ns = 0;     // pushing the WC buffers to the link (one burst)
+  uint32_t dma_ns = 0;          // fixed latency of one DMA transfer
   uint32_t dma_ns_per_kib = 0;  // transfer time per KiB
 
   bool enabled() const {

@@ -39,9 +39,7 @@ class MessageProducer {
     return ring_.Enqueue(type, payload, len);
   }
   bool SendEvent(uint16_t type, const wave_task_event& e) { return Send(type, &e, sizeof(e)); }
-  bool SendOutcome(const wave_txn_outcome& o) {
-    return Send(WAVE_MSG_TXN_OUTCOME, &o, sizeof(o));
-  }
+  bool SendOutcome(const wave_txn_outcome& o) { return Send(WAVE_MSG_TXN_OUTCOME, &o, sizeof(o)); }
   bool SendDecision(const wave_decision& d) { return Send(WAVE_MSG_DECISION, &d, sizeof(d)); }
   // Sends a prefix of msgs in one batch (one fence pair); returns how many went.
   uint32_t SendBatch(std::span<const Message> msgs);

@@ -50,14 +50,14 @@ void WriteRingDesc(volatile wave_ring_desc* desc, const RingGeometry& geo);
 
 // Counters of one ring end. Plain integers: each end is used by one thread.
 struct RingStats {
-  uint64_t messages = 0;       // produced or consumed
-  uint64_t batches = 0;        // non-empty enqueue/dequeue calls
-  uint64_t full = 0;           // enqueue found no room
-  uint64_t credit_reads = 0;   // producer re-read its credit cell (slow path)
-  uint64_t credits_sent = 0;   // consumer wrote the credit cell
-  uint64_t bad_credits = 0;    // credit outside [last credit, produced]: ignored
-  uint64_t bad_slots = 0;      // slot with a valid sequence word but a bad header: dropped
-  uint64_t garbage_seqs = 0;   // sequence word that is neither this lap nor the last: waited on
+  uint64_t messages = 0;      // produced or consumed
+  uint64_t batches = 0;       // non-empty enqueue/dequeue calls
+  uint64_t full = 0;          // enqueue found no room
+  uint64_t credit_reads = 0;  // producer re-read its credit cell (slow path)
+  uint64_t credits_sent = 0;  // consumer wrote the credit cell
+  uint64_t bad_credits = 0;   // credit outside [last credit, produced]: ignored
+  uint64_t bad_slots = 0;     // slot with a valid sequence word but a bad header: dropped
+  uint64_t garbage_seqs = 0;  // sequence word that is neither this lap nor the last: waited on
 };
 
 // Where one end of a ring lives and how this side reaches it.
@@ -91,10 +91,12 @@ class RingProducer {
   // Free slots, reading the credit cell only if the cached credit shows fewer than want.
   uint32_t Room(uint32_t want) {
     const uint64_t free = ep_.geo.nr_slots - (produced_ - credit_);
-    if (free >= want) return want;
+    if (free >= want)
+      return want;
     ReloadCredit();
     const uint64_t now = ep_.geo.nr_slots - (produced_ - credit_);
-    if (now == 0) stats_.full++;
+    if (now == 0)
+      stats_.full++;
     return static_cast<uint32_t>(std::min<uint64_t>(now, want));
   }
 
@@ -103,12 +105,14 @@ class RingProducer {
   template <typename Fill>
   uint32_t EnqueueBatch(uint32_t n, Fill&& fill) {
     const uint32_t count = Room(n);
-    if (count == 0) return 0;
+    if (count == 0)
+      return 0;
     // All bodies, one fence, all sequence words, one flush. Across the link that is one
     // SFENCE pair per batch; in coherent memory it also keeps a polling consumer from
     // pulling each line away while it is being written: it can only take a slot's line once
     // the whole batch is written.
-    for (uint32_t i = 0; i < count; i++) WriteBody(SlotAt(produced_ + i), i, fill);
+    for (uint32_t i = 0; i < count; i++)
+      WriteBody(SlotAt(produced_ + i), i, fill);
     StoreFence(ep_.slot_mem);
     // Last slot first: a consumer waiting on the batch's first slot finds, once it is valid,
     // the rest valid too (stores are seen in order in coherent memory) instead of chasing the
@@ -118,7 +122,8 @@ class RingProducer {
       StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
     }
     FlushWrites(ep_.slot_mem);
-    if (ep_.model) ChargeWrite(ep_.model, ep_.slot_cache, count * ep_.geo.slot_size);
+    if (ep_.model)
+      ChargeWrite(ep_.model, ep_.slot_cache, count * ep_.geo.slot_size);
     produced_ += count;
     stats_.messages += count;
     stats_.batches++;
@@ -127,7 +132,8 @@ class RingProducer {
 
   // One message; false when the ring is full or len is too large.
   bool Enqueue(uint16_t type, const void* data, uint16_t len) {
-    if (len > payload_capacity()) return false;
+    if (len > payload_capacity())
+      return false;
     return EnqueueBatch(1, [&](uint32_t, uint8_t* payload) {
              std::memcpy(payload, data, len);
              return std::pair<uint16_t, uint16_t>{type, len};
@@ -142,8 +148,8 @@ class RingProducer {
   template <typename Fill>
   static void WriteBody(uint8_t* slot, uint32_t i, Fill& fill) {
     const auto [type, len] = fill(i, slot + kSlotHeaderSize);
-    const uint64_t meta = uint64_t{static_cast<uint16_t>(type)} |
-                          (uint64_t{static_cast<uint16_t>(len)} << 16);
+    const uint64_t meta =
+        uint64_t{static_cast<uint16_t>(type)} | (uint64_t{static_cast<uint16_t>(len)} << 16);
     StoreWord(reinterpret_cast<volatile uint64_t*>(slot + 8), meta);
   }
   void ReloadCredit();
@@ -176,8 +182,10 @@ class RingConsumer {
     const uint64_t start = pos_;
     while (delivered < max) {
       const uint8_t* slot = SlotAt(pos_);
-      if (ep_.model) ChargeRead(ep_.model, ep_.slot_cache, WAVE_CACHELINE);
-      if (ep_.slot_mem == MemKind::kWriteThrough) InvalidateLine(slot);
+      if (ep_.model)
+        ChargeRead(ep_.model, ep_.slot_cache, WAVE_CACHELINE);
+      if (ep_.slot_mem == MemKind::kWriteThrough)
+        InvalidateLine(slot);
       const uint64_t seq = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot));
       if (seq != pos_ + 1) {
         NoteNotReady(seq);
@@ -217,7 +225,8 @@ class RingConsumer {
   }
   void NoteNotReady(uint64_t seq) {
     // Empty: never written (0) or still holding the previous lap.
-    if (seq == 0 || seq == pos_ + 1 - ep_.geo.nr_slots) return;
+    if (seq == 0 || seq == pos_ + 1 - ep_.geo.nr_slots)
+      return;
     if (last_garbage_pos_ != pos_ + 1) {
       stats_.garbage_seqs++;
       last_garbage_pos_ = pos_ + 1;
@@ -226,7 +235,8 @@ class RingConsumer {
   void Commit() {
     StoreFence(ep_.credit_mem);
     StoreWord(reinterpret_cast<volatile uint64_t*>(&ep_.consumer->committed), pos_);
-    if (pos_ - credited_ >= ep_.geo.credit_batch) SendCredit();
+    if (pos_ - credited_ >= ep_.geo.credit_batch)
+      SendCredit();
   }
 
   RingEndpoint ep_;

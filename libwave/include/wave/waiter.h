@@ -54,11 +54,13 @@ class Waiter {
         return true;
       }
       const auto now = std::chrono::steady_clock::now();
-      if (now >= spin_end || now >= deadline) break;
+      if (now >= spin_end || now >= deadline)
+        break;
       CpuRelax();
     }
     while (true) {
-      if (ready()) return true;
+      if (ready())
+        return true;
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) {
         stats_.timeouts++;

@@ -36,7 +36,8 @@ void Agent(NicLink& nic, bool prestage, const std::atomic<bool>& stop) {
   std::deque<uint32_t> waiting_cpus;  // CPUs that asked while the run queue was empty
   uint64_t txn = 0;
   auto decide = [&](uint32_t cpu) {
-    if (runq.empty()) return false;
+    if (runq.empty())
+      return false;
     const uint32_t tid = runq.front();
     runq.pop_front();
     wave_decision d{};
@@ -65,19 +66,23 @@ void Agent(NicLink& nic, bool prestage, const std::atomic<bool>& stop) {
           runq.push_back(m[i].event.tid);
           break;
         case WAVE_MSG_CPU_IDLE:
-          if (m[i].event.cpu < kCpus) waiting_cpus.push_back(m[i].event.cpu);
+          if (m[i].event.cpu < kCpus)
+            waiting_cpus.push_back(m[i].event.cpu);
           break;
         case WAVE_MSG_TXN_OUTCOME:
-          if (prestage && m[i].outcome.cpu < kCpus) staged[m[i].outcome.cpu] = false;
+          if (prestage && m[i].outcome.cpu < kCpus)
+            staged[m[i].outcome.cpu] = false;
           break;
         default:
           break;
       }
     }
-    while (!waiting_cpus.empty() && decide(waiting_cpus.front())) waiting_cpus.pop_front();
+    while (!waiting_cpus.empty() && decide(waiting_cpus.front()))
+      waiting_cpus.pop_front();
     if (prestage) {
       for (uint32_t c = 0; c < kCpus; c++) {
-        if (!staged[c] && decide(c)) staged[c] = true;
+        if (!staged[c] && decide(c))
+          staged[c] = true;
       }
     }
   }
@@ -101,7 +106,8 @@ AblationResult RunAblation(Mitigation mode, const LinkModel& model, uint32_t dec
                            const std::string& shm_name) {
   AblationResult r;
   auto host_dev = Device::Open("shm:" + shm_name, Role::kHost);
-  if (!host_dev.ok()) return AblationResult{0, 0, 0, 0, 0, false};
+  if (!host_dev.ok())
+    return AblationResult{0, 0, 0, 0, 0, false};
   LinkConfig cfg;
   cfg.nr_cpus = kCpus;
   cfg.dma_slots = 0;
@@ -109,9 +115,11 @@ AblationResult RunAblation(Mitigation mode, const LinkModel& model, uint32_t dec
   cfg.model = &model;
   auto host = HostLink::Create(*host_dev.value(), cfg);
   auto nic_dev = Device::Open("shm:" + shm_name, Role::kNic);
-  if (!host.ok() || !nic_dev.ok()) return AblationResult{0, 0, 0, 0, 0, false};
+  if (!host.ok() || !nic_dev.ok())
+    return AblationResult{0, 0, 0, 0, 0, false};
   auto nic = NicLink::Attach(*nic_dev.value());
-  if (!nic.ok()) return AblationResult{0, 0, 0, 0, 0, false};
+  if (!nic.ok())
+    return AblationResult{0, 0, 0, 0, 0, false};
   const bool prestage = mode == Mitigation::kPrestage;
 
   std::atomic<bool> stop{false};
@@ -120,7 +128,8 @@ AblationResult RunAblation(Mitigation mode, const LinkModel& model, uint32_t dec
   HostLink& h = *host.value();
   TxnManager txn(kCpus);
   for (uint32_t t = 1; t <= kTasks; t++) {
-    while (!h.messages().SendEvent(WAVE_MSG_TASK_NEW, Event(t, 0, txn.OnTaskEvent(t, WAVE_MSG_TASK_NEW)))) {
+    while (!h.messages().SendEvent(WAVE_MSG_TASK_NEW,
+                                   Event(t, 0, txn.OnTaskEvent(t, WAVE_MSG_TASK_NEW)))) {
     }
   }
   std::vector<uint32_t> running(kCpus, 0);
@@ -137,7 +146,8 @@ AblationResult RunAblation(Mitigation mode, const LinkModel& model, uint32_t dec
     } else {
       while (!h.messages().SendEvent(WAVE_MSG_CPU_IDLE, Event(WAVE_TID_NONE, cpu, 0))) {
       }
-      while (!have) have = h.decisions().PollRing(std::span<wave_decision>(&d, 1)) == 1;
+      while (!have)
+        have = h.decisions().PollRing(std::span<wave_decision>(&d, 1)) == 1;
     }
     const wave_txn_outcome o = txn.Commit(d);
     while (!h.messages().SendOutcome(o)) {
@@ -151,8 +161,9 @@ AblationResult RunAblation(Mitigation mode, const LinkModel& model, uint32_t dec
     // The task that ran on this CPU is preempted and runnable again.
     if (running[cpu] != 0) {
       const uint32_t prev = running[cpu];
-      while (!h.messages().SendEvent(WAVE_MSG_TASK_RUNNABLE,
-                                     Event(prev, cpu, txn.OnTaskEvent(prev, WAVE_MSG_TASK_RUNNABLE)))) {
+      while (!h.messages().SendEvent(
+          WAVE_MSG_TASK_RUNNABLE,
+          Event(prev, cpu, txn.OnTaskEvent(prev, WAVE_MSG_TASK_RUNNABLE)))) {
       }
     }
     running[cpu] = d.tid;

@@ -40,7 +40,8 @@ class Tsc {
 };
 
 inline void PinTo(int cpu) {
-  if (cpu >= static_cast<int>(std::thread::hardware_concurrency())) return;
+  if (cpu >= static_cast<int>(std::thread::hardware_concurrency()))
+    return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
@@ -48,13 +49,16 @@ inline void PinTo(int cpu) {
 }
 
 inline double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * double(v.size() - 1) + 0.5));
   std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
   return v[k];
 }
 
-inline double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
+inline double Median(std::vector<double> v) {
+  return Percentile(std::move(v), 0.5);
+}
 
 }  // namespace wave::bench
 

@@ -53,8 +53,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       }
       o->model = m.value();
     } else {
-      fprintf(stderr, "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC] [--no-ablation]\n",
-              argv[0]);
+      fprintf(
+          stderr,
+          "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC] [--no-ablation]\n",
+          argv[0]);
       return false;
     }
   }
@@ -78,7 +80,8 @@ void Measure(Q& q, uint32_t batch, const Options& o, const Tsc& tsc, Samples* s,
 
 int main(int argc, char** argv) {
   Options o;
-  if (!ParseArgs(argc, argv, &o)) return 64;
+  if (!ParseArgs(argc, argv, &o))
+    return 64;
   const Tsc tsc;
   const std::string shm = "bench-link-" + std::to_string(::getpid());
   auto wq = WaveQueue::Create(shm);
@@ -106,9 +109,10 @@ int main(int argc, char** argv) {
     }
     pingpong.push_back(Median(PingPong(o.rtt_samples, tsc)));
     for (int m = 0; m < 3 && o.ablation; m++) {
-      AblationResult r = RunAblation(modes[m], o.model, o.decisions / (m == 0 ? 4 : 1),
-                                     shm + "-abl");
-      if (!r.ok) ok = false;
+      AblationResult r =
+          RunAblation(modes[m], o.model, o.decisions / (m == 0 ? 4 : 1), shm + "-abl");
+      if (!r.ok)
+        ok = false;
       ablation[m].push_back(r.decisions_per_s);
     }
   }
@@ -134,15 +138,18 @@ int main(int argc, char** argv) {
     printf("  %-18s %12.0f decisions/s  x%.2f\n", MitigationName(modes[m]), Median(ablation[m]),
            base > 0 ? Median(ablation[m]) / base : 0.0);
   }
-  const bool t_b1 = tput["libwave_shm/1"] >= std::max(tput["boost_spsc/1"], tput["dpdk_rte_ring/1"]);
+  const bool t_b1 =
+      tput["libwave_shm/1"] >= std::max(tput["boost_spsc/1"], tput["dpdk_rte_ring/1"]);
   const bool t_b32 =
       tput["libwave_shm/32"] >= std::max(tput["boost_spsc/32"], tput["dpdk_rte_ring/32"]);
   const bool t_rtt = p50["libwave_shm/1"] <= 1.5 * pp;
   const bool t_abl = Median(ablation[2]) > Median(ablation[1]) && Median(ablation[1]) > base;
-  printf("targets: throughput b1 %s, b32 %s; rtt p50 <= 1.5x pingpong %s (%.2fx); ablation order %s\n",
-         t_b1 ? "MET" : "MISSED", t_b32 ? "MET" : "MISSED", t_rtt ? "MET" : "MISSED",
-         pp > 0 ? p50["libwave_shm/1"] / pp : 0.0, t_abl ? "MET" : "MISSED");
-  if (!ok) printf("ERROR: a queue lost, duplicated or reordered messages, or a transaction failed\n");
+  printf(
+      "targets: throughput b1 %s, b32 %s; rtt p50 <= 1.5x pingpong %s (%.2fx); ablation order %s\n",
+      t_b1 ? "MET" : "MISSED", t_b32 ? "MET" : "MISSED", t_rtt ? "MET" : "MISSED",
+      pp > 0 ? p50["libwave_shm/1"] / pp : 0.0, t_abl ? "MET" : "MISSED");
+  if (!ok)
+    printf("ERROR: a queue lost, duplicated or reordered messages, or a transaction failed\n");
 
   if (!o.json.empty()) {
     std::ofstream j(o.json);
@@ -162,12 +169,12 @@ int main(int argc, char** argv) {
     j << "  },\n  \"pingpong_rtt_ns\": " << uint64_t(pp) << ",\n";
     j << "  \"ablation\": {\n    \"link_model\": \"" << o.model.ToString() << "\",\n";
     for (int m = 0; m < 3; m++) {
-      j << "    \"" << MitigationName(modes[m]) << "_decisions_per_s\": "
-        << uint64_t(Median(ablation[m])) << ",\n";
+      j << "    \"" << MitigationName(modes[m])
+        << "_decisions_per_s\": " << uint64_t(Median(ablation[m])) << ",\n";
     }
     for (int m = 0; m < 3; m++) {
-      j << "    \"" << MitigationName(modes[m]) << "_ratio\": "
-        << (base > 0 ? Median(ablation[m]) / base : 0.0) << (m < 2 ? ",\n" : "\n");
+      j << "    \"" << MitigationName(modes[m])
+        << "_ratio\": " << (base > 0 ? Median(ablation[m]) / base : 0.0) << (m < 2 ? ",\n" : "\n");
     }
     j << "  },\n  \"targets\": {\"throughput_batch_1\": " << (t_b1 ? "true" : "false")
       << ", \"throughput_batch_32\": " << (t_b32 ? "true" : "false")

@@ -26,7 +26,8 @@ std::vector<double> PingPong(uint32_t samples, const Tsc& tsc) {
     while (line.load(std::memory_order_acquire) != 2 * i + 2) {
     }
     const uint64_t t1 = Tsc::Now();
-    if (i >= samples / 10) out.push_back(tsc.ToNs(t1 - t0));
+    if (i >= samples / 10)
+      out.push_back(tsc.ToNs(t1 - t0));
   }
   pong.join();
   return out;

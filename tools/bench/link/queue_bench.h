@@ -34,7 +34,8 @@ double Throughput(Q& q, uint32_t batch, uint64_t count, bool* ok) {
     while (next < count) {
       const uint32_t n = q.Pop(buf, batch);
       for (uint32_t i = 0; i < n; i++) {
-        if (buf[i].seq != next) good.store(false, std::memory_order_relaxed);
+        if (buf[i].seq != next)
+          good.store(false, std::memory_order_relaxed);
         next++;
       }
     }
@@ -46,12 +47,14 @@ double Throughput(Q& q, uint32_t batch, uint64_t count, bool* ok) {
   go.store(true, std::memory_order_release);
   while (next < count) {
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(batch, count - next));
-    for (uint32_t i = 0; i < n; i++) msgs[i].seq = next + i;
+    for (uint32_t i = 0; i < n; i++)
+      msgs[i].seq = next + i;
     next += q.Push(msgs, n);
   }
   consumer.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!good.load()) *ok = false;
+  if (!good.load())
+    *ok = false;
   return double(count) / s;
 }
 
@@ -67,7 +70,8 @@ void RoundTrip(Q& q, uint32_t batch, uint32_t samples, const Tsc& tsc, std::vect
     while (!stop.load(std::memory_order_relaxed)) {
       const uint32_t n = q.Pop(buf, 64);
       uint32_t sent = 0;
-      while (sent < n) sent += q.PushBack(buf + sent, n - sent);
+      while (sent < n)
+        sent += q.PushBack(buf + sent, n - sent);
     }
   });
   PinTo(0);
@@ -77,21 +81,25 @@ void RoundTrip(Q& q, uint32_t batch, uint32_t samples, const Tsc& tsc, std::vect
   out->clear();
   out->reserve(samples);
   for (uint32_t s = 0; s < samples + samples / 10; s++) {  // the first 10 % warm up
-    for (uint32_t i = 0; i < batch; i++) msgs[i].seq = seq + i;
+    for (uint32_t i = 0; i < batch; i++)
+      msgs[i].seq = seq + i;
     const uint64_t t0 = Tsc::Now();
     uint32_t sent = 0;
-    while (sent < batch) sent += q.Push(msgs + sent, batch - sent);
+    while (sent < batch)
+      sent += q.Push(msgs + sent, batch - sent);
     uint32_t got = 0;
     while (got < batch) {
       const uint32_t n = q.PopBack(back, batch - got);
       for (uint32_t i = 0; i < n; i++) {
-        if (back[i].seq != seq + got + i) *ok = false;
+        if (back[i].seq != seq + got + i)
+          *ok = false;
       }
       got += n;
     }
     const uint64_t t1 = Tsc::Now();
     seq += batch;
-    if (s >= samples / 10) out->push_back(tsc.ToNs(t1 - t0));
+    if (s >= samples / 10)
+      out->push_back(tsc.ToNs(t1 - t0));
   }
   stop.store(true);
   echo.join();

@@ -33,20 +33,24 @@ class WaveQueue {
   static std::unique_ptr<WaveQueue> Create(const std::string& name) {
     auto q = std::unique_ptr<WaveQueue>(new WaveQueue);
     auto host = Device::Open("shm:" + name, Role::kHost);
-    if (!host.ok()) return nullptr;
+    if (!host.ok())
+      return nullptr;
     q->host_dev_ = std::move(host.value());
     LinkConfig cfg;
     cfg.message_slots = kQueueSlots;
     cfg.decision_slots = kQueueSlots;
     cfg.dma_slots = 0;
     auto link = HostLink::Create(*q->host_dev_, cfg);
-    if (!link.ok()) return nullptr;
+    if (!link.ok())
+      return nullptr;
     q->host_ = std::move(link.value());
     auto nic = Device::Open("shm:" + name, Role::kNic);
-    if (!nic.ok()) return nullptr;
+    if (!nic.ok())
+      return nullptr;
     q->nic_dev_ = std::move(nic.value());
     auto nl = NicLink::Attach(*q->nic_dev_);
-    if (!nl.ok()) return nullptr;
+    if (!nl.ok())
+      return nullptr;
     q->nic_ = std::move(nl.value());
     return q;
   }
@@ -102,7 +106,8 @@ class DpdkQueue {
     auto q = std::unique_ptr<DpdkQueue>(new DpdkQueue);
     q->fwd_ = Make("wave_fwd");
     q->back_ = Make("wave_back");
-    if (!q->fwd_ || !q->back_) return nullptr;
+    if (!q->fwd_ || !q->back_)
+      return nullptr;
     return q;
   }
   ~DpdkQueue() {
@@ -126,9 +131,11 @@ class DpdkQueue {
   DpdkQueue() = default;
   static rte_ring* Make(const char* name) {
     const ssize_t size = rte_ring_get_memsize_elem(sizeof(Msg64), kQueueSlots);
-    if (size <= 0) return nullptr;
+    if (size <= 0)
+      return nullptr;
     void* mem = std::aligned_alloc(128, (static_cast<size_t>(size) + 127) & ~size_t{127});
-    if (!mem) return nullptr;
+    if (!mem)
+      return nullptr;
     auto* r = static_cast<rte_ring*>(mem);
     // Usable capacity kQueueSlots - 1, as boost's.
     if (rte_ring_init(r, name, kQueueSlots, RING_F_SP_ENQ | RING_F_SC_DEQ) != 0) {
