@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The link across wave.ko's loopback device, inside the emulated host (run by
+# tools/check/vm_tests.sh): libwave's wave: backend moves 10,000,000 messages between two
+# processes (host role through ioctls and queue mmaps, NIC role through the whole-window
+# mapping and doorbell/interrupt eventfds), then wave-nicd's loopback transport is tested
+# against the same device. Prints kselftest TAP; exits non-zero if anything failed.
+#   selftests/link/run_vm.sh BUILD_DIR
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build}
+rc=0
+
+rmmod wave 2>/dev/null
+insmod "$top/kmod/wave.ko" loopback=1 || { echo "not ok 1 insmod loopback=1"; echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"; exit 1; }
+for _ in $(seq 100); do ls /dev/wave* >/dev/null 2>&1 && break; sleep 0.05; done
+"$top/libwave/tests/vm_link_test.sh" "$build" "${WAVE_VM_LINK_COUNT:-10000000}" || rc=1
+
+# wave-nicd's loopback transport (GoogleTest), reported as one TAP line.
+bin=$build/nic_fw/nicd/tests/nicd_loopback_tests
+if [ -x "$bin" ]; then
+	if out=$("$bin" 2>&1); then
+		echo "ok 1 wave-nicd loopback transport against wave.ko ($(grep -o '[0-9]* tests\? ran' <<<"$out" | head -1))"
+		echo "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0"
+	else
+		sed 's/^/# /' <<<"$out" | tail -30
+		echo "not ok 1 wave-nicd loopback transport against wave.ko"
+		echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"
+		rc=1
+	fi
+fi
+rmmod wave 2>/dev/null
+exit $rc
