@@ -14,27 +14,8 @@ export WAVE_SCHED_DIR=/tmp/wave-sched-nic-test
 wavectl=$build/tools/wavectl/wavectl
 workload=$build/bpf/sched_workload
 state=/sys/kernel/sched_ext/state
-n=0 pass=0 fail=0 skip=0
-
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
-nok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1"; }
-skip() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
-check() { if eval "$2"; then ok "$1"; else nok "$1"; echo "# failed: $2"; fi; }
-totals() {
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
-# jget FILE KEY: the first number after "KEY": in a one-line JSON file.
-jget() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
-wait_state() { # wait_state enabled|disabled SECONDS
-	local i
-	for i in $(seq $(($2 * 10))); do
-		[ "$(cat $state 2>/dev/null)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=../lib/sched_tap.sh
+. "$top/selftests/lib/sched_tap.sh"
 stop_sched() {
 	"$wavectl" sched stop >/dev/null 2>&1
 	wait_state disabled 10
