@@ -67,6 +67,13 @@ struct wave_queue {
 	void __iomem *kaddr;	/* kernel mapping, created on demand by wave_queue_kaddr() */
 };
 
+/* The host DMA window (wave_window.c): host RAM the NIC's DMA engine reaches. */
+struct wave_host_window {
+	void *cpu;		/* kernel address, NULL when the device has no window */
+	dma_addr_t bus;		/* the NIC's address of it; 0 on loopback */
+	u64 size;		/* bytes, 0 when the device has no window */
+};
+
 /* What differs between a PCI function and the RAM-backed loopback device. */
 struct wave_backend_ops {
 	u32 backend;		/* WAVE_BACKEND_* */
@@ -104,6 +111,8 @@ struct wave_dev {
 	phys_addr_t bar_phys;
 	u64 bar_size;
 	bool bar_is_ram;	/* loopback: every user mapping is write-back */
+	/* Set before registration and constant until the last reference goes. */
+	struct wave_host_window window;
 
 	u16 abi_major;		/* as the NIC wrote them at probe */
 	u16 abi_minor;
@@ -183,6 +192,12 @@ struct vm_area_struct;
 int wave_mmap(struct file *file, struct vm_area_struct *vma);
 void wave_mmap_zap_queue(struct wave_dev *wd, u32 id);
 void wave_mmap_zap_all(struct wave_dev *wd);
+
+/* wave_window.c: the host DMA window (before wave_dev_register()). */
+int wave_window_alloc_coherent(struct wave_dev *wd, struct device *dma_dev);
+int wave_window_alloc_ram(struct wave_dev *wd);
+void wave_window_free_ram(struct wave_dev *wd);
+unsigned long wave_window_pfn(const struct wave_dev *wd, u64 off);
 
 /* wave_sysfs.c */
 extern const struct attribute_group *wave_dev_groups[];

@@ -7,7 +7,8 @@
  * RAM and queues report WAVE_CACHE_WB.
  *
  * The window is physically contiguous (alloc_pages_exact), which bounds it by the page
- * allocator's largest block.
+ * allocator's largest block. The host DMA window (wave_window.c) is kernel RAM too, mapped
+ * by both sides: the NIC side's engine copies between it and the BAR window.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -46,6 +47,7 @@ static void wave_loopback_unmap_queue(struct wave_dev *wd, void __iomem *addr)
 
 static void wave_loopback_release(struct wave_dev *wd)
 {
+	wave_window_free_ram(wd);
 	free_pages_exact(wave_loopback_ram(wd), wd->bar_size);
 }
 
@@ -101,6 +103,12 @@ static struct wave_dev *wave_loopback_create(unsigned long size)
 	wd->nr_vectors = WAVE_MAX_VECTORS;
 	wd->nr_irqs = WAVE_MAX_VECTORS;
 	wave_loopback_init_control(wd);
+	/* Before registration: user space finds the window in the control page. */
+	ret = wave_window_alloc_ram(wd);
+	if (ret) {
+		wave_dev_put(wd);
+		return ERR_PTR(ret);
+	}
 
 	ret = wave_dev_register(wd, NULL);
 	if (ret) {

@@ -3,15 +3,19 @@
  * mmap of the BAR window's regions with the page attribute each one needs.
  *
  * The offset names a region (wave_ioctl.h): the control page (read-only, uncached), the
- * doorbell page (uncached), a queue (its cache mode: WC, WT or UC) or, on loopback only, the
- * whole window. Loopback memory is ordinary RAM and is always mapped write-back.
+ * doorbell page (uncached), a queue (its cache mode: WC, WT or UC), the host DMA window
+ * (write-back host RAM, wave_window.c) or, on loopback only, the whole window. Loopback
+ * memory is ordinary RAM and is always mapped write-back.
  *
  * mmap() calls io_remap_pfn_range() over the whole VMA so that PAT reserves the memory type
  * for the VMA's lifetime (debugfs x86/pat_memtype_list shows it), then clears the PTEs again:
  * they are filled in by the fault handler, under wd->lock, after it checked that the device
  * is alive and the region is the one that was mapped. That closes the window between our
  * mmap handler and the VMA becoming visible to unmap_mapping_range(): a VMA that missed a zap
- * has no PTEs, and its first access faults and gets SIGBUS.
+ * has no PTEs, and its first access faults and gets SIGBUS. The host DMA window is RAM that
+ * need not be physically contiguous (coherent memory behind an IOMMU is vmapped), so its
+ * pages are looked up one by one at fault time and nothing is remapped at mmap time: PAT has
+ * no memory type to reserve for write-back RAM.
  */
 #include <linux/capability.h>
 #include <linux/fs.h>
@@ -27,6 +31,7 @@ struct wave_region {
 	u32 cache;		/* WAVE_CACHE_* */
 	u32 generation;		/* queues: the generation of the slot when mapped */
 	bool read_only;
+	bool host_window;	/* pages from wave_window_pfn(), not from phys */
 };
 
 /* Finds what @region names right now; wd->lock held, device alive. */
@@ -38,6 +43,7 @@ static int wave_region_resolve(struct wave_dev *wd, u64 region, struct wave_regi
 	r->cache = WAVE_CACHE_UC;
 	r->generation = 0;
 	r->read_only = false;
+	r->host_window = false;
 	switch (region) {
 	case WAVE_REGION_CONTROL:
 		r->phys = wd->bar_phys + WAVE_BAR_CONTROL_OFF;
@@ -54,6 +60,14 @@ static int wave_region_resolve(struct wave_dev *wd, u64 region, struct wave_regi
 			return -EINVAL;
 		r->phys = wd->bar_phys;
 		r->size = wd->bar_size;
+		break;
+	case WAVE_REGION_HOST_WINDOW:
+		if (!wd->window.size)
+			return -EINVAL;
+		r->phys = 0;
+		r->size = wd->window.size;
+		r->cache = WAVE_CACHE_WB;
+		r->host_window = true;
 		break;
 	default:
 		if (region < WAVE_REGION_QUEUE_BASE ||
@@ -129,6 +143,8 @@ static vm_fault_t wave_vm_fault(struct vm_fault *vmf)
 	/* Map the whole VMA at once: regions are small and touched as a whole. */
 	pfn = (r.phys + within) >> PAGE_SHIFT;
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE, pfn++) {
+		if (r.host_window)
+			pfn = wave_window_pfn(wd, within + (addr - vma->vm_start));
 		ret = vmf_insert_pfn_prot(vma, addr, pfn, vma->vm_page_prot);
 		if (ret != VM_FAULT_NOPAGE)
 			break;
@@ -183,11 +199,13 @@ int wave_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_page_prot = wave_pgprot(vma->vm_page_prot, r.cache);
 	vma->vm_ops = &wave_vm_ops;
 	vma->vm_private_data = (void *)(uintptr_t)r.generation;
-	ret = io_remap_pfn_range(vma, vma->vm_start, (r.phys + within) >> PAGE_SHIFT, len,
-				 vma->vm_page_prot);
-	if (ret)
-		goto unlock;
-	zap_special_vma_range(vma, vma->vm_start, len);
+	if (!r.host_window) {
+		ret = io_remap_pfn_range(vma, vma->vm_start, (r.phys + within) >> PAGE_SHIFT,
+					 len, vma->vm_page_prot);
+		if (ret)
+			goto unlock;
+		zap_special_vma_range(vma, vma->vm_start, len);
+	}
 	wave_dev_get(wd);
 	mutex_unlock(&wd->lock);
 	return 0;

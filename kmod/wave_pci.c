@@ -8,6 +8,7 @@
  * their own memory types, and a kernel mapping of the whole BAR with another type would make
  * PAT refuse those. A real SmartNIC must offer the same BAR0 doorbell register.
  */
+#include <linux/dma-mapping.h>
 #include <linux/io.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -65,6 +66,25 @@ static const struct wave_backend_ops wave_pci_ops = {
 	.unmap_queue = wave_pci_unmap_queue,
 	.release = wave_pci_release,
 };
+
+/*
+ * The host DMA window is optional: without it the link works, only DMA queues do not, so a
+ * failed allocation is reported and the device probes anyway. On the emulated NIC (ivshmem)
+ * the window exists but nothing DMAs into it: wave-nicd cannot reach guest RAM and does not
+ * set WAVE_FEAT_DMA.
+ */
+static void wave_pci_setup_window(struct wave_dev *wd, struct pci_dev *pdev)
+{
+	int ret;
+
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(32));
+	if (!ret)
+		ret = wave_window_alloc_coherent(wd, &pdev->dev);
+	if (ret)
+		dev_warn(&pdev->dev, "no host DMA window: %d\n", ret);
+}
 
 /*
  * Checks the NIC-written control page before anything trusts it. Returns -ENODEV for a
@@ -174,6 +194,7 @@ static int wave_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	wd->nic_peer_id = peer;
 
 	pci_set_master(pdev);
+	wave_pci_setup_window(wd, pdev);
 	ret = wave_irq_setup_msix(wd, pdev);
 	if (ret)
 		goto err_put;
@@ -197,7 +218,10 @@ static void wave_pci_remove(struct pci_dev *pdev)
 	wave_dev_unregister(wd);
 	/* Eventfds are released; no handler may run once wd can be freed. */
 	wave_irq_free_msix(wd, pdev);
-	/* Open files keep wd; devres unmaps the BAR pages, which nothing reaches any more. */
+	/*
+	 * Open files keep wd; devres unmaps the BAR pages and frees the host DMA window, which
+	 * nothing reaches any more.
+	 */
 	wave_dev_put(wd);
 }
 

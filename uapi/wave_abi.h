@@ -19,7 +19,7 @@
 
 #define WAVE_ABI_MAGIC 0x45564157u /* "WAVE" in memory order */
 #define WAVE_ABI_MAJOR 1u
-#define WAVE_ABI_MINOR 0u
+#define WAVE_ABI_MINOR 1u /* 1: host DMA window (host_window_addr/size) */
 
 #define WAVE_PAGE_SIZE 4096u
 #define WAVE_BAR_CONTROL_OFF 0x0000u
@@ -88,6 +88,20 @@ struct wave_queue_desc {
 	__le32 reserved[4];
 };
 
+/*
+ * Host DMA window (ABI 1.1). wave.ko allocates host_window_size bytes of host RAM per device
+ * (module parameter host_window_size) that the NIC's DMA engine reads and writes, and user
+ * space maps write-back through WAVE_REGION_HOST_WINDOW (wave_ioctl.h). Addresses in DMA
+ * descriptors (wave_msg.h, wave_dma_sge.addr) are offsets into the window; the NIC adds
+ * host_window_addr.
+ *   PCI device: coherent DMA memory (dma_alloc_coherent on the function); host_window_addr is
+ *     its bus address. A NIC that can use it sets WAVE_FEAT_DMA. The emulated NIC (ivshmem)
+ *     cannot reach guest RAM, does not set WAVE_FEAT_DMA, and nothing serves the window.
+ *   Loopback device: plain kernel memory; host_window_addr is 0 (no bus), and the NIC side
+ *     (a process holding the device open in the NIC role) maps the same region.
+ * A window is never placed in BAR memory: host accesses to it would be MMIO.
+ */
+
 /* NIC-written statistics area in the control page, read by the host (wavectl, sysfs). */
 #define WAVE_NIC_STATS_OFF 0x800u
 #define WAVE_NIC_STATS_SIZE 0x800u
@@ -107,7 +121,13 @@ struct wave_control_page {
 	__le32 queue_table_gen; /* bumped by wave.ko after every queue table change */
 	__le64 nic_doorbells; /* doorbells the NIC has seen, for diagnostics */
 	__le64 nic_irqs_raised; /* interrupts the NIC has raised */
-	__u8 reserved0[0x100 - 0x48];
+	/*
+	 * ABI 1.1: the host DMA window, written by wave.ko before host_state says ATTACHED:
+	 * host RAM the driver allocated for the NIC's DMA engine (see "Host DMA window" below).
+	 */
+	__le64 host_window_addr; /* bus address for the NIC's DMA engine, 0: none published */
+	__le64 host_window_size; /* bytes, a multiple of WAVE_PAGE_SIZE; 0: no window */
+	__u8 reserved0[0x100 - 0x58];
 	struct wave_queue_desc queues[WAVE_MAX_QUEUES]; /* at 0x100 */
 	__u8 reserved1[WAVE_NIC_STATS_OFF - 0x100 - WAVE_MAX_QUEUES * 48];
 	__u8 nic_stats[WAVE_NIC_STATS_SIZE]; /* at 0x800, format: wave_stats.h */
@@ -138,6 +158,10 @@ WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, nic_peer_id) == 
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, host_state) == 48, "host_state");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, queue_table_gen) == 52, "qt gen");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, nic_doorbells) == 56, "doorbells");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, host_window_addr) == 0x48,
+		   "host window addr");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, host_window_size) == 0x50,
+		   "host window size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, queues) == 0x100, "queue table");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_control_page, nic_stats) == WAVE_NIC_STATS_OFF,
 		   "nic stats");

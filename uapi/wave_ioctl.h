@@ -20,8 +20,11 @@
  * mmap: offset = WAVE_MMAP_OFFSET(region) + an offset within the region (page aligned).
  * The mapping must lie inside the region (else EINVAL); an unknown region gives EINVAL.
  * The control page is read-only (PROT_WRITE gives EPERM) and uncached; the doorbell page is
- * uncached; a queue region is mapped with its queue's cache mode. After the device is unbound
- * or the queue destroyed, the mapping is zapped and a later access raises SIGBUS.
+ * uncached; a queue region is mapped with its queue's cache mode; the host DMA window
+ * (WAVE_REGION_HOST_WINDOW, ABI 1.1) is write-back RAM, and on a device without one (module
+ * parameter host_window_size=0, or the allocation failed) mapping it gives EINVAL. After the
+ * device is unbound or the queue destroyed, the mapping is zapped and a later access raises
+ * SIGBUS.
  */
 #ifndef WAVE_UAPI_IOCTL_H
 #define WAVE_UAPI_IOCTL_H
@@ -106,6 +109,8 @@ struct wave_irq_raise {
 #define WAVE_REGION_CONTROL 0u
 #define WAVE_REGION_DOORBELL 1u
 #define WAVE_REGION_BAR 2u /* loopback only: the whole window, as the NIC side sees it */
+/* ABI 1.1: the host DMA window (wave_abi.h), write-back host RAM */
+#define WAVE_REGION_HOST_WINDOW 3u
 #define WAVE_REGION_QUEUE_BASE 0x100u /* + queue id */
 #define WAVE_MMAP_REGION_SHIFT 32
 #define WAVE_MMAP_OFFSET(region) ((__u64)(region) << WAVE_MMAP_REGION_SHIFT)
