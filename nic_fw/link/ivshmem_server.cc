@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -12,58 +11,11 @@
 #include <cstring>
 
 #include "link/ivshmem_protocol.h"
+#include "link/unix_socket.h"
 #include "wave_abi.h"
 
 namespace wave::link {
 namespace {
-
-Status MakeAddress(const std::string& path, sockaddr_un* addr) {
-  *addr = sockaddr_un{};
-  addr->sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr->sun_path)) {
-    return Status::Error("socket path must have 1 to " +
-                         std::to_string(sizeof(addr->sun_path) - 1) + " bytes: " + path);
-  }
-  std::memcpy(addr->sun_path, path.c_str(), path.size() + 1);
-  return Status::Ok();
-}
-
-// A socket file left behind by a server that died is replaced; a live server's socket or
-// any other file at the path is an error.
-Status ClaimSocketPath(const std::string& path) {
-  struct stat st {};
-  if (lstat(path.c_str(), &st) < 0) {
-    return errno == ENOENT ? Status::Ok() : Status::Errno(path, errno);
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    return Status::Error(path + ": exists and is not a socket");
-  }
-  sockaddr_un addr;
-  Status st_addr = MakeAddress(path, &addr);
-  if (!st_addr.ok()) {
-    return st_addr;
-  }
-  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!probe) {
-    return Status::Errno("socket", errno);
-  }
-  if (connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    // A live server greets at once. A server that was just killed can still take connections
-    // for a moment (its io_uring, torn down asynchronously, holds the listening socket) but
-    // never answers, and the connection is reset when the socket finally goes.
-    pollfd p{probe.get(), POLLIN, 0};
-    char byte;
-    if (poll(&p, 1, 500) == 1 && recv(probe.get(), &byte, 1, MSG_DONTWAIT) == 1) {
-      return Status::Error(path + ": another server is listening there");
-    }
-  } else if (errno != ECONNREFUSED) {
-    return Status::Errno(path, errno);
-  }
-  if (unlink(path.c_str()) < 0 && errno != ENOENT) {
-    return Status::Errno("unlink " + path, errno);
-  }
-  return Status::Ok();
-}
 
 Status MakeEventfds(uint32_t n, std::vector<UniqueFd>* out) {
   out->clear();
@@ -84,10 +36,10 @@ Status IvshmemServer::Open(const IvshmemServerConfig& config, std::unique_ptr<Iv
     return Status::Error("vectors must be between 1 and " + std::to_string(WAVE_MAX_VECTORS));
   }
   sockaddr_un addr;
-  if (Status st = MakeAddress(config.socket_path, &addr); !st.ok()) {
+  if (Status st = MakeUnixAddress(config.socket_path, &addr); !st.ok()) {
     return st;
   }
-  if (Status st = ClaimSocketPath(config.socket_path); !st.ok()) {
+  if (Status st = ClaimUnixSocketPath(config.socket_path, SOCK_STREAM, true); !st.ok()) {
     return st;
   }
   std::unique_ptr<IvshmemServer> server(new IvshmemServer(config));
@@ -108,26 +60,10 @@ IvshmemServer::~IvshmemServer() {
 }
 
 Status IvshmemServer::Start(EventLoop& loop, LinkStats& stats) {
-  sockaddr_un addr;
-  if (Status st = MakeAddress(config_.socket_path, &addr); !st.ok()) {
+  if (Status st = ListenUnix(config_.socket_path, SOCK_STREAM, &listen_); !st.ok()) {
     return st;
   }
-  listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listen_) {
-    return Status::Errno("socket", errno);
-  }
-  // The socket gives whoever connects the NIC's memory: only our user may.
-  mode_t old_mask = umask(0077);
-  int rc = bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int bind_errno = errno;
-  umask(old_mask);
-  if (rc < 0) {
-    return Status::Errno("bind " + config_.socket_path, bind_errno);
-  }
   socket_bound_ = true;
-  if (listen(listen_.get(), 16) < 0) {
-    return Status::Errno("listen", errno);
-  }
   loop_ = &loop;
   stats_ = &stats;
   listen_watch_ = loop.Watch(listen_.get(), [this](uint32_t) { OnListenReady(); });

@@ -53,6 +53,8 @@ class IvshmemServer final : public Transport {
 
   const std::string& socket_path() const { return config_.socket_path; }
   const std::string& shm_path() const { return bar_.path(); }
+  // The BAR file's descriptor, for the function holder to hand to its firmware.
+  int bar_fd() const { return bar_.fd(); }
   size_t host_count() const { return peers_.size(); }
 
   static constexpr uint32_t kNicPeerId = 0;

@@ -13,6 +13,7 @@
 
 #include "link/echo_service.h"
 #include "link/event_loop.h"
+#include "link/held_function.h"
 #include "link/ivshmem_server.h"
 #include "link/link.h"
 #include "link/loopback_device.h"
@@ -76,6 +77,15 @@ int RunNicd(const Options& options) {
     }
     where = "socket=" + server->socket_path() + " shm=" + server->shm_path();
     transport = std::move(server);
+  } else if (!options.attach_path.empty()) {
+    std::unique_ptr<link::HeldFunction> function;
+    if (link::Status st = link::HeldFunction::Attach(options.attach_path,
+                                                     std::chrono::milliseconds(5000), &function);
+        !st.ok()) {
+      return Fail(st.message());
+    }
+    where = "function=" + function->socket_path() + " lease=" + std::to_string(function->lease());
+    transport = std::move(function);
   } else {
     std::unique_ptr<link::LoopbackDevice> device;
     if (link::Status st = link::LoopbackDevice::Open(options.device_path, options.vectors, &device);
@@ -136,7 +146,7 @@ int RunNicd(const Options& options) {
       return Fail(st.message());
     }
   }
-  std::printf("wave-nicd: ready %s vectors=%u bar=%llu\n", where.c_str(), options.vectors,
+  std::printf("wave-nicd: ready %s vectors=%u bar=%llu\n", where.c_str(), transport->nr_vectors(),
               static_cast<unsigned long long>(transport->bar().size()));
   std::fflush(stdout);
 

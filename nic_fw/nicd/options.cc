@@ -64,7 +64,7 @@ bool ParseSize(const std::string& text, uint64_t* out) {
 }
 
 const char* Usage() {
-  return "usage: wave-nicd (--socket PATH | --device /dev/waveN) [options]\n"
+  return "usage: wave-nicd (--socket PATH | --device /dev/waveN | --attach PATH) [options]\n"
          "\n"
          "The emulated SmartNIC's firmware. With --socket it creates the BAR file and serves\n"
          "QEMU's ivshmem-doorbell protocol; with --device it drives wave.ko's loopback device.\n"
@@ -77,6 +77,8 @@ const char* Usage() {
          "  --vectors N          doorbell / interrupt vectors, 1..8 (default 8)\n"
          "  --heartbeat-us N     heartbeat period in microseconds, 10..10000000 (default 1000)\n"
          "  --device PATH        on-host mode: serve wave.ko's loopback device\n"
+         "  --attach PATH        be the firmware of the function wave-nic-function holds\n"
+         "                       (its --firmware socket); may be killed and started again\n"
          "  --pidfile PATH       write the process id to PATH\n"
          "  --runtime-config FILE  start the actor runtime with this config (runtime_config.h)\n"
          "  --runtime KEY=VALUE  one runtime setting, e.g. cores=2 or 'actor=counter hits';\n"
@@ -113,7 +115,8 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       value = argv[++i];
       return true;
     };
-    if (name == "--socket" || name == "--shm" || name == "--device" || name == "--pidfile") {
+    if (name == "--socket" || name == "--shm" || name == "--device" || name == "--pidfile" ||
+        name == "--attach") {
       if (!take_value()) {
         return ParseResult::kError;
       }
@@ -124,6 +127,7 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       std::string* field = name == "--socket"   ? &opts.socket_path
                            : name == "--shm"    ? &opts.shm_path
                            : name == "--device" ? &opts.device_path
+                           : name == "--attach" ? &opts.attach_path
                                                 : &opts.pidfile;
       *field = value;
     } else if (name == "--bar-size") {
@@ -178,8 +182,12 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       return ParseResult::kError;
     }
   }
-  if (opts.socket_path.empty() == opts.device_path.empty()) {
-    *error = "give exactly one of --socket and --device";
+  if (!opts.socket_path.empty() + !opts.device_path.empty() + !opts.attach_path.empty() != 1) {
+    *error = "give exactly one of --socket, --device and --attach";
+    return ParseResult::kError;
+  }
+  if (!opts.attach_path.empty() && (!opts.shm_path.empty() || bar_size_given)) {
+    *error = "--shm and --bar-size apply to --socket only (wave-nic-function owns the BAR)";
     return ParseResult::kError;
   }
   if (!opts.device_path.empty() && (!opts.shm_path.empty() || bar_size_given)) {

@@ -12,6 +12,7 @@ struct Options {
   std::string socket_path;  // emulated SmartNIC: serve ivshmem-doorbell here
   std::string shm_path;     // the BAR file; empty: /dev/shm/wave-nic-<pid>
   std::string device_path;  // on-host mode: wave.ko's loopback /dev/waveN
+  std::string attach_path;  // firmware of a wave-nic-function: its firmware socket
   std::string pidfile;
   uint64_t bar_size = 16ull << 20;
   uint32_t vectors = 8;

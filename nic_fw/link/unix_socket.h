@@ -1,0 +1,31 @@
+// UNIX-domain socket paths for the NIC's listening sockets (the ivshmem server QEMU connects
+// to, the function holder's firmware socket): address building and taking over a path that a
+// dead server left behind.
+#ifndef WAVE_NIC_FW_LINK_UNIX_SOCKET_H_
+#define WAVE_NIC_FW_LINK_UNIX_SOCKET_H_
+
+#include <sys/un.h>
+
+#include <string>
+
+#include "link/status.h"
+#include "link/unique_fd.h"
+
+namespace wave::link {
+
+// Fills `addr` for `path`; fails if the path is empty or too long for sun_path.
+Status MakeUnixAddress(const std::string& path, sockaddr_un* addr);
+
+// Makes `path` free for a new server: nothing there is fine; a socket file left by a server
+// that died is unlinked; a live server's socket, or any other file, is an error.
+// `type` is the socket type the servers there speak (SOCK_STREAM, SOCK_SEQPACKET);
+// `server_greets` says whether a live server sends first (then silence means dead).
+Status ClaimUnixSocketPath(const std::string& path, int type, bool server_greets);
+
+// Creates a non-blocking socket of `type`, bound to `path` with mode 0600 (whoever connects
+// gets the NIC's memory: only our user may), listening.
+Status ListenUnix(const std::string& path, int type, UniqueFd* out);
+
+}  // namespace wave::link
+
+#endif  // WAVE_NIC_FW_LINK_UNIX_SOCKET_H_
