@@ -143,7 +143,8 @@ void RingProducer::ReloadCredit() {
   credit_ = c;
 }
 
-RingConsumer::RingConsumer(const RingEndpoint& ep, Start start) : ep_(ep) {
+RingConsumer::RingConsumer(const RingEndpoint& ep, Start start)
+    : ep_(ep), plain_(ep.slot_mem == MemKind::kWriteBack && ep.model == nullptr) {
   auto* committed = reinterpret_cast<volatile uint64_t*>(&ep_.consumer->committed);
   auto* epoch = reinterpret_cast<volatile uint64_t*>(&ep_.consumer->epoch);
   const uint64_t credit =

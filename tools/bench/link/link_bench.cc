@@ -3,6 +3,7 @@
 // side; each figure is the median of several interleaved rounds.
 //
 //   link_bench [--json PATH] [--rounds N] [--messages N] [--model mmio_read=800,...]
+//   link_bench --profile BATCH [--messages N]   (single-threaded, for callgrind: profile.sh)
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "ablation.h"
 #include "pingpong.h"
+#include "profile.h"
 #include "queue_bench.h"
 #include "queues.h"
 
@@ -30,6 +32,8 @@ struct Options {
   uint32_t decisions = 50'000;
   LinkModel model = LinkModel::Pcie();
   bool ablation = true;
+  bool rtt = true;             // false: throughput only (quick A/B runs)
+  uint32_t profile_batch = 0;  // nonzero: only the single-threaded instruction profile
 };
 
 bool ParseArgs(int argc, char** argv, Options* o) {
@@ -43,6 +47,11 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->rounds = static_cast<uint32_t>(std::max(1, std::atoi(v)));
     } else if (a == "--messages" && (v = next())) {
       o->messages = std::strtoull(v, nullptr, 10);
+    } else if (a == "--profile" && (v = next())) {
+      o->profile_batch = static_cast<uint32_t>(std::max(1, std::atoi(v)));
+    } else if (a == "--throughput-only") {
+      o->rtt = false;
+      o->ablation = false;
     } else if (a == "--no-ablation") {
       o->ablation = false;
     } else if (a == "--model" && (v = next())) {
@@ -53,10 +62,11 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       }
       o->model = m.value();
     } else {
-      fprintf(
-          stderr,
-          "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC] [--no-ablation]\n",
-          argv[0]);
+      fprintf(stderr,
+              "usage: %s [--json PATH] [--rounds N] [--messages N] [--model SPEC] [--no-ablation]\n"
+              "       [--throughput-only]\n"
+              "       %s --profile BATCH [--messages N]\n",
+              argv[0], argv[0]);
       return false;
     }
   }
@@ -70,6 +80,8 @@ struct Samples {
 template <typename Q>
 void Measure(Q& q, uint32_t batch, const Options& o, const Tsc& tsc, Samples* s, bool* ok) {
   s->tput.push_back(Throughput(q, batch, o.messages, ok));
+  if (!o.rtt)
+    return;
   std::vector<double> rtt;
   RoundTrip(q, batch, o.rtt_samples / (batch == 1 ? 1 : 8), tsc, &rtt, ok);
   s->p50.push_back(Percentile(rtt, 0.50));
@@ -82,6 +94,8 @@ int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o))
     return 64;
+  if (o.profile_batch)
+    return RunProfile(o.profile_batch, o.messages) ? 0 : 1;
   const Tsc tsc;
   const std::string shm = "bench-link-" + std::to_string(::getpid());
   auto wq = WaveQueue::Create(shm);
@@ -107,7 +121,8 @@ int main(int argc, char** argv) {
       Measure(*bq, b, o, tsc, &samples[names[1] + sfx], &ok);
       Measure(*dq, b, o, tsc, &samples[names[2] + sfx], &ok);
     }
-    pingpong.push_back(Median(PingPong(o.rtt_samples, tsc)));
+    if (o.rtt)
+      pingpong.push_back(Median(PingPong(o.rtt_samples, tsc)));
     for (int m = 0; m < 3 && o.ablation; m++) {
       AblationResult r =
           RunAblation(modes[m], o.model, o.decisions / (m == 0 ? 4 : 1), shm + "-abl");

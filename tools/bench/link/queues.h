@@ -77,7 +77,12 @@ class WaveQueue {
   static uint32_t PopOn(RingConsumer& c, Msg64* out, uint32_t max) {
     uint32_t k = 0;
     return c.DequeueBatch(max, [&](uint16_t, const uint8_t* payload, uint16_t len) {
-      std::memcpy(&out[k++], payload, len <= 48 ? len : 48);
+      // The expected size as a constant (an inlined copy), anything shorter as it came.
+      if (len == 48)
+        std::memcpy(&out[k], payload, 48);
+      else
+        std::memcpy(&out[k], payload, len < 48 ? len : 48);
+      k++;
     });
   }
 
