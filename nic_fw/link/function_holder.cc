@@ -107,7 +107,12 @@ void FunctionHolder::DropPending(uint64_t token) {
     return;
   }
   loop_->Unwatch(it->second.watch);
-  pending_.erase(it);  // closes the connection
+  // Shut down, not only closed: the loop's poll may hold the socket a while after Unwatch,
+  // and the peer must learn now that it was refused.
+  if (it->second.conn) {
+    shutdown(it->second.conn.get(), SHUT_RDWR);
+  }
+  pending_.erase(it);
 }
 
 void FunctionHolder::OnPendingReady(uint64_t token) {
@@ -222,6 +227,7 @@ void FunctionHolder::EndLease(const char* why) {
     loop_->Unwatch(firmware_watch_);
   }
   firmware_watch_ = 0;
+  shutdown(firmware_.get(), SHUT_RDWR);  // see DropPending
   firmware_.reset();
   counters_.lease_ends++;
   std::fprintf(stderr, "wave-nic-function: firmware %u %s; the function stays up\n", firmware_pid_,

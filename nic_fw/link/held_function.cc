@@ -172,8 +172,12 @@ void HeldFunction::Stop() {
     loop_->Unwatch(watch_);
     watch_ = 0;
   }
-  // Closing the connection ends the lease; the BAR stays mapped until we go, because the
-  // link may still write nic_state OFF after stopping the transport.
+  // Ending the connection ends the lease (shut down, since the loop's poll may hold the
+  // socket a while after Unwatch); the BAR stays mapped until we go, because the link may
+  // still write nic_state OFF after stopping the transport.
+  if (conn_) {
+    shutdown(conn_.get(), SHUT_RDWR);
+  }
   conn_.reset();
 }
 

@@ -49,9 +49,10 @@ std::string NicdProcess::BinaryPath() {
   return WAVE_NICD_PATH;
 }
 
-pid_t NicdProcess::Spawn(const std::vector<std::string>& args, int stdout_fd, int stderr_fd) {
+pid_t NicdProcess::Spawn(const std::string& binary, const std::vector<std::string>& args,
+                         int stdout_fd, int stderr_fd) {
   std::vector<std::string> argv_store;
-  argv_store.push_back(BinaryPath());
+  argv_store.push_back(binary);
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_store) {
@@ -113,7 +114,7 @@ bool NicdProcess::Start(const std::vector<std::string>& args, std::chrono::milli
   }
   link::UniqueFd read_end(pipefd[0]);
   link::UniqueFd write_end(pipefd[1]);
-  pid_ = Spawn(args, write_end.get(), -1);
+  pid_ = Spawn(binary_, args, write_end.get(), -1);
   write_end.reset();
   if (pid_ < 0) {
     return false;
@@ -140,11 +141,16 @@ bool NicdProcess::Start(const std::vector<std::string>& args, std::chrono::milli
     out.append(buf, static_cast<size_t>(n));
   }
   ready_line_ = out.substr(0, out.find('\n'));
-  return ready_line_.rfind("wave-nicd: ready ", 0) == 0;
+  return ready_line_.rfind(ready_prefix_, 0) == 0;
 }
 
 int NicdProcess::RunToExit(const std::vector<std::string>& args, std::string* stderr_text,
                            std::chrono::milliseconds timeout) {
+  return RunToExit(BinaryPath(), args, stderr_text, timeout);
+}
+
+int NicdProcess::RunToExit(const std::string& binary, const std::vector<std::string>& args,
+                           std::string* stderr_text, std::chrono::milliseconds timeout) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) {
     return -1;
@@ -152,7 +158,7 @@ int NicdProcess::RunToExit(const std::vector<std::string>& args, std::string* st
   link::UniqueFd read_end(pipefd[0]);
   link::UniqueFd write_end(pipefd[1]);
   link::UniqueFd null(open("/dev/null", O_WRONLY | O_CLOEXEC));
-  pid_t pid = Spawn(args, null.get(), write_end.get());
+  pid_t pid = Spawn(binary, args, null.get(), write_end.get());
   write_end.reset();
   if (pid < 0) {
     return -1;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "link/unique_fd.h"
@@ -27,7 +28,11 @@ class TempDir {
 
 class NicdProcess {
  public:
-  NicdProcess() = default;
+  // Runs `binary` (default: wave-nicd); it is ready once it printed a line that starts with
+  // `ready_prefix`.
+  explicit NicdProcess(std::string binary = BinaryPath(),
+                       std::string ready_prefix = "wave-nicd: ready ")
+      : binary_(std::move(binary)), ready_prefix_(std::move(ready_prefix)) {}
   ~NicdProcess();  // SIGKILLs a child that is still running
 
   // Starts wave-nicd with `args`; returns once it printed its ready line (true) or exited or
@@ -37,6 +42,10 @@ class NicdProcess {
   // Runs wave-nicd to completion (for argument errors); returns its exit status, -1 on
   // timeout.
   static int RunToExit(const std::vector<std::string>& args, std::string* stderr_text,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  // The same for another binary.
+  static int RunToExit(const std::string& binary, const std::vector<std::string>& args,
+                       std::string* stderr_text,
                        std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
   // Sends `signo` and waits for exit; returns the exit status (128 + signal if killed by
@@ -53,9 +62,12 @@ class NicdProcess {
   static std::string BinaryPath();
 
  private:
-  static pid_t Spawn(const std::vector<std::string>& args, int stdout_fd, int stderr_fd);
+  static pid_t Spawn(const std::string& binary, const std::vector<std::string>& args, int stdout_fd,
+                     int stderr_fd);
   static int WaitExit(pid_t pid, std::chrono::milliseconds timeout);
 
+  std::string binary_;
+  std::string ready_prefix_;
   pid_t pid_ = -1;
   link::UniqueFd stdout_;
   std::string ready_line_;
