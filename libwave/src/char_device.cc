@@ -5,9 +5,16 @@
 // interrupt eventfds go through ioctls. NIC side (loopback device only): the whole window is
 // mapped as WAVE_REGION_BAR, queues are found in the queue table, doorbells arrive on an
 // eventfd bound with WAVE_IRQ_F_NIC_DOORBELL and interrupts are raised with WAVE_IOC_RAISE_IRQ.
+//
+// Both sides map the host DMA window (WAVE_REGION_HOST_WINDOW, ABI 1.1) when the control page
+// announces one: on the loopback device the NIC side's DMA engine copies through it; on a PCI
+// device the host side gets coherent host RAM whose bus address the NIC reads from the control
+// page (the emulated NIC cannot reach it, see uapi/wave_abi.h). HostWindow() is empty when the
+// device has none (wave.ko loaded with host_window_size=0, or ABI 1.0).
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include <array>
 #include <cerrno>
@@ -71,7 +78,9 @@ class CharDevice final : public Device {
       control_map_ = Mapping(p, WAVE_PAGE_SIZE);
       control_ = reinterpret_cast<const volatile wave_control_page*>(p);
     }
-    return CheckControlPage(control_, 0);
+    if (Status st = CheckControlPage(control_, 0); !st)
+      return st;
+    return MapHostWindow();
   }
 
   std::string spec() const override { return "wave:" + path_; }
@@ -171,6 +180,8 @@ class CharDevice final : public Device {
     return {};
   }
 
+  std::span<uint8_t> HostWindow() override { return {window_.data(), window_.size()}; }
+
   int EventFd(uint32_t vector) override {
     if (vector >= WAVE_MAX_VECTORS || vector >= info_.nr_vectors)
       return -1;
@@ -187,12 +198,34 @@ class CharDevice final : public Device {
   }
 
  private:
+  // The size comes from the control page, which the NIC can write too: the kernel checks the
+  // mapping against the window it allocated, so a wrong size fails here with a message.
+  Status MapHostWindow() {
+    const uint64_t size = control_->host_window_size;
+    if (size == 0)
+      return {};
+    if (size % WAVE_PAGE_SIZE != 0 || size > kMaxHostWindow) {
+      return Error{EINVAL, path_ + ": control page announces a host DMA window of " +
+                               std::to_string(size) + " bytes, not a page multiple up to " +
+                               std::to_string(kMaxHostWindow)};
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(),
+                     WAVE_MMAP_OFFSET(WAVE_REGION_HOST_WINDOW));
+    if (p == MAP_FAILED)
+      return ErrnoError(path_ + ": mmap host DMA window of " + std::to_string(size) + " bytes",
+                        errno);
+    window_ = Mapping(p, size);
+    return {};
+  }
+
+  static constexpr uint64_t kMaxHostWindow = uint64_t{1} << 30;
+
   uint32_t Flags() const { return role() == Role::kNic ? WAVE_IRQ_F_NIC_DOORBELL : 0; }
 
   std::string path_;
   UniqueFd fd_;
   wave_info info_{};
-  Mapping control_map_, bar_;
+  Mapping control_map_, bar_, window_;
   const volatile wave_control_page* control_ = nullptr;
   std::map<uint32_t, Mapping> queues_;
   std::vector<uint32_t> created_;

@@ -82,6 +82,15 @@ uint32_t DmaEngine::Execute(const uint8_t* payload, uint16_t len, wave_dma_done*
     if (sge[i].addr > host_.size() || sge[i].len > host_.size() - sge[i].addr)
       return 0;
   }
+  // Overlapping host segments make a scatter's result depend on copy order: malformed. The
+  // segments are in the window (checked above), so the sums cannot wrap.
+  done->status = WAVE_DMA_EINVAL;
+  for (uint32_t i = 0; i < d.nr_sge; i++) {
+    for (uint32_t j = i + 1; j < d.nr_sge; j++) {
+      if (sge[i].addr < sge[j].addr + sge[j].len && sge[j].addr < sge[i].addr + sge[i].len)
+        return 0;
+    }
+  }
   uint8_t* nic = nic_.data() + d.nic_off;
   for (uint32_t i = 0; i < d.nr_sge; i++) {
     uint8_t* host = host_.data() + sge[i].addr;

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "test_util.h"
 #include "wave/link.h"
@@ -73,6 +74,50 @@ TEST(Dma, OutOfWindowAndMalformedDescriptorsAreRejected) {
   EXPECT_EQ(done[2].status, WAVE_DMA_EFAULT);
   EXPECT_EQ(done[3].status, WAVE_DMA_EINVAL);
   EXPECT_EQ(p.nic->dma()->stats().rejected, 4u);
+}
+
+TEST(Dma, OverlappingSegmentsAndTooManySegmentsAreRefusedAndCounted) {
+  DmaPair p = Make();
+  std::span<uint8_t> hw = p.host_dev->HostWindow();
+  std::memset(hw.data(), 0x11, 16384);
+  // Shares bytes 4000..4199 with the first segment: scattering would depend on copy order.
+  const DmaSegment overlap[3] = {{4096, 100}, {8192, 10}, {4000, 200}};
+  ASSERT_TRUE(p.host->dma()->Submit(WAVE_DMA_TO_HOST, 0, overlap, 1));
+  // Touching but not sharing bytes is fine.
+  const DmaSegment adjacent[2] = {{4096, 100}, {4196, 100}};
+  ASSERT_TRUE(p.host->dma()->Submit(WAVE_DMA_TO_NIC, 0, adjacent, 2));
+  // Submit refuses a list longer than a slot holds; a raw slot claiming one more is refused
+  // by the engine.
+  std::vector<DmaSegment> many(kDmaMaxSegments + 1, DmaSegment{0, 8});
+  EXPECT_FALSE(p.host->dma()->Submit(WAVE_DMA_TO_NIC, 0, many, 3));
+  ASSERT_EQ(p.host->dma()->descs().EnqueueBatch(
+                1,
+                [&](uint32_t, uint8_t* payload) {
+                  wave_dma_desc d{};
+                  d.cookie = 4;
+                  d.op = WAVE_DMA_TO_NIC;
+                  d.nr_sge = kDmaMaxSegments + 1;
+                  d.nic_queue = p.host->dma_region().id;
+                  std::memcpy(payload, &d, sizeof(d));
+                  return std::pair<uint16_t, uint16_t>{
+                      WAVE_MSG_DMA_REQ,
+                      static_cast<uint16_t>(p.host->dma()->descs().payload_capacity())};
+                }),
+            1u);
+  EXPECT_EQ(p.nic->dma()->Poll(16), 3u);
+  wave_dma_done done[8];
+  ASSERT_EQ(p.host->dma()->PollDone(done), 3u);
+  EXPECT_EQ(done[0].cookie, 1u);
+  EXPECT_EQ(done[0].status, WAVE_DMA_EINVAL);
+  EXPECT_EQ(done[1].cookie, 2u);
+  EXPECT_EQ(done[1].status, WAVE_DMA_OK);
+  EXPECT_EQ(done[2].cookie, 4u);
+  EXPECT_EQ(done[2].status, WAVE_DMA_EINVAL);
+  EXPECT_EQ(p.nic->dma()->stats().rejected, 2u);
+  EXPECT_EQ(p.nic->dma()->stats().transfers, 1u);
+  // The refused scatter wrote nothing.
+  EXPECT_EQ(hw[4000], 0x11);
+  EXPECT_EQ(hw[8192], 0x11);
 }
 
 TEST(Dma, FuzzedDescriptorSlotsNeverCrash) {

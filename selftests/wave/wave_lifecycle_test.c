@@ -209,6 +209,65 @@ TEST(unbind_while_mapped_and_bound)
 	EXPECT_EQ(trouble, kernel_trouble_lines()) TH_LOG("the kernel log reports trouble");
 }
 
+/*
+ * The host DMA window (ABI 1.1) is coherent DMA memory that devres frees at unbind: a user
+ * mapping must be zapped first, so a later access is SIGBUS, never a use after free.
+ */
+TEST(unbind_while_host_window_mapped)
+{
+	volatile struct wave_control_page *cp;
+	volatile uint8_t *win;
+	uint64_t size;
+	char bdf[256];
+	int fd, status, trouble;
+	pid_t pid;
+
+	trouble = kernel_trouble_lines();
+	ASSERT_EQ(0, wave_bdf(bdf, sizeof(bdf)));
+	fd = open(wave_dev_path(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	cp = mmap(NULL, WAVE_PAGE_SIZE, PROT_READ, MAP_SHARED, fd,
+		  WAVE_MMAP_OFFSET(WAVE_REGION_CONTROL));
+	ASSERT_NE(MAP_FAILED, cp);
+	size = cp->host_window_size;
+	ASSERT_NE(0, size) TH_LOG("no host DMA window (host_window_size=0?)");
+	EXPECT_EQ(0, size % WAVE_PAGE_SIZE);
+	/* Larger than the window, or private: refused. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size + WAVE_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, WAVE_MMAP_OFFSET(WAVE_REGION_HOST_WINDOW)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
+				   WAVE_MMAP_OFFSET(WAVE_REGION_HOST_WINDOW)));
+	EXPECT_EQ(EINVAL, errno);
+	win = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   WAVE_MMAP_OFFSET(WAVE_REGION_HOST_WINDOW));
+	ASSERT_NE(MAP_FAILED, win);
+	win[0] = 0x5a;
+	win[size - 1] = 0xa5;
+	EXPECT_EQ(0x5a, win[0]);
+	EXPECT_EQ(0xa5, win[size - 1]);
+
+	ASSERT_EQ(0, wave_write_file("/sys/bus/pci/drivers/wave/unbind", bdf));
+	EXPECT_TRUE(wait_node(false));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		win[size - 1] = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status)) TH_LOG("the host window mapping still works");
+	if (WIFSIGNALED(status))
+		EXPECT_EQ(SIGBUS, WTERMSIG(status));
+	munmap((void *)win, size);
+	munmap((void *)cp, WAVE_PAGE_SIZE);
+	close(fd);
+
+	ASSERT_EQ(0, wave_write_file("/sys/bus/pci/drivers/wave/bind", bdf));
+	ASSERT_TRUE(wait_node(true));
+	EXPECT_EQ(trouble, kernel_trouble_lines()) TH_LOG("the kernel log reports trouble");
+}
+
 TEST(rmmod_insmod_cycles_leak_nothing)
 {
 	int pat0, iore0, trouble;
