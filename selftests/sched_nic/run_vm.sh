@@ -21,10 +21,15 @@ stop_sched() {
 	wait_state disabled 10
 }
 
-# Whatever happens, leave no scheduler behind and wave.ko unloaded.
+# Whatever happens, leave no scheduler behind, wave.ko unloaded and a firmware running for the
+# suites that follow in this VM.
 cleanup() {
 	"$wavectl" sched stop >/dev/null 2>&1
 	wait_state disabled 10
+	if [ -n "${WAVE_NICD_CTL:-}" ] && [ -e "$WAVE_NICD_CTL/killed" ]; then
+		touch "$WAVE_NICD_CTL/start"
+		for _ in $(seq 200); do [ -e "$WAVE_NICD_CTL/started" ] && break; sleep 0.05; done
+	fi
 	rmmod wave 2>/dev/null
 	true
 }
@@ -60,7 +65,7 @@ run_policy() {
 }
 
 echo "TAP version 13"
-echo "1..12"
+echo "1..18"
 if [ ! -e "$state" ] || [ ! -x "$wavectl" ] || [ ! -x "$build/bpf/wave-sched" ]; then
 	skip "sched_nic tests" "no sched_ext in this kernel or wavectl/wave-sched not built"
 	totals
@@ -97,6 +102,79 @@ check "policy none: wave-nicd decides nothing, the workload still completes (fal
 	"[ $r -eq 0 ] && [ \"\$(jget /tmp/nic-none.json committed)\" = 0 ] && \
 	 [ \"\$(jget /tmp/nic-none.json agent_epoch)\" = 0 ]"
 stop_sched
+
+# 3. The firmware crashes: wave-nicd is killed with SIGKILL mid-run while wave-nic-function
+#    keeps the PCIe function (BAR, doorbells, interrupts) up, as a NIC's function outlives its
+#    firmware. The heartbeat stops, the scheduler leaves within the bound, every task runs on
+#    in the fair class. A new wave-nicd starts on the same function: it re-publishes the
+#    control page, its agent resumes the rings the killed one left (new epoch), the daemon
+#    sees the heartbeat move and reloads the scheduler: offload resumes.
+now() { date +%s.%N; }
+since() { awk "BEGIN{printf \"%.2f\", $2 - $1}"; }
+wait_file() { # wait_file PATH SECONDS
+	for _ in $(seq $(($2 * 20))); do [ -e "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+ctl=${WAVE_NICD_CTL:-}
+if [ -n "$ctl" ] && [ -d "$ctl" ]; then
+	hb_ms=1000
+	"$wavectl" sched start --policy fifo --partial --fallback-us 50000 --hb-timeout-ms $hb_ms \
+		>/tmp/nic-start.out 2>&1
+	check "firmware kill: FIFO agent scheduling, scheduler enabled" "wait_state enabled 10"
+	"$wavectl" sched run -- "$workload" --long 3 --long-ms 1500 --short 64 --sleepers 2 \
+		>/tmp/nic-wl-kill.json &
+	wl_pid=$!
+	sleep 1.5
+	"$wavectl" sched status --json >/tmp/nic-before-kill.json
+	e0=$(jget /tmp/nic-before-kill.json agent_epoch)
+	t0=$(now)
+	touch "$ctl/kill"
+	wait_file "$ctl/killed" 10
+	t1=$(now)
+	wait_state disabled 10
+	r=$?
+	t2=$(now)
+	left=$(since "$t1" "$t2")
+	echo "# firmware kill: killed $(since "$t0" "$t1") s after the request (host side polls"
+	echo "#   every 50 ms); scheduler disabled $left s after the kill (heartbeat timeout $hb_ms ms)"
+	check "firmware kill: scheduler leaves within the heartbeat bound (${left} s)" \
+		"[ $r -eq 0 ] && awk 'BEGIN{exit !($left < $hb_ms / 1000 + 4)}'"
+	wait "$wl_pid"
+	r=$?
+	echo "# firmware kill: workload $(cat /tmp/nic-wl-kill.json)"
+	check "firmware kill: workload completes in the fair class, no task lost" "[ $r -eq 0 ]"
+	t3=$(now)
+	touch "$ctl/start"
+	wait_file "$ctl/started" 20
+	t4=$(now)
+	wait_state enabled 20
+	r=$?
+	t5=$(now)
+	echo "# firmware restart: ready $(since "$t3" "$t4") s after the request; scheduler" \
+		"enabled again $(since "$t4" "$t5") s after the firmware was ready," \
+		"$(since "$t3" "$t5") s in all"
+	check "firmware restart: offload resumes (scheduler enabled again)" "[ $r -eq 0 ]"
+	"$wavectl" sched run -- "$workload" --long 2 --long-ms 200 --short 64 --sleepers 2 \
+		>/tmp/nic-wl-restart.json
+	r=$?
+	sleep 1.2 # the daemon refreshes stats.json twice a second
+	"$wavectl" sched status --json >/tmp/nic-restart.json
+	echo "# firmware restart: scheduler $(cat /tmp/nic-restart.json)"
+	e1=$(jget /tmp/nic-restart.json agent_epoch)
+	c1=$(jget /tmp/nic-restart.json committed)
+	n1=$(jget /tmp/nic-restart.json restarts)
+	echo "# firmware restart: agent epoch $e0 -> $e1, $c1 decisions committed since, restarts $n1"
+	check "firmware restart: workload completes under the new agent, no task lost" "[ $r -eq 0 ]"
+	check "firmware restart: a new agent (epoch ${e0:-?} -> ${e1:-?}) commits decisions (${c1:-?})" \
+		"[ \"${e1:-0}\" -gt \"${e0:-0}\" ] && [ \"${c1:-0}\" -gt 0 ] && [ \"${n1:-0}\" -ge 1 ]"
+	stop_sched
+else
+	for t in "firmware kill: scheduler enabled" "firmware kill: scheduler leaves" \
+		"firmware kill: workload completes" "firmware restart: offload resumes" \
+		"firmware restart: workload completes" "firmware restart: new agent commits"; do
+		skip "$t" "no WAVE_NICD_CTL (tools/vm/run provides it)"
+	done
+fi
 
 rmmod wave
 check "scheduler stopped: wave.ko unloads" "[ \$? -eq 0 ]"
