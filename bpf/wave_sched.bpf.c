@@ -346,6 +346,16 @@ void BPF_STRUCT_OPS(wave_runnable, struct task_struct *p, u64 enq_flags)
 		tctx->next_ev = WAVE_MSG_TASK_RUNNABLE; /* sent by enqueue() */
 }
 
+/*
+ * Tells the agent where each task runs, including tasks the fallback or a late prestaged slot
+ * put there: without it the agent keeps such a task queued and its next decision is stale.
+ */
+void BPF_STRUCT_OPS(wave_running, struct task_struct *p)
+{
+	if (!is_percpu_kthread(p))
+		send_event(WAVE_MSG_TASK_RUNNING, WAVE_EVIDX_RUNNING, p, tctx_of(p));
+}
+
 void BPF_STRUCT_OPS(wave_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx;
@@ -462,6 +472,7 @@ void BPF_STRUCT_OPS(wave_exit, struct scx_exit_info *ei)
 
 SCX_OPS_DEFINE(wave_ops, .select_cpu = (void *)wave_select_cpu, .enqueue = (void *)wave_enqueue,
 	       .dispatch = (void *)wave_dispatch, .runnable = (void *)wave_runnable,
+	       .running = (void *)wave_running,
 	       .stopping = (void *)wave_stopping, .quiescent = (void *)wave_quiescent,
 	       .yield = (void *)wave_yield, .set_cpumask = (void *)wave_set_cpumask,
 	       .update_idle = (void *)wave_update_idle, .tick = (void *)wave_tick,

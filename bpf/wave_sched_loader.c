@@ -275,7 +275,7 @@ static void write_stats(const struct options *o, const char *state,
 	fprintf(
 	    f,
 	    "\"events\":{\"new\":%llu,\"runnable\":%llu,\"blocked\":%llu,\"preempted\":%llu,"
-	    "\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu},",
+	    "\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu,\"running\":%llu},",
 	    (unsigned long long)b->events[WAVE_EVIDX_NEW],
 	    (unsigned long long)b->events[WAVE_EVIDX_RUNNABLE],
 	    (unsigned long long)b->events[WAVE_EVIDX_BLOCKED],
@@ -284,7 +284,8 @@ static void write_stats(const struct options *o, const char *state,
 	    (unsigned long long)b->events[WAVE_EVIDX_DEAD],
 	    (unsigned long long)b->events[WAVE_EVIDX_AFFINITY],
 	    (unsigned long long)b->events[WAVE_EVIDX_CPU_IDLE],
-	    (unsigned long long)b->events[WAVE_EVIDX_CPU_TICK]);
+	    (unsigned long long)b->events[WAVE_EVIDX_CPU_TICK],
+	    (unsigned long long)b->events[WAVE_EVIDX_RUNNING]);
 	fprintf(f, "\"latency_ns\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},",
 		(unsigned long long)lat_quantile(b, 0.5), (unsigned long long)lat_quantile(b, 0.9),
 		(unsigned long long)lat_quantile(b, 0.99));

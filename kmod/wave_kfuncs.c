@@ -28,6 +28,7 @@ static bool wave_kfunc_msg_ok(u32 type, const void *msg, u32 len)
 	case WAVE_MSG_TASK_YIELD:
 	case WAVE_MSG_TASK_DEAD:
 	case WAVE_MSG_TASK_AFFINITY:
+	case WAVE_MSG_TASK_RUNNING:
 		return len == sizeof(*ev) && !ev->flags && ev->tid != WAVE_TID_NONE;
 	case WAVE_MSG_CPU_IDLE:
 	case WAVE_MSG_CPU_TICK:

@@ -26,6 +26,8 @@
 #define WAVE_MSG_TASK_YIELD 5u
 #define WAVE_MSG_TASK_DEAD 6u
 #define WAVE_MSG_TASK_AFFINITY 7u
+/* The task started running on ev.cpu (whether or not a decision of the agent put it there). */
+#define WAVE_MSG_TASK_RUNNING 8u
 /* CPU events, host to NIC: struct wave_task_event with tid 0. */
 #define WAVE_MSG_CPU_IDLE 16u
 #define WAVE_MSG_CPU_TICK 17u

@@ -13,6 +13,7 @@ bool ValidMessage(const Message& m) {
     case WAVE_MSG_TASK_YIELD:
     case WAVE_MSG_TASK_DEAD:
     case WAVE_MSG_TASK_AFFINITY:
+    case WAVE_MSG_TASK_RUNNING:
       return m.len == sizeof(wave_task_event) && m.event.flags == 0 && m.event.tid != WAVE_TID_NONE;
     case WAVE_MSG_CPU_IDLE:
     case WAVE_MSG_CPU_TICK:

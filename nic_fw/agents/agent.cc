@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t kAllClasses = UINT32_MAX;
 
 bool is_task_event(uint32_t type) {
-  return type >= WAVE_MSG_TASK_NEW && type <= WAVE_MSG_TASK_AFFINITY;
+  return type >= WAVE_MSG_TASK_NEW && type <= WAVE_MSG_TASK_RUNNING;
 }
 bool is_cpu_event(uint32_t type) {
   return type >= WAVE_MSG_CPU_IDLE && type <= WAVE_MSG_CPU_UNAVAILABLE;
@@ -279,6 +279,19 @@ bool Agent::on_task_event(uint32_t type, const wave_task_event& ev) {
       // us with TASK_PREEMPTED; a queued one is matched against the new mask from now on.
       changed_ = true;
       break;
+    case WAVE_MSG_TASK_RUNNING: {
+      const uint32_t cpu = le32toh(ev.cpu);
+      if (t.state != TaskState::kOnCpu || t.cpu != cpu) {
+        // The host ran it without our decision (its fallback, or a prestaged slot we had
+        // already rewritten): follow the host, or the next decision naming it is stale.
+        detach(i);
+        run_on(i, cpu);
+        stats_.ran_undecided++;
+      }
+      // The slice starts when the task really runs, not when the commit was reported.
+      cpus_[cpu].run_start_ns = le64toh(ev.time_ns);
+      break;
+    }
   }
   return true;
 }

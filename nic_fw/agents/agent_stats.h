@@ -27,6 +27,7 @@ struct AgentStats {
   uint64_t late_outcome = 0;    // outcome of a decision the agent already replaced
   uint64_t late_commit = 0;     // ...which the host committed anyway: state followed the host
   uint64_t epoch_mismatch = 0;  // outcome says the host runs another agent epoch
+  uint64_t ran_undecided = 0;   // TASK_RUNNING for a task the agent had not placed there
   // Output.
   uint64_t decisions = 0;        // through the decision ring
   uint64_t prestaged = 0;        // written into prestaged slots

@@ -16,6 +16,7 @@ inline constexpr uint32_t kNoIndex = UINT32_MAX;  // "no task" in links and CPU 
 //   kPending  --STALE/ABORTED/INVALID/CPU_UNAVAILABLE outcome, prestage revoked or stolen,
 //               its CPU leaves or a better task takes the slot-->  kQueued (front: keeps its turn)
 //   kOnCpu    --TASK_PREEMPTED / TASK_YIELD-->       kQueued   (tail of its class)
+//   any       --TASK_RUNNING on cpu (host is authoritative)--> kOnCpu on that cpu
 //   any       --TASK_BLOCKED-->                      kBlocked
 //   any       --TASK_RUNNABLE (host is authoritative)--> kQueued (tail)
 //   any       --TASK_DEAD-->                         (freed)

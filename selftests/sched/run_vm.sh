@@ -37,7 +37,7 @@ stop_all() {
 }
 sum_task_events() { # from the scheduler's stats.json
 	local f=$WAVE_SCHED_DIR/stats.json s=0 k
-	for k in new runnable blocked preempted yield dead affinity; do
+	for k in new runnable blocked preempted yield dead affinity running; do
 		s=$((s + $(jget "$f" "$k")))
 	done
 	echo $s

@@ -34,7 +34,7 @@ struct Oracle {
   uint64_t cpu_mask = (uint64_t{1} << kCpus) - 1;
 
   bool accept(uint32_t type, const wave_task_event& ev) {
-    bool task_ev = type >= WAVE_MSG_TASK_NEW && type <= WAVE_MSG_TASK_AFFINITY;
+    bool task_ev = type >= WAVE_MSG_TASK_NEW && type <= WAVE_MSG_TASK_RUNNING;
     bool cpu_ev = type >= WAVE_MSG_CPU_IDLE && type <= WAVE_MSG_CPU_UNAVAILABLE;
     if (!task_ev && !cpu_ev)
       return false;
@@ -114,7 +114,7 @@ uint32_t random_type(std::mt19937_64& rng) {
   static const uint32_t kTypes[] = {
       WAVE_MSG_TASK_NEW,   WAVE_MSG_TASK_RUNNABLE, WAVE_MSG_TASK_BLOCKED,   WAVE_MSG_TASK_PREEMPTED,
       WAVE_MSG_TASK_YIELD, WAVE_MSG_TASK_DEAD,     WAVE_MSG_TASK_AFFINITY,  WAVE_MSG_CPU_IDLE,
-      WAVE_MSG_CPU_TICK,   WAVE_MSG_CPU_AVAILABLE, WAVE_MSG_CPU_UNAVAILABLE};
+      WAVE_MSG_CPU_TICK,   WAVE_MSG_CPU_AVAILABLE, WAVE_MSG_CPU_UNAVAILABLE, WAVE_MSG_TASK_RUNNING};
   if (rng() % 20 == 0)
     return static_cast<uint32_t>(rng() % 70);  // mostly invalid
   return kTypes[rng() % std::size(kTypes)];

@@ -155,6 +155,29 @@ bool SimHost::commit(const wave_decision& d, bool from_slot) {
     stats_.preempted++;
     event(WAVE_MSG_TASK_PREEMPTED, displaced, d.cpu);
   }
+  if (cfg_.running_events)
+    event(WAVE_MSG_TASK_RUNNING, d.tid, d.cpu);
+  return true;
+}
+
+bool SimHost::run_fallback(uint32_t cpu) {
+  uint32_t pick = 0;
+  for (const auto& [tid, t] : tasks_) {
+    if (t.state == HState::kWaiting && (t.spec.mask & (uint64_t{1} << cpu)) &&
+        (pick == 0 || t.waiting_since < tasks_.at(pick).waiting_since)) {
+      pick = tid;
+    }
+  }
+  if (pick == 0)
+    return false;
+  HTask& t = tasks_.at(pick);
+  t.state = HState::kRunning;
+  t.cpu = cpu;
+  cpus_[cpu].current = pick;
+  stats_.max_wait_ns = std::max(stats_.max_wait_ns, now_ - t.waiting_since);
+  stats_.fallbacks++;
+  if (cfg_.running_events)
+    event(WAVE_MSG_TASK_RUNNING, pick, cpu);
   return true;
 }
 
@@ -166,6 +189,8 @@ void SimHost::cpu_freed(uint32_t cpu) {
     if (commit(*c.slot, /*from_slot=*/true))
       return;
   }
+  if (cfg_.fallback_percent != 0 && rng_() % 100 < cfg_.fallback_percent && run_fallback(cpu))
+    return;
   cpu_event(WAVE_MSG_CPU_IDLE, cpu);
 }
 

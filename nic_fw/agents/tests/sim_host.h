@@ -31,6 +31,11 @@ struct SimConfig {
   // CPU tells the agent again that it is idle (steps; 0: only when it becomes idle).
   uint32_t drop_decisions_percent = 0;
   uint32_t idle_resend_steps = 0;
+  // TASK_RUNNING whenever a task starts on a CPU, as wave_sched.bpf.c sends it.
+  bool running_events = true;
+  // Percent of freed CPUs that run the longest-waiting task without a decision, as the
+  // scheduler's fallback does when no decision came in time.
+  uint32_t fallback_percent = 0;
   uint64_t seed = 1;
 };
 
@@ -46,6 +51,7 @@ struct SimStats {
   uint64_t from_prestage = 0, cpu_idle_events = 0, preempted = 0, dropped = 0;
   uint64_t max_wait_ns = 0;  // longest time a runnable task waited for a CPU
   uint64_t finished = 0;
+  uint64_t fallbacks = 0;  // tasks run without a decision
 };
 
 class SimHost final : public DecisionSink {
@@ -96,6 +102,7 @@ class SimHost final : public DecisionSink {
   void cpu_event(uint32_t type, uint32_t cpu);
   void cpu_freed(uint32_t cpu);
   bool commit(const wave_decision& d, bool from_slot);
+  bool run_fallback(uint32_t cpu);
   void outcome(const wave_decision& d, uint32_t kind);
   void make_waiting(HTask& t);
 

@@ -34,7 +34,7 @@ TEST(Validation, MalformedMessagesAreCountedAndDropped) {
   EXPECT_FALSE(a.handle(WAVE_MSG_TXN_OUTCOME, outcome_short));
   EXPECT_EQ(a.stats().bad_length, 2u);
 
-  for (uint32_t type : {0u, 8u, 15u, 20u, 31u, 33u, 48u, 100u, 65535u, 0xffffffffu}) {
+  for (uint32_t type : {0u, 9u, 15u, 20u, 31u, 33u, 48u, 100u, 65535u, 0xffffffffu}) {
     EXPECT_FALSE(send(a, type, ev)) << type;
   }
   EXPECT_EQ(a.stats().bad_type, 10u);
