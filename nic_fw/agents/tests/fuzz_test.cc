@@ -112,9 +112,10 @@ class CheckingSink final : public DecisionSink {
 
 uint32_t random_type(std::mt19937_64& rng) {
   static const uint32_t kTypes[] = {
-      WAVE_MSG_TASK_NEW,   WAVE_MSG_TASK_RUNNABLE, WAVE_MSG_TASK_BLOCKED,   WAVE_MSG_TASK_PREEMPTED,
-      WAVE_MSG_TASK_YIELD, WAVE_MSG_TASK_DEAD,     WAVE_MSG_TASK_AFFINITY,  WAVE_MSG_CPU_IDLE,
-      WAVE_MSG_CPU_TICK,   WAVE_MSG_CPU_AVAILABLE, WAVE_MSG_CPU_UNAVAILABLE, WAVE_MSG_TASK_RUNNING};
+      WAVE_MSG_TASK_NEW,       WAVE_MSG_TASK_RUNNABLE,   WAVE_MSG_TASK_BLOCKED,
+      WAVE_MSG_TASK_PREEMPTED, WAVE_MSG_TASK_YIELD,      WAVE_MSG_TASK_DEAD,
+      WAVE_MSG_TASK_AFFINITY,  WAVE_MSG_CPU_IDLE,        WAVE_MSG_CPU_TICK,
+      WAVE_MSG_CPU_AVAILABLE,  WAVE_MSG_CPU_UNAVAILABLE, WAVE_MSG_TASK_RUNNING};
   if (rng() % 20 == 0)
     return static_cast<uint32_t>(rng() % 70);  // mostly invalid
   return kTypes[rng() % std::size(kTypes)];

@@ -186,7 +186,8 @@ TEST(Sim, RunningEventsFollowTheHostFallback) {
   }
   EXPECT_LT(failed[1] * 2, failed[0]) << "with " << failed[1] << " without " << failed[0];
   std::printf("stale+aborted outcomes with TASK_RUNNING %llu, without %llu\n",
-              static_cast<unsigned long long>(failed[1]), static_cast<unsigned long long>(failed[0]));
+              static_cast<unsigned long long>(failed[1]),
+              static_cast<unsigned long long>(failed[0]));
 }
 
 TEST(Sim, LostDecisionsAreMadeAgain) {
