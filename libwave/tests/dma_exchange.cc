@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "exchange_setup.h"
 #include "test_util.h"
 #include "wave/link.h"
 
@@ -58,37 +59,10 @@ struct Plan {
 };
 
 int RunNic(const std::string& spec, const Plan& plan) {
-  auto dev = Device::Open(spec, Role::kNic);
-  if (!dev.ok()) {
-    fprintf(stderr, "nic: %s\n", dev.error().message.c_str());
-    return 10;
-  }
-  if (dev.value()->HostWindow().empty()) {
-    fprintf(stderr, "nic: %s has no host DMA window (wave.ko host_window_size=0?)\n", spec.c_str());
-    return 14;
-  }
-  if (Status st = dev.value()->SetNicState(WAVE_NIC_STATE_READY); !st) {
-    fprintf(stderr, "nic: %s\n", st.error().message.c_str());
-    return 13;
-  }
-  // The queue area is reused: until the host has rewritten the ring descriptors, a new region
-  // may still hold an earlier link's, which Attach refuses. So every error is retried.
-  std::unique_ptr<NicLink> nic;
-  std::string last_error = "no DMA queue";
-  for (int i = 0; i < 20000 && !nic; i++) {
-    auto l = NicLink::Attach(*dev.value());
-    if (l.ok() && l.value()->dma()) {
-      nic = std::move(l.value());
-    } else {
-      if (!l.ok())
-        last_error = l.error().message;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  if (!nic) {
-    fprintf(stderr, "nic: attach: %s\n", last_error.c_str());
-    return 11;
-  }
+  test::NicSide side;
+  if (int rc = test::OpenNicSide(spec, true, &side); rc != 0)
+    return rc;
+  NicLink* nic = side.link.get();
   uint64_t served = 0;
   auto last = std::chrono::steady_clock::now();
   while (served < plan.total()) {
@@ -321,44 +295,21 @@ class HostRun {
   std::vector<uint8_t> seen_;
 };
 
-// The first /dev/waveN that opens as a NIC side, i.e. a loopback device.
-std::string FindLoopback() {
-  for (int n = 0; n < 16; n++) {
-    const std::string spec = "wave:/dev/wave" + std::to_string(n);
-    if (Device::Open(spec, Role::kNic).ok())
-      return spec;
-  }
-  return "";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string host_spec, nic_spec;
-  int argi = 1;
-  if (argc >= 2 && std::string(argv[1]) == "wave:loopback") {
-    host_spec = nic_spec = FindLoopback();
-    if (host_spec.empty()) {
-      fprintf(stderr, "no wave.ko loopback device (insmod wave.ko loopback=1)\n");
-      return 10;
-    }
-    argi = 2;
-  } else if (argc >= 3) {
-    host_spec = argv[1];
-    nic_spec = argv[2];
-    argi = 3;
-  } else {
-    fprintf(stderr, "usage: %s HOSTSPEC NICSPEC [BATCHES] [BENCH_MIB] | wave:loopback ...\n",
-            argv[0]);
+  const int argi =
+      test::ParseExchangeSpecs(argc, argv, "[BATCHES] [BENCH_MIB]", &host_spec, &nic_spec);
+  if (argi < 0)
     return 64;
-  }
   Plan plan;
   if (argc > argi)
     plan.batches = std::strtoull(argv[argi], nullptr, 10);
   const uint64_t bench_mib = argc > argi + 1 ? std::strtoull(argv[argi + 1], nullptr, 10) : 256;
   plan.bench_xfers = bench_mib * (1u << 20) / kBenchXfer;
 
-  const bool nic_first = host_spec.rfind("wave:", 0) == 0;  // the NIC makes it ready
+  const bool nic_first = test::NicStartsFirst(host_spec);
   auto dev = Device::Open(host_spec, Role::kHost);
   if (!dev.ok()) {
     fprintf(stderr, "host: %s\n", dev.error().message.c_str());
@@ -375,25 +326,17 @@ int main(int argc, char** argv) {
   pid_t child = -1;
   if (nic_first)
     child = test::Spawn([&] { return RunNic(nic_spec, plan); });
-  std::unique_ptr<HostLink> link;
   LinkConfig cfg;
   cfg.message_slots = 64;
   cfg.decision_slots = 64;
   cfg.dma_slots = 64;
   cfg.dma_buffer_size = kBatchTransfers * kNicSlot * 2;
-  for (int i = 0; i < 20000 && !link; i++) {
-    auto l = HostLink::Create(*dev.value(), cfg);
-    if (l.ok()) {
-      link = std::move(l.value());
-    } else if (l.error().code == ENODEV && nic_first) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // NIC not ready yet
-    } else {
-      fprintf(stderr, "host: link: %s\n", l.error().message.c_str());
-      return 11;
-    }
+  std::unique_ptr<HostLink> link = test::CreateHostLink(*dev.value(), cfg, nic_first);
+  if (!link) {
+    if (child > 0)
+      ::kill(child, SIGKILL);
+    return 11;
   }
-  if (!link)
-    return 12;
   if (!nic_first)
     child = test::Spawn([&] { return RunNic(nic_spec, plan); });
 

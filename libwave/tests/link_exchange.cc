@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "exchange_setup.h"
 #include "test_util.h"
 #include "wave/link.h"
 
@@ -26,29 +27,10 @@ namespace {
 constexpr uint64_t kAnswerEvery = 1024;
 
 int RunNic(const std::string& spec, uint64_t count) {
-  auto dev = Device::Open(spec, Role::kNic);
-  if (!dev.ok()) {
-    fprintf(stderr, "nic: %s\n", dev.error().message.c_str());
-    return 10;
-  }
-  if (Status st = dev.value()->SetNicState(WAVE_NIC_STATE_READY); !st) {
-    fprintf(stderr, "nic: %s\n", st.error().message.c_str());
-    return 13;
-  }
-  std::unique_ptr<NicLink> nic;
-  for (int i = 0; i < 20000 && !nic; i++) {
-    auto l = NicLink::Attach(*dev.value());
-    if (l.ok()) {
-      nic = std::move(l.value());
-    } else if (l.error().code == EAGAIN) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    } else {
-      fprintf(stderr, "nic: attach: %s\n", l.error().message.c_str());
-      return 11;
-    }
-  }
-  if (!nic)
-    return 12;
+  test::NicSide side;
+  if (int rc = test::OpenNicSide(spec, false, &side); rc != 0)
+    return rc;
+  NicLink* nic = side.link.get();
   Message buf[64];
   uint64_t next = 0, idle = 0;
   while (next < count) {
@@ -77,36 +59,13 @@ int RunNic(const std::string& spec, uint64_t count) {
 
 }  // namespace
 
-// The first /dev/waveN that opens as a NIC side, i.e. a loopback device.
-std::string FindLoopback() {
-  for (int n = 0; n < 16; n++) {
-    const std::string spec = "wave:/dev/wave" + std::to_string(n);
-    if (Device::Open(spec, Role::kNic).ok())
-      return spec;
-  }
-  return "";
-}
-
 int main(int argc, char** argv) {
   std::string host_spec, nic_spec;
-  int argi = 1;
-  if (argc >= 2 && std::string(argv[1]) == "wave:loopback") {
-    host_spec = nic_spec = FindLoopback();
-    if (host_spec.empty()) {
-      fprintf(stderr, "no wave.ko loopback device (insmod wave.ko loopback=1)\n");
-      return 10;
-    }
-    argi = 2;
-  } else if (argc >= 3) {
-    host_spec = argv[1];
-    nic_spec = argv[2];
-    argi = 3;
-  } else {
-    fprintf(stderr, "usage: %s HOSTSPEC NICSPEC [COUNT] | wave:loopback [COUNT]\n", argv[0]);
+  const int argi = test::ParseExchangeSpecs(argc, argv, "[COUNT]", &host_spec, &nic_spec);
+  if (argi < 0)
     return 64;
-  }
   const uint64_t count = argc > argi ? std::strtoull(argv[argi], nullptr, 10) : 10'000'000;
-  const bool nic_first = host_spec.rfind("wave:", 0) == 0;  // the NIC makes it ready
+  const bool nic_first = test::NicStartsFirst(host_spec);
   auto dev = Device::Open(host_spec, Role::kHost);
   if (!dev.ok()) {
     fprintf(stderr, "host: %s\n", dev.error().message.c_str());
@@ -115,20 +74,9 @@ int main(int argc, char** argv) {
   pid_t child = -1;
   if (nic_first)
     child = test::Spawn([&] { return RunNic(nic_spec, count); });
-  std::unique_ptr<HostLink> host_link;
-  for (int i = 0; i < 20000 && !host_link; i++) {
-    auto l = HostLink::Create(*dev.value(), LinkConfig{});
-    if (l.ok()) {
-      host_link = std::move(l.value());
-    } else if (l.error().code == ENODEV && nic_first) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // NIC not ready yet
-    } else {
-      fprintf(stderr, "host: link: %s\n", l.error().message.c_str());
-      return 11;
-    }
-  }
+  std::unique_ptr<HostLink> host_link = test::CreateHostLink(*dev.value(), LinkConfig{}, nic_first);
   if (!host_link)
-    return 12;
+    return 11;
   auto* link = &host_link;
   if (!nic_first)
     child = test::Spawn([&] { return RunNic(nic_spec, count); });
