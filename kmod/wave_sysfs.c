@@ -36,6 +36,14 @@ static ssize_t bar_size_show(struct device *dev, struct device_attribute *attr, 
 }
 static DEVICE_ATTR_RO(bar_size);
 
+/* Bytes of the host DMA window, 0 when the device has none. */
+static ssize_t host_window_size_show(struct device *dev, struct device_attribute *attr,
+				     char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", to_wave(dev)->window.size);
+}
+static DEVICE_ATTR_RO(host_window_size);
+
 static ssize_t nic_state_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
 	static const char *const names[] = {
@@ -160,6 +168,7 @@ static struct attribute *wave_dev_attrs[] = {
 	&dev_attr_abi_version.attr,
 	&dev_attr_backend.attr,
 	&dev_attr_bar_size.attr,
+	&dev_attr_host_window_size.attr,
 	&dev_attr_nic_state.attr,
 	&dev_attr_heartbeat.attr,
 	&dev_attr_nr_vectors.attr,
