@@ -218,7 +218,7 @@ TEST(unbind_while_host_window_mapped)
 	volatile struct wave_control_page *cp;
 	volatile uint8_t *win;
 	uint64_t size;
-	char bdf[256];
+	char bdf[256], path[256], text[32];
 	int fd, status, trouble;
 	pid_t pid;
 
@@ -232,6 +232,9 @@ TEST(unbind_while_host_window_mapped)
 	size = cp->host_window_size;
 	ASSERT_NE(0, size) TH_LOG("no host DMA window (host_window_size=0?)");
 	EXPECT_EQ(0, size % WAVE_PAGE_SIZE);
+	snprintf(path, sizeof(path), "%s/host_window_size", wave_sysfs_dir());
+	ASSERT_LT(0, wave_read_file(path, text, sizeof(text)));
+	EXPECT_EQ(size, strtoull(text, NULL, 10));
 	/* Larger than the window, or private: refused. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, size + WAVE_PAGE_SIZE, PROT_READ | PROT_WRITE,
 				   MAP_SHARED, fd, WAVE_MMAP_OFFSET(WAVE_REGION_HOST_WINDOW)));
