@@ -57,21 +57,69 @@ bool AgentActors::spec_for(uint32_t policy, const std::string& name, rt::ActorSp
   s.type = policy == WAVE_SCHED_POLICY_FIFO ? kFifoActorType : kShinjukuActorType;
   s.name = name;
   s.root_bytes = sizeof(AgentStats);
-  s.pinned = true;  // a policy agent stays on the NIC
+  // Pinned: a scheduling agent never migrates to the host. Its whole point is to keep the
+  // policy off the host's CPUs, its task table is outside DMOs (so a migration would ship an
+  // empty agent), and a host copy would add a PCIe round trip to every decision while the
+  // host's own CPUs are the ones waiting for it.
+  s.pinned = true;
   s.serial = true;  // one batch at a time: the agent is single-threaded
   *out = s;
   return true;
 }
 
+rt::Status AgentActors::create(rt::Runtime& runtime, uint32_t policy, const std::string& name,
+                               const AgentConfig& agent, const ShinjukuConfig& shinjuku,
+                               rt::ActorId* out) {
+  rt::ActorSpec spec;
+  if (!spec_for(policy, name, &spec))
+    return rt::Status::kInvalid;
+  AgentActorConfig cfg = cfg_;
+  cfg.agent = agent;
+  cfg.shinjuku = shinjuku;
+  // create_actor runs init() on this thread; init() takes the configuration from next_cfg_.
+  std::lock_guard serial(create_mu_);
+  {
+    std::lock_guard lock(mu_);
+    next_cfg_ = &cfg;
+  }
+  rt::Status s = runtime.create_actor(spec, out);
+  std::lock_guard lock(mu_);
+  next_cfg_ = nullptr;
+  return s;
+}
+
+rt::Status AgentActors::destroy(rt::Runtime& runtime, rt::ActorId id, AgentStats* last) {
+  rt::Status s = runtime.destroy_actor(id);
+  std::shared_ptr<Instance> inst;
+  {
+    std::lock_guard lock(mu_);
+    auto it = instances_.find(id);
+    if (it != instances_.end()) {
+      inst = std::move(it->second);
+      instances_.erase(it);
+    }
+  }
+  if (inst != nullptr && last != nullptr) {
+    std::lock_guard lock(inst->mu);
+    *last = inst->agent->stats();
+  }
+  return s;
+}
+
 rt::Status AgentActors::init(rt::ActorContext& ctx, bool shinjuku) {
+  AgentActorConfig cfg;
+  {
+    std::lock_guard lock(mu_);
+    cfg = next_cfg_ != nullptr ? *next_cfg_ : cfg_;
+  }
   auto inst = std::make_shared<Instance>();
   if (shinjuku) {
-    auto a = std::make_unique<ShinjukuPolicy>(cfg_.agent, cfg_.shinjuku);
-    if (cfg_.prio_table != nullptr)
-      a->set_prio_table(cfg_.prio_table);
+    auto a = std::make_unique<ShinjukuPolicy>(cfg.agent, cfg.shinjuku);
+    if (cfg.prio_table != nullptr)
+      a->set_prio_table(cfg.prio_table);
     inst->agent = std::move(a);
   } else {
-    inst->agent = std::make_unique<FifoPolicy>(cfg_.agent);
+    inst->agent = std::make_unique<FifoPolicy>(cfg.agent);
   }
   rt::Status s = ctx.store(ctx.root(), 0, inst->agent->stats());
   if (s != rt::Status::kOk)

@@ -27,6 +27,7 @@
 #include "agents/prio_table.h"
 #include "agents/shinjuku_policy.h"
 #include "runtime/actor.h"
+#include "runtime/runtime.h"
 
 namespace wave::agents {
 
@@ -67,6 +68,14 @@ class AgentActors {
   bool register_types(rt::ActorRegistry& reg);
   // The spec to create an agent actor for a WAVE_SCHED_POLICY_*; false for another policy.
   static bool spec_for(uint32_t policy, const std::string& name, rt::ActorSpec* out);
+  // Creates an agent actor in `runtime` whose agent uses `agent` and `shinjuku` instead of
+  // the constructor's configuration (each scheduling link has its own CPUs and epoch).
+  // kInvalid for a policy without an agent.
+  rt::Status create(rt::Runtime& runtime, uint32_t policy, const std::string& name,
+                    const AgentConfig& agent, const ShinjukuConfig& shinjuku, rt::ActorId* out);
+  // Destroys the actor (requests still waiting are answered with kNoActor) and forgets its
+  // agent; `last` (optional) receives the agent's final counters.
+  rt::Status destroy(rt::Runtime& runtime, rt::ActorId id, AgentStats* last = nullptr);
 
   // Request encoding, for the link service (and tests).
   static void append_message(std::vector<std::byte>* batch, uint16_t type,
@@ -88,7 +97,9 @@ class AgentActors {
   void handle(rt::ActorContext& ctx, const rt::Message& msg);
 
   AgentActorConfig cfg_;
-  mutable std::mutex mu_;  // guards the map
+  std::mutex create_mu_;                        // one create() at a time
+  const AgentActorConfig* next_cfg_ = nullptr;  // create()'s configuration, read by init()
+  mutable std::mutex mu_;                       // guards the map and next_cfg_
   std::map<rt::ActorId, std::shared_ptr<Instance>> instances_;
 };
 

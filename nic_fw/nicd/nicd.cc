@@ -108,7 +108,8 @@ int RunNicd(const Options& options) {
   // The actor runtime publishes its stats in the control page's NIC stats area; it stops
   // before the link does.
   std::unique_ptr<rt::NicRuntimeService> runtime;
-  if (!options.runtime_config.empty() || !options.runtime_settings.empty()) {
+  const bool agent_actor = options.sched_agent && !options.sched_thread;
+  if (!options.runtime_config.empty() || !options.runtime_settings.empty() || agent_actor) {
     std::string why;
     runtime = rt::NicRuntimeService::Start(options.runtime_config, options.runtime_settings,
                                            transport->bar(), &why);
@@ -118,11 +119,14 @@ int RunNicd(const Options& options) {
     }
   }
 
-  // The scheduling agent's core: its own thread, stopped before the link so that it never
-  // polls rings of a link that is going down.
+  // The scheduling link's poller (and, in thread mode, the agent): its own thread, stopped
+  // before the runtime and the link so that it never polls rings of a link going down.
   std::unique_ptr<SchedService> sched;
   if (options.sched_agent) {
-    sched = std::make_unique<SchedService>(nic_link, transport->bar());
+    SchedServiceConfig sched_config;
+    sched_config.mode = agent_actor ? SchedAgentMode::kActor : SchedAgentMode::kThread;
+    sched_config.runtime = runtime.get();
+    sched = std::make_unique<SchedService>(nic_link, transport->bar(), sched_config);
     if (std::string why; !sched->Start(&why)) {
       runtime.reset();
       nic_link.Stop();

@@ -83,8 +83,11 @@ const char* Usage() {
          "  --runtime-config FILE  start the actor runtime with this config (runtime_config.h)\n"
          "  --runtime KEY=VALUE  one runtime setting, e.g. cores=2 or 'actor=counter hits';\n"
          "                       repeatable, applied after the file\n"
-         "  --sched-agent on|off run the scheduling agent (FIFO/Shinjuku, as the host's\n"
-         "                       scheduling link asks) on an emulated NIC core (default on)\n"
+         "  --sched-agent actor|thread|off  run the scheduling agent (FIFO/Shinjuku, as the\n"
+         "                       host's scheduling link asks): as a pinned actor of the\n"
+         "                       runtime fed by the link's poller (actor, or on: the default;\n"
+         "                       starts the runtime with one core if no --runtime flag did),\n"
+         "                       or in a polling thread of its own (thread)\n"
          "  -h, --help           show this text\n";
 }
 
@@ -172,11 +175,12 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!take_value()) {
         return ParseResult::kError;
       }
-      if (value != "on" && value != "off") {
-        *error = "--sched-agent: '" + value + "' is neither on nor off";
+      if (value != "on" && value != "off" && value != "actor" && value != "thread") {
+        *error = "--sched-agent: '" + value + "' is not actor, thread, on or off";
         return ParseResult::kError;
       }
-      opts.sched_agent = value == "on";
+      opts.sched_agent = value != "off";
+      opts.sched_thread = value == "thread";
     } else {
       *error = "unknown argument '" + arg + "'";
       return ParseResult::kError;

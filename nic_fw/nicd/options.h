@@ -20,7 +20,10 @@ struct Options {
   // The actor runtime (nic_fw/runtime): started when either is given.
   std::string runtime_config;                 // --runtime-config FILE
   std::vector<std::string> runtime_settings;  // --runtime KEY=VALUE, repeatable
-  bool sched_agent = true;                    // --sched-agent on|off (sched_service.h)
+  // --sched-agent actor|thread|off (on = actor): the scheduling agent (sched_service.h) as an
+  // actor of the runtime (which then starts even without runtime flags) or in its own thread.
+  bool sched_agent = true;
+  bool sched_thread = false;
 };
 
 enum class ParseResult { kOk, kHelp, kError };

@@ -91,6 +91,21 @@ void Add(agents::AgentStats* sum, const agents::AgentStats& s) {
   sum->timed_out += s.timed_out;
 }
 
+void AddPump(agents::LinkActorPumpStats* sum, const agents::LinkActorPumpStats& s) {
+  sum->messages += s.messages;
+  sum->requests += s.requests;
+  sum->replies += s.replies;
+  sum->failed += s.failed;
+  sum->bad_replies += s.bad_replies;
+  sum->bad_cpu += s.bad_cpu;
+  sum->decisions += s.decisions;
+  sum->prestaged += s.prestaged;
+  sum->clears += s.clears;
+  sum->ring_waits += s.ring_waits;
+  sum->mailbox_full += s.mailbox_full;
+  sum->spins_won += s.spins_won;
+}
+
 void PrintStats(const char* what, const agents::AgentStats& s) {
   std::fprintf(
       stderr,
@@ -120,8 +135,12 @@ struct SchedService::Session {
   uint32_t msg_id = 0, msg_generation = 0;
   uint32_t dec_id = 0, dec_generation = 0;
   std::unique_ptr<wave::NicLink> link;
+  // Thread mode: the agent and the loop step that runs it.
   std::unique_ptr<agents::Agent> agent;
   std::unique_ptr<agents::LinkAgent> pump;
+  // Actor mode: the agent actor and the link poller that feeds it.
+  rt::ActorId actor = rt::kNoActorId;
+  std::unique_ptr<agents::LinkActorPump> actor_pump;
   uint64_t messages = 0;
   std::chrono::steady_clock::time_point start;
 };
@@ -135,6 +154,19 @@ SchedService::~SchedService() {
 }
 
 bool SchedService::Start(std::string* why) {
+  if (config_.mode == SchedAgentMode::kActor) {
+    if (config_.runtime == nullptr) {
+      *why = "actor mode needs the NIC runtime";
+      return false;
+    }
+    actors_ = std::make_shared<agents::AgentActors>(agents::AgentActorConfig{});
+    if (!actors_->register_types(config_.runtime->registry())) {
+      *why = "the runtime already has scheduling agent actor types";
+      return false;
+    }
+    // Registered handlers call into actors_: it must live as long as the runtime does.
+    config_.runtime->keep_alive(actors_);
+  }
   wake_fd_ = link::UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_fd_) {
     *why = std::string("eventfd: ") + std::strerror(errno);
@@ -181,12 +213,21 @@ void SchedService::Run() {
       since_check = 0;
     }
     totals_.polls++;
-    const uint32_t n = session_->pump->poll_once();
+    agents::LinkActorPump* actor_pump = session_->actor_pump.get();
+    const uint32_t n =
+        actor_pump != nullptr ? actor_pump->poll_once() : session_->pump->poll_once();
     auto now = std::chrono::steady_clock::now();
-    if (n != 0) {
+    if (n != 0 || (actor_pump != nullptr && actor_pump->in_flight() != 0)) {
       session_->messages += n;
       totals_.messages += n;
       last_work = now;
+    }
+    if (actor_pump != nullptr && actor_pump->failed()) {
+      // The actor lost a batch (quarantined, evicted): its picture of the host is wrong. Leave
+      // the link unserved; the host falls back to local dispatch until it attaches again.
+      totals_.actor_failures++;
+      EndSession("dropped: the agent actor failed");
+      continue;
     }
     const bool idle = n == 0 && now - last_work > config_.spin;
     if (++since_check < kPollsPerCheck && !idle) {
@@ -244,7 +285,10 @@ bool SchedService::TryAttach() {
                  static_cast<unsigned long long>(gen));
     return false;
   }
-  auto nl = wave::NicLink::Attach(device_);
+  // kResume: a firmware restarted under a live link (wave-nic-function, issue 5's restart
+  // test) continues the rings where the killed one committed (wave_sched_link.h); on a new
+  // link, which wave.ko zeroed, it starts at 0 exactly as kFresh does.
+  auto nl = wave::NicLink::Attach(device_, wave::RingConsumer::Start::kResume);
   if (!nl) {
     if (nl.error().code == EAGAIN) {
       return false;  // descriptors not written yet: the attach doorbell will come
@@ -277,23 +321,48 @@ bool SchedService::TryAttach() {
                  static_cast<unsigned long long>(gen));
     return false;
   }
-  if (policy == WAVE_SCHED_POLICY_FIFO) {
+  agents::ShinjukuConfig sj;
+  const uint64_t slice = le64toh(info.slice_ns);
+  sj.slice_ns = slice != 0 ? slice : WAVE_SCHED_DEFAULT_SLICE_NS;
+  if (config_.mode == SchedAgentMode::kActor) {
+    if (!StartActor(policy, cfg, sj, s.get())) {
+      totals_.attach_failures++;
+      return false;
+    }
+  } else if (policy == WAVE_SCHED_POLICY_FIFO) {
     s->agent = std::make_unique<agents::FifoPolicy>(cfg);
   } else {
-    agents::ShinjukuConfig sj;
-    const uint64_t slice = le64toh(info.slice_ns);
-    sj.slice_ns = slice != 0 ? slice : WAVE_SCHED_DEFAULT_SLICE_NS;
     s->agent = std::make_unique<agents::ShinjukuPolicy>(cfg, sj);
   }
-  s->pump = std::make_unique<agents::LinkAgent>(*s->link, *s->agent);
+  if (s->agent != nullptr)
+    s->pump = std::make_unique<agents::LinkAgent>(*s->link, *s->agent);
   s->start = std::chrono::steady_clock::now();
   totals_.attaches++;
   std::fprintf(stderr,
                "wave-nicd: sched agent: serving link %llu: policy %s, %u CPUs, queues %u/%u, "
-               "epoch %llu\n",
+               "epoch %llu, %s\n",
                static_cast<unsigned long long>(gen), PolicyName(policy), cfg.nr_cpus, s->msg_id,
-               s->dec_id, static_cast<unsigned long long>(cfg.epoch));
+               s->dec_id, static_cast<unsigned long long>(cfg.epoch),
+               s->actor_pump ? "runtime actor" : "polling thread");
   session_ = std::move(s);
+  return true;
+}
+
+bool SchedService::StartActor(uint32_t policy, const agents::AgentConfig& cfg,
+                              const agents::ShinjukuConfig& sj, Session* s) {
+  rt::NicRuntimeService& svc = *config_.runtime;
+  // The name shows in the runtime's stats (wavectl stats), 15 characters at most.
+  const std::string name = std::string(PolicyName(policy)) + "-agent";
+  rt::Status st = actors_->create(svc.runtime(), policy, name, cfg, sj, &s->actor);
+  if (st != rt::Status::kOk) {
+    std::fprintf(stderr, "wave-nicd: sched agent: link %llu: no agent actor: %s\n",
+                 static_cast<unsigned long long>(s->attach_gen), rt::status_name(st));
+    return false;
+  }
+  s->actor_pump = std::make_unique<agents::LinkActorPump>(*s->link, svc.runtime(), s->actor,
+                                                          cfg.epoch, config_.pump);
+  agents::LinkActorPump* pump = s->actor_pump.get();
+  svc.route_replies(s->actor, [pump](rt::Reply&& r) { pump->on_reply(std::move(r)); });
   return true;
 }
 
@@ -312,14 +381,28 @@ bool SchedService::StillAttached() {
 void SchedService::EndSession(const char* why) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - session_->start).count();
-  const agents::AgentStats& s = session_->agent->stats();
+  agents::AgentStats s;
+  if (session_->actor_pump != nullptr) {
+    agents::LinkActorPump& pump = *session_->actor_pump;
+    rt::NicRuntimeService& svc = *config_.runtime;
+    // Replies of the batches in flight first (their decisions still matter on a stop); then
+    // the actor goes, which answers whatever still waits in its mailbox; then its route.
+    pump.drain(std::chrono::milliseconds(100));
+    actors_->destroy(svc.runtime(), session_->actor, &s);
+    pump.drain(std::chrono::milliseconds(100));
+    svc.unroute_replies(session_->actor);
+    totals_.bad_slots += pump.bad_slots();
+    AddPump(&totals_.pump, pump.stats());
+  } else {
+    s = session_->agent->stats();
+    totals_.bad_slots += session_->link->messages().bad_messages();
+  }
   std::fprintf(stderr,
                "wave-nicd: sched agent: link %llu %s after %.2f s: %llu messages, %.0f "
-               "decisions/s, %u tasks known\n",
+               "decisions/s\n",
                static_cast<unsigned long long>(session_->attach_gen), why, secs,
                static_cast<unsigned long long>(session_->messages),
-               secs > 0 ? static_cast<double>(s.decisions + s.prestaged) / secs : 0.0,
-               session_->agent->nr_tasks());
+               secs > 0 ? static_cast<double>(s.decisions + s.prestaged) / secs : 0.0);
   PrintStats("link", s);
   Add(&totals_.agent, s);
   totals_.detaches++;
@@ -329,16 +412,31 @@ void SchedService::EndSession(const char* why) {
 void SchedService::LogTotals() const {
   std::fprintf(stderr,
                "wave-nicd: sched agent totals: attaches=%llu detaches=%llu refused=%llu "
-               "bad_info=%llu policy_none=%llu messages=%llu polls=%llu sleeps=%llu\n",
+               "bad_info=%llu policy_none=%llu messages=%llu bad_slots=%llu polls=%llu "
+               "sleeps=%llu\n",
                static_cast<unsigned long long>(totals_.attaches),
                static_cast<unsigned long long>(totals_.detaches),
                static_cast<unsigned long long>(totals_.attach_failures),
                static_cast<unsigned long long>(totals_.bad_info),
                static_cast<unsigned long long>(totals_.skipped_none),
                static_cast<unsigned long long>(totals_.messages),
+               static_cast<unsigned long long>(totals_.bad_slots),
                static_cast<unsigned long long>(totals_.polls),
                static_cast<unsigned long long>(totals_.sleeps));
   PrintStats("totals", totals_.agent);
+  if (config_.mode == SchedAgentMode::kActor) {
+    const agents::LinkActorPumpStats& p = totals_.pump;
+    std::fprintf(
+        stderr,
+        "wave-nicd: sched agent actor: requests=%llu replies=%llu failed=%llu "
+        "bad_replies=%llu mailbox_full=%llu ring_waits=%llu spins_won=%llu "
+        "actor_failures=%llu\n",
+        static_cast<unsigned long long>(p.requests), static_cast<unsigned long long>(p.replies),
+        static_cast<unsigned long long>(p.failed), static_cast<unsigned long long>(p.bad_replies),
+        static_cast<unsigned long long>(p.mailbox_full),
+        static_cast<unsigned long long>(p.ring_waits), static_cast<unsigned long long>(p.spins_won),
+        static_cast<unsigned long long>(totals_.actor_failures));
+  }
 }
 
 }  // namespace wave::nicd

@@ -1,7 +1,13 @@
 // The scheduling agent of issue 5 inside wave-nicd: when the host attaches the scheduling link
 // (uapi/wave_sched_link.h: a MESSAGE and a DECISION queue, and the wave_sched_info block that
-// names the policy), a dedicated thread, the emulated NIC core, builds the FIFO or Shinjuku
-// agent of nic_fw/agents over libwave's NicLink on wave-nicd's own BAR mapping and polls it.
+// names the policy), wave-nicd builds the FIFO or Shinjuku agent of nic_fw/agents over
+// libwave's NicLink on its own BAR mapping. Two ways to run it:
+//  - actor (the default): the agent is a pinned actor of the NIC runtime (agent_actor.h) and
+//    this service's thread is only the link's poller, the NIC's DMA/doorbell engine: it feeds
+//    batches of ring messages into the actor's mailbox and applies the replies to the decision
+//    side (agents/link_actor_pump.h), with back-pressure instead of loss.
+//  - thread: the agent runs inside this thread's polling loop (agents/link_agent.h); kept to
+//    measure what the actor hop costs.
 //
 // The core busy-polls while messages arrive, spins a bounded while after the last one, then
 // sleeps until the message queue's doorbell (forwarded from the link's event loop) or a short
@@ -28,15 +34,27 @@
 #include <thread>
 
 #include "agents/agent.h"
+#include "agents/agent_actor.h"
+#include "agents/link_actor_pump.h"
 #include "link/link.h"
 #include "link/unique_fd.h"
 #include "nicd/bar_device.h"
+#include "runtime/nic_service.h"
 #include "wave/link.h"
 #include "wave_sched_link.h"
 
 namespace wave::nicd {
 
+enum class SchedAgentMode : uint8_t {
+  kActor,   // an actor of the NIC runtime, fed by this service's link poller
+  kThread,  // inside this service's polling thread
+};
+
 struct SchedServiceConfig {
+  SchedAgentMode mode = SchedAgentMode::kActor;
+  // Actor mode: the runtime the agent actors live in (outlives the service). Required.
+  rt::NicRuntimeService* runtime = nullptr;
+  agents::LinkActorPumpConfig pump;
   // How long the core keeps polling after the last message before it sleeps on the doorbell.
   std::chrono::microseconds spin{100};
   // The longest sleep: bounds how late a detach or attach without a doorbell is noticed.
@@ -53,7 +71,10 @@ struct SchedServiceTotals {
   uint64_t polls = 0;
   uint64_t sleeps = 0;
   uint64_t messages = 0;
-  agents::AgentStats agent;  // summed
+  uint64_t bad_slots = 0;           // garbage ring slots dropped by the consumer (libwave)
+  uint64_t actor_failures = 0;      // sessions ended because the agent actor answered an error
+  agents::AgentStats agent;         // summed
+  agents::LinkActorPumpStats pump;  // summed, actor mode
 };
 
 class SchedService {
@@ -64,7 +85,7 @@ class SchedService {
   SchedService& operator=(const SchedService&) = delete;
 
   // Registers the doorbell hooks on the link (the message queue kind and the admin vector)
-  // and starts the core's thread.
+  // and, in actor mode, the agent actor types in the runtime; starts the poller's thread.
   bool Start(std::string* why);
   // Stops and joins the thread, then prints the totals on stderr.
   void Stop();
@@ -80,6 +101,8 @@ class SchedService {
   void EndSession(const char* why);
   void SleepUntilDoorbell();
   void LogTotals() const;
+  bool StartActor(uint32_t policy, const agents::AgentConfig& cfg, const agents::ShinjukuConfig& sj,
+                  Session* s);
 
   link::Link& link_;
   BarDevice device_;
@@ -88,6 +111,7 @@ class SchedService {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<Session> session_;
+  std::shared_ptr<agents::AgentActors> actors_;  // actor mode; the runtime keeps it alive
   uint64_t last_seen_gen_ = 0;  // attach_gen last acted on (attached, refused or skipped)
   SchedServiceTotals totals_;
 };

@@ -33,9 +33,9 @@ std::unique_ptr<NicRuntimeService> NicRuntimeService::Start(
   register_builtin_actors(svc->registry_);
   svc->stats_area_ = bar.subspan(WAVE_NIC_STATS_OFF, WAVE_NIC_STATS_SIZE);
   svc->cores_ = cfg.sched.cores;
-  auto unclaimed = svc->unclaimed_;
+  auto router = svc->router_;
   svc->runtime_ = std::make_unique<Runtime>(cfg, svc->registry_,
-                                            [unclaimed](Reply&&) { unclaimed->fetch_add(1); });
+                                            [router](Reply&& r) { router->deliver(std::move(r)); });
   auto* area = svc->stats_area_.data();
   const uint32_t cores = svc->cores_;
   svc->runtime_->set_tick_hook([area, cores](const Runtime& rt) {
@@ -51,6 +51,30 @@ std::unique_ptr<NicRuntimeService> NicRuntimeService::Start(
 NicRuntimeService::~NicRuntimeService() {
   if (runtime_)
     runtime_->shutdown(ShutdownMode::kCancel);
+}
+
+void NicRuntimeService::keep_alive(std::shared_ptr<void> owner) {
+  owners_.push_back(std::move(owner));
+}
+
+void NicRuntimeService::route_replies(ActorId actor, ReplySink sink) {
+  std::unique_lock lock(router_->mu);
+  router_->routes[actor] = std::move(sink);
+}
+
+void NicRuntimeService::unroute_replies(ActorId actor) {
+  std::unique_lock lock(router_->mu);
+  router_->routes.erase(actor);
+}
+
+void NicRuntimeService::Router::deliver(Reply&& r) {
+  std::shared_lock lock(mu);
+  auto it = routes.find(r.actor);
+  if (it == routes.end()) {
+    unclaimed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  it->second(std::move(r));
 }
 
 }  // namespace wave::rt

@@ -80,5 +80,23 @@ TEST(ParseOptions, ErrorsSayWhatIsWrong) {
   EXPECT_NE(err.find("exactly one"), std::string::npos) << err;
 }
 
+TEST(ParseOptions, SchedAgentModes) {
+  Options o;
+  std::string err;
+  ASSERT_EQ(Parse({"--socket", "/tmp/s"}, &o, &err), ParseResult::kOk) << err;
+  EXPECT_TRUE(o.sched_agent);  // default: the agent as an actor of the runtime
+  EXPECT_FALSE(o.sched_thread);
+  for (const char* mode : {"actor", "on"}) {
+    ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent", mode}, &o, &err), ParseResult::kOk);
+    EXPECT_TRUE(o.sched_agent && !o.sched_thread) << mode;
+  }
+  ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=thread"}, &o, &err), ParseResult::kOk);
+  EXPECT_TRUE(o.sched_agent && o.sched_thread);
+  ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=off"}, &o, &err), ParseResult::kOk);
+  EXPECT_FALSE(o.sched_agent);
+  EXPECT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=fast"}, &o, &err), ParseResult::kError);
+  EXPECT_NE(err.find("actor, thread"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace wave::nicd
