@@ -246,8 +246,13 @@ static uint64_t lat_quantile(const struct wave_sched_bpf_stats *s, double q)
 
 static void write_stats(const struct options *o, const char *state,
 			const struct wave_sched_bpf_stats *b, const struct wave_sched_stats *k,
-			double rate, int restarts, const char *exit_reason)
+			double rate, double uptime_s, int restarts, const char *exit_reason)
 {
+	/* The rate over the last interval reads 0 once the load stops; the mean since the
+	 * scheduler was loaded says what the offload sustained.
+	 */
+	double avg = uptime_s > 0 ? (double)b->decisions / uptime_s : 0;
+
 	char path[256], tmp[272];
 	FILE *f;
 
@@ -259,8 +264,11 @@ static void write_stats(const struct options *o, const char *state,
 	fprintf(f, "{\"state\":\"%s\",\"pid\":%d,\"policy\":\"%s\",\"mode\":\"%s\",", state,
 		getpid(), policy_names[o->policy], o->partial ? "partial" : "all");
 	fprintf(f, "\"restarts\":%d,\"exit_reason\":\"%s\",", restarts, exit_reason);
-	fprintf(f, "\"decisions\":%llu,\"decisions_per_s\":%.1f,\"idle_decisions\":%llu,",
-		(unsigned long long)b->decisions, rate, (unsigned long long)b->idle_decisions);
+	fprintf(f,
+		"\"decisions\":%llu,\"decisions_per_s\":%.1f,\"avg_decisions_per_s\":%.1f,"
+		"\"uptime_s\":%.1f,\"idle_decisions\":%llu,",
+		(unsigned long long)b->decisions, rate, avg, uptime_s,
+		(unsigned long long)b->idle_decisions);
 	fprintf(f,
 		"\"outcomes\":{\"committed\":%llu,\"stale\":%llu,\"aborted\":%llu,"
 		"\"cpu_unavailable\":%llu,\"invalid\":%llu},",
@@ -356,7 +364,7 @@ static int run_daemon(const struct options *o)
 	struct bpf_link *blink = NULL;
 	struct wave_sched *skel = NULL;
 	char path[256], reason[sizeof(skel->data->uei.msg)] = "";
-	double t_prev;
+	double t_prev, t_load;
 	int restarts = 0, ret;
 	FILE *pf;
 
@@ -395,6 +403,7 @@ static int run_daemon(const struct options *o)
 		skel = sched_load(o, cur_link.att.nr_cpus, &blink);
 		memset(&prev_b, 0, sizeof(prev_b));
 		t_prev = now_s();
+		t_load = t_prev;
 		while (!stop_requested && !UEI_EXITED(skel, uei)) {
 			double t, rate;
 
@@ -403,7 +412,7 @@ static int run_daemon(const struct options *o)
 			sum_stats(skel, &b);
 			link_stats(cur_link.fd, &k);
 			rate = (double)(b.decisions - prev_b.decisions) / (t - t_prev);
-			write_stats(o, "running", &b, &k, rate, restarts, reason);
+			write_stats(o, "running", &b, &k, rate, t - t_load, restarts, reason);
 			prev_b = b;
 			t_prev = t;
 		}
@@ -418,7 +427,8 @@ static int run_daemon(const struct options *o)
 			snprintf(reason, sizeof(reason), "stopped");
 			ret = 0;
 		}
-		write_stats(o, stop_requested ? "stopped" : "exited", &b, &k, 0, restarts, reason);
+		write_stats(o, stop_requested ? "stopped" : "exited", &b, &k, 0, now_s() - t_load,
+			    restarts, reason);
 		wave_sched__destroy(skel);
 		skel = NULL;
 		if (stop_requested || !o->restart || !strstr(reason, WAVE_EXIT_MSG_NIC_DEAD))
@@ -494,8 +504,10 @@ static int cmd_status(bool json)
 		return 0;
 	}
 	printf("state %s (pid %d)\n", pid ? "running" : "stopped", pid);
-	printf("decisions %.0f (%.1f/s), idle decisions %.0f\n", json_num(buf, "decisions"),
-	       json_num(buf, "decisions_per_s"), json_num(buf, "idle_decisions"));
+	printf("decisions %.0f (%.1f/s now, %.1f/s over %.0f s), idle decisions %.0f\n",
+	       json_num(buf, "decisions"), json_num(buf, "decisions_per_s"),
+	       json_num(buf, "avg_decisions_per_s"), json_num(buf, "uptime_s"),
+	       json_num(buf, "idle_decisions"));
 	printf("outcomes committed %.0f stale %.0f aborted %.0f cpu_unavailable %.0f "
 	       "invalid %.0f\n",
 	       json_num(buf, "committed"), json_num(buf, "stale"), json_num(buf, "aborted"),
