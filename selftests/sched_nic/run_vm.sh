@@ -112,16 +112,19 @@ stop_sched
 since() { awk "BEGIN{printf \"%.2f\", $2 - $1}"; }
 hb=/sys/class/wave/wave0/heartbeat
 # watch_until STATE SECONDS: samples the NIC heartbeat (wave.ko's sysfs) and sched_ext's state
-# every 10 ms with bash's own clock (no fork per sample) until the state is STATE. Sets
+# every 10 ms with bash's own clock and builtins (no fork per sample: under TCG a fork costs
+# tens of milliseconds) until the state is STATE. Sets
 # t_first_beat and t_last_beat (first and last time the heartbeat was seen moving) and t_state
-# (when STATE was seen); false on timeout.
+# (when STATE was seen), and samples (how many were taken: the resolution is the time
+# between two, printed by the caller); false on timeout.
 watch_until() {
 	local want=$1 end prev cur st t
-	t_first_beat='' t_last_beat='' t_state=''
+	t_first_beat='' t_last_beat='' t_state='' samples=0
 	read -r prev <"$hb"
 	end=$((${EPOCHREALTIME%.*} + $2))
 	while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
 		t=$EPOCHREALTIME
+		samples=$((samples + 1))
 		read -r cur <"$hb"
 		if [ "$cur" != "$prev" ]; then
 			prev=$cur
@@ -133,10 +136,12 @@ watch_until() {
 			t_state=$t
 			return 0
 		fi
-		sleep 0.01
+		read -r -t 0.01 -u "$never" _ # a 10 ms nap without forking sleep(1)
 	done
 	return 1
 }
+mkfifo /tmp/sched-nic-never 2>/dev/null
+exec {never}<>/tmp/sched-nic-never # read-write: opens at once, and never has data
 ctl=${WAVE_NICD_CTL:-}
 if [ -n "$ctl" ] && [ -d "$ctl" ] && [ -r "$hb" ]; then
 	hb_ms=1000
@@ -157,7 +162,8 @@ if [ -n "$ctl" ] && [ -d "$ctl" ] && [ -r "$hb" ]; then
 	t_kill=${t_last_beat:-$t_req}
 	left=$(since "$t_kill" "${t_state:-$EPOCHREALTIME}")
 	echo "# firmware kill: heartbeat last moved $(since "$t_req" "$t_kill") s after the kill" \
-		"request; scheduler disabled $left s after that (heartbeat timeout $hb_ms ms)"
+		"request; scheduler disabled $left s after that (heartbeat timeout $hb_ms ms;" \
+		"one sample every $(awk "BEGIN{printf \"%.0f\", 1000 * ($left + $t_kill - $t_req) / $samples}") ms)"
 	# The bound asserted is sched_ext's own watchdog (30 s, the longest a stuck scheduler
 	# may hold tasks): the heartbeat timeout plus the exit usually take 2-3 s here, but a
 	# loaded machine running TCG guests side by side has been seen to take 12 s.
@@ -174,7 +180,7 @@ if [ -n "$ctl" ] && [ -d "$ctl" ] && [ -r "$hb" ]; then
 	t_back=${t_first_beat:-$t_req}
 	echo "# firmware restart: heartbeat back $(since "$t_req" "$t_back") s after the start" \
 		"request; scheduler enabled again $(since "$t_back" "${t_state:-$EPOCHREALTIME}") s" \
-		"after that"
+		"after that ($samples samples)"
 	check "firmware restart: offload resumes (scheduler enabled again)" "[ $r -eq 0 ]"
 	"$wavectl" sched run -- "$workload" --long 2 --long-ms 200 --short 64 --sleepers 2 \
 		>/tmp/nic-wl-restart.json
