@@ -288,5 +288,149 @@ TEST(Ring, ConsumerResumesFromCommittedPosition) {
   EXPECT_EQ(c3.stats().bad_credits, 1u);
 }
 
+// Writes slot pos by hand: payload v, then header, then sequence word pos + 1.
+void PlantSlot(LocalRing& r, uint64_t pos, uint64_t v, uint64_t meta) {
+  uint8_t* s = r.slot(pos);
+  std::memcpy(s + 16, &v, 8);
+  std::memcpy(s + 8, &meta, 8);
+  const uint64_t seq = pos + 1;
+  std::memcpy(s, &seq, 8);
+}
+
+constexpr uint64_t kRaw8 = WAVE_MSG_RAW | (8ull << 16);
+
+// Every producer batch size against every consumer batch size, over laps of a small ring, so
+// batches start at every offset and wrap the end of the slot array at every point; both the
+// coherent-memory consumer loop and the across-the-link one.
+TEST(Ring, BatchesWrappingTheArrayKeepOrderAtEverySize) {
+  for (const bool link_path : {false, true}) {
+    for (uint32_t pb = 1; pb <= 8; pb++) {
+      for (uint32_t cb = 1; cb <= 9; cb++) {
+        LocalRing r(8, 64, 2);
+        RingEndpoint ce = r.endpoint();
+        if (link_path)
+          ce.slot_mem = MemKind::kWriteThrough;
+        RingProducer p(r.endpoint());
+        RingConsumer c(ce, RingConsumer::Start::kFresh);
+        uint64_t next_in = 0, next_out = 0;
+        while (next_out < 200) {
+          next_in += p.EnqueueBatch(pb, [&](uint32_t i, uint8_t* payload) {
+            const uint64_t v = next_in + i;
+            std::memcpy(payload, &v, 8);
+            return std::pair<uint16_t, uint16_t>{WAVE_MSG_RAW, 8};
+          });
+          const std::vector<uint64_t> got = PopAll(c, cb);
+          ASSERT_LE(got.size(), cb);
+          for (uint64_t v : got)
+            ASSERT_EQ(v, next_out++) << "producer batch " << pb << ", consumer batch " << cb;
+        }
+        EXPECT_EQ(c.stats().bad_slots + c.stats().garbage_seqs, 0u);
+        EXPECT_EQ(c.stats().messages, next_out);
+      }
+    }
+  }
+}
+
+// A dropped slot does not use up the caller's batch: the consumer looks one slot further.
+TEST(Ring, DroppedSlotDoesNotCountAgainstTheBatch) {
+  for (const uint32_t max : {1u, 2u, 8u}) {
+    LocalRing r(8);
+    RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
+    PlantSlot(r, 0, 100, kRaw8);
+    PlantSlot(r, 1, 101, kRaw8 | (1ull << 32));  // flags must be zero
+    PlantSlot(r, 2, 102, kRaw8);
+    PlantSlot(r, 3, 103, WAVE_MSG_RAW | (49ull << 16));  // one byte over the capacity
+    PlantSlot(r, 4, 104, WAVE_MSG_RAW | (48ull << 16));  // exactly the capacity
+    std::vector<uint64_t> got;
+    for (int i = 0; i < 5 && got.size() < 3; i++) {
+      c.DequeueBatch(max, [&](uint16_t, const uint8_t* payload, uint16_t) {
+        uint64_t v;
+        std::memcpy(&v, payload, 8);
+        got.push_back(v);
+      });
+    }
+    ASSERT_EQ(got.size(), 3u) << "max " << max;
+    EXPECT_EQ(got[0], 100u);
+    EXPECT_EQ(got[1], 102u);
+    EXPECT_EQ(got[2], 104u);
+    EXPECT_EQ(c.stats().bad_slots, 2u);
+    EXPECT_EQ(c.position(), 5u);
+    EXPECT_EQ(c.stats().messages, 3u);
+  }
+}
+
+// A bad first slot on the one-message path is dropped, and the next valid one delivered.
+TEST(Ring, SingleMessagePollSkipsABadFirstSlot) {
+  LocalRing r(8);
+  RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
+  PlantSlot(r, 0, 7, kRaw8 | (0xffffull << 16));
+  PlantSlot(r, 1, 8, kRaw8);
+  const std::vector<uint64_t> got = PopAll(c, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], 8u);
+  EXPECT_EQ(c.stats().bad_slots, 1u);
+  EXPECT_EQ(c.position(), 2u);
+}
+
+TEST(Ring, ZeroBatchMovesNothingButReturnsCredits) {
+  LocalRing r(8, 64, 4);
+  RingProducer p(r.endpoint());
+  RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
+  ASSERT_TRUE(PushU64(p, 1));
+  ASSERT_TRUE(PushU64(p, 2));
+  EXPECT_TRUE(PopAll(c, 0).empty());
+  EXPECT_EQ(c.position(), 0u);
+  ASSERT_EQ(PopAll(c, 1).size(), 1u);  // below the credit batch: no credit yet
+  EXPECT_EQ(r.credit()->consumed, 0u);
+  EXPECT_TRUE(PopAll(c, 0).empty());  // nothing taken: like a dry poll, credits go back
+  EXPECT_EQ(r.credit()->consumed, 1u);
+  EXPECT_EQ(PopAll(c).size(), 1u);
+}
+
+// A garbage sequence word at the polled slot is counted once however often it is polled, on
+// the one-message path as on the batch path, and never delivered.
+TEST(Ring, GarbageSequenceAtThePolledSlotIsCountedOnce) {
+  for (const uint32_t max : {1u, 16u}) {
+    LocalRing r(8);
+    RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
+    PlantSlot(r, 0, 9, kRaw8);
+    const uint64_t junk = 12345;
+    std::memcpy(r.slot(0), &junk, 8);
+    for (int i = 0; i < 10; i++)
+      EXPECT_TRUE(PopAll(c, max).empty());
+    EXPECT_EQ(c.stats().garbage_seqs, 1u);
+    EXPECT_EQ(c.position(), 0u);
+  }
+}
+
+// Fuzzed slots with every batch size, so the one-message path sees garbage too.
+TEST(Ring, FuzzedSlotsAtEveryBatchSizeAreCountedAndNeverDelivered) {
+  LocalRing r(16);
+  RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
+  std::mt19937_64 rng(11);
+  uint64_t delivered = 0;
+  for (int round = 0; round < 4000; round++) {
+    for (uint32_t i = 0; i < 16; i++) {
+      uint64_t* w = reinterpret_cast<uint64_t*>(r.slot(i));
+      for (int k = 0; k < 8; k++)
+        w[k] = rng();
+      if (rng() % 2 == 0)  // the right sequence word for slot i, header still garbage
+        w[0] = c.position() + 1 + (i - c.position() % 16 + 16) % 16;
+      if (rng() % 3 == 0)  // and sometimes a header that is right too
+        w[1] = WAVE_MSG_RAW | ((rng() % 49) << 16);
+    }
+    const uint32_t max = 1 + rng() % 17;
+    const uint32_t n = c.DequeueBatch(max, [&](uint16_t, const uint8_t*, uint16_t len) {
+      ASSERT_LE(len, 48);
+      delivered++;
+    });
+    ASSERT_LE(n, max);
+  }
+  const RingStats& s = c.stats();
+  EXPECT_GT(s.bad_slots, 0u);
+  EXPECT_GT(delivered, 0u);
+  EXPECT_EQ(s.messages, delivered);
+}
+
 }  // namespace
 }  // namespace wave

@@ -117,9 +117,18 @@ int main(int argc, char** argv) {
     fprintf(stderr, "round %u/%u\n", round + 1, o.rounds);
     for (uint32_t b : batches) {
       const std::string sfx = "/" + std::to_string(b);
-      Measure(*wq, b, o, tsc, &samples[names[0] + sfx], &ok);
-      Measure(*bq, b, o, tsc, &samples[names[1] + sfx], &ok);
-      Measure(*dq, b, o, tsc, &samples[names[2] + sfx], &ok);
+      // Each round starts with a different queue, so a drift in the machine's load does not
+      // always favour the same one.
+      for (uint32_t k = 0; k < 3; k++) {
+        const uint32_t q = (round + k) % 3;
+        Samples* s = &samples[names[q] + sfx];
+        if (q == 0)
+          Measure(*wq, b, o, tsc, s, &ok);
+        else if (q == 1)
+          Measure(*bq, b, o, tsc, s, &ok);
+        else
+          Measure(*dq, b, o, tsc, s, &ok);
+      }
     }
     if (o.rtt)
       pingpong.push_back(Median(PingPong(o.rtt_samples, tsc)));
@@ -146,7 +155,26 @@ int main(int argc, char** argv) {
              Median(s.p99));
     }
   }
-  printf("pingpong (physical limit) rtt: %.0f ns\n", pp);
+  if (o.rtt)
+    printf("pingpong (physical limit) rtt: %.0f ns\n", pp);
+  // Per round, libwave's throughput over the better peer's in that same round: how reliably
+  // libwave is ahead, which a comparison of medians alone does not show.
+  std::vector<double> ratios[2];
+  uint32_t won[2] = {0, 0};
+  for (int k = 0; k < 2; k++) {
+    const std::string sfx = "/" + std::to_string(batches[k]);
+    const Samples& w = samples[names[0] + sfx];
+    const Samples& bo = samples[names[1] + sfx];
+    const Samples& dp = samples[names[2] + sfx];
+    printf("batch %2u per-round libwave / better peer:", batches[k]);
+    for (uint32_t r = 0; r < o.rounds; r++) {
+      const double peer = std::max(bo.tput[r], dp.tput[r]);
+      ratios[k].push_back(peer > 0 ? w.tput[r] / peer : 0.0);
+      won[k] += ratios[k].back() >= 1.0;
+      printf(" %.2f", ratios[k].back());
+    }
+    printf("  (ahead in %u/%u, median %.2f)\n", won[k], o.rounds, Median(ratios[k]));
+  }
   const double base = Median(ablation[0]);
   printf("ablation under link model [%s] (simulation):\n", o.model.ToString().c_str());
   for (int m = 0; m < 3; m++) {
@@ -195,6 +223,15 @@ int main(int argc, char** argv) {
       << ", \"throughput_batch_32\": " << (t_b32 ? "true" : "false")
       << ", \"rtt_p50_within_1_5x_pingpong\": " << (t_rtt ? "true" : "false")
       << ", \"ablation_order\": " << (t_abl ? "true" : "false") << "},\n";
+    j << "  \"per_round_ratio_to_better_peer\": {";
+    for (int k = 0; k < 2; k++) {
+      j << "\"batch_" << batches[k] << "\": [";
+      for (size_t r = 0; r < ratios[k].size(); r++)
+        j << (r ? ", " : "") << ratios[k][r];
+      j << "]" << (k == 0 ? ", " : "");
+    }
+    j << "},\n  \"rounds_ahead\": {\"batch_1\": " << won[0] << ", \"batch_32\": " << won[1]
+      << "},\n";
     j << "  \"all_messages_intact\": " << (ok ? "true" : "false") << "\n}\n";
   }
   return ok ? 0 : 1;
