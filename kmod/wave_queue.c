@@ -115,6 +115,7 @@ static int wave_free_slot(struct wave_dev *wd)
 int wave_queue_create(struct wave_dev *wd, struct wave_queue_create *req)
 {
 	struct wave_queue_desc __iomem *desc;
+	void __iomem *kaddr;
 	struct wave_queue *q;
 	u64 offset;
 	int id, ret;
@@ -146,7 +147,21 @@ int wave_queue_create(struct wave_dev *wd, struct wave_queue_create *req)
 		q->cache_mode = wave_default_cache(req->dir);
 	else
 		q->cache_mode = req->cache_mode;
+	/*
+	 * An earlier queue's ring headers and slots may still sit in this range, and the NIC may
+	 * look at the region as soon as it is ACTIVE, before the creator writes its own headers:
+	 * a new region starts zeroed. The temporary mapping has the user mappings' memory type;
+	 * the kfuncs map the queue again when a scheduling link needs it.
+	 */
 	q->kaddr = NULL;
+	kaddr = wd->ops->map_queue(wd, q);
+	if (!kaddr) {
+		q->live = false;
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset_io(kaddr, 0, q->size);
+	wd->ops->unmap_queue(wd, kaddr);
 	wd->nr_queues++;
 
 	desc = &wd->ctrl->queues[id];
