@@ -164,8 +164,13 @@ if [ -n "$ctl" ] && [ -d "$ctl" ] && [ -r "$hb" ]; then
 	# and the next sample.
 	t_kill=${t_last_beat:-$t_req}
 	left=$(since "$t_kill" "${t_state:-$EPOCHREALTIME}")
-	echo "# firmware kill: heartbeat last moved $(since "$t_req" "$t_kill") s after the kill" \
-		"request; scheduler disabled $left s after that (heartbeat timeout $hb_ms ms;" \
+	if [ -n "$t_last_beat" ]; then
+		killed_at="heartbeat last moved $(since "$t_req" "$t_kill") s after the kill request"
+	else
+		killed_at="the heartbeat never moved after the kill request (killed within one sample)"
+	fi
+	echo "# firmware kill: $killed_at; scheduler disabled $left s after that" \
+		"(heartbeat timeout $hb_ms ms;" \
 		"one sample every $(awk "BEGIN{printf \"%.0f\", 1000 * ($left + $t_kill - $t_req) / $samples}") ms)"
 	# The bound asserted is sched_ext's own watchdog (30 s, the longest a stuck scheduler
 	# may hold tasks): the heartbeat timeout plus the exit usually take 2-3 s here, but a
