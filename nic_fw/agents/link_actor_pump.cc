@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "agents/agent_actor.h"
-#include "wave/fence.h"
 
 namespace wave::agents {
 
@@ -67,7 +66,9 @@ uint32_t LinkActorPump::poll_once() {
       break;
     while (arrivals_.load(std::memory_order_acquire) == seen &&
            std::chrono::steady_clock::now() < until) {
-      wave::CpuRelax();
+      // Yield, not pause: on emulated NIC cores (threads on shared CPUs) the actor's core may
+      // need this CPU to produce the reply. On a dedicated core the yield returns at once.
+      std::this_thread::yield();
     }
     seen = arrivals_.load(std::memory_order_acquire);
   }

@@ -111,8 +111,15 @@ int RunNicd(const Options& options) {
   const bool agent_actor = options.sched_agent && !options.sched_thread;
   if (!options.runtime_config.empty() || !options.runtime_settings.empty() || agent_actor) {
     std::string why;
-    runtime = rt::NicRuntimeService::Start(options.runtime_config, options.runtime_settings,
-                                           transport->bar(), &why);
+    // The agent's core polls while the link is busy, like the thread mode's loop (a wake-up
+    // costs more than a decision); --runtime core_spin_us=N overrides it.
+    std::vector<std::string> settings;
+    if (agent_actor)
+      settings.push_back("core_spin_us=" + std::to_string(SchedServiceConfig{}.spin.count()));
+    settings.insert(settings.end(), options.runtime_settings.begin(),
+                    options.runtime_settings.end());
+    runtime = rt::NicRuntimeService::Start(options.runtime_config, settings, transport->bar(),
+                                           &why);
     if (!runtime) {
       nic_link.Stop();
       return Fail("actor runtime: " + why);

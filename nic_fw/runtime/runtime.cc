@@ -219,6 +219,19 @@ void Runtime::core_loop(uint32_t core) {
     }
     if (stopping_.load(std::memory_order_acquire) && sched_.quiescent())
       break;
+    if (cfg_.core_spin_ns != 0) {
+      // Poll a while before sleeping (RuntimeConfig::core_spin_ns); steady time, not clock_,
+      // which may be a test's logical clock. Yield between polls: where NIC cores are
+      // emulated by threads on shared CPUs, the thread that posts our work may need this one.
+      const uint64_t until = steady_.now_ns() + cfg_.core_spin_ns;
+      bool work = false;
+      while (!(work = sched_.has_work()) && !stopping_.load(std::memory_order_relaxed) &&
+             steady_.now_ns() < until) {
+        std::this_thread::yield();
+      }
+      if (work)
+        continue;
+    }
     std::unique_lock lock(wake_mu_);
     wake_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] {
       return stopping_.load(std::memory_order_acquire) || sched_.has_work();

@@ -100,6 +100,10 @@ bool apply_setting(RuntimeConfig* cfg, const std::string& key, const std::string
     if (!num(1, 600'000))
       return false;
     cfg->watchdog_ns = n * 1'000'000;
+  } else if (key == "core_spin_us") {
+    if (!num(0, 1'000'000))
+      return false;
+    cfg->core_spin_ns = n * 1000;
   } else if (key == "tick_us") {
     if (!num(10, 1'000'000))
       return false;

@@ -3,14 +3,17 @@
 # make bench: end-to-end scheduling offload in the emulated host (boots the VM once).
 # Writes e2e_decisions_per_s and workload_ratio_vs_eevdf (Wave / EEVDF wall time of the same
 # workload, side by side in one boot; TCG, so only the ratio means anything).
-#   sched_e2e_bench --json OUT.json [--policy fifo|shinjuku|none]  (default fifo: wave-nicd's agent)
+#   sched_e2e_bench --json OUT.json [--policy fifo|shinjuku|none] [--agent actor|thread]
+# (default fifo: wave-nicd's agent; --agent: how wave-nicd runs it, as an actor of its runtime,
+# the default, or in a polling thread of its own: wave-nicd --sched-agent)
 set -eu
-out= policy=fifo
+out= policy=fifo agent=actor
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--json) out=$2; shift 2 ;;
 	--policy) policy=$2; shift 2 ;;
-	*) echo "usage: sched_e2e_bench --json OUT [--policy P]" >&2; exit 2 ;;
+	--agent) agent=$2; shift 2 ;;
+	*) echo "usage: sched_e2e_bench --json OUT [--policy P] [--agent actor|thread]" >&2; exit 2 ;;
 	esac
 done
 top=@WAVE_TOP@
@@ -18,11 +21,14 @@ build=@WAVE_BUILD@
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # WAVE_KO: another wave.ko than the checkout's kmod/wave.ko (empty: that one).
-WAVE_BUILD=$build "$top/tools/vm/run" -- env "WAVE_KO=${WAVE_KO:-}" \
+case "$agent" in actor | thread) ;; *) echo "sched_e2e_bench: --agent actor|thread" >&2; exit 2 ;; esac
+WAVE_BUILD=$build WAVE_NICD_ARGS="${WAVE_NICD_ARGS:-} --sched-agent $agent" \
+	"$top/tools/vm/run" -- env "WAVE_KO=${WAVE_KO:-}" \
 	"$top/tools/bench/sched_e2e/sched_e2e_vm.sh" \
 	"$build" "$policy" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
 line=$(grep -a '^SCHED_E2E_JSON ' "$log" | tail -n1 | tr -d '\r')
 [ -n "$line" ] || { tail -20 "$log" >&2; exit 1; }
 json=${line#SCHED_E2E_JSON }
+json="${json%\}},\"nic_agent\":\"$agent\"}"
 echo "$json"
 [ -z "$out" ] || echo "$json" >"$out"
