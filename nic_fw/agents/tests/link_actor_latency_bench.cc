@@ -23,6 +23,7 @@
 #include "agents/fifo_policy.h"
 #include "agents/link_actor_pump.h"
 #include "agents/link_agent.h"
+#include "test_util.h"
 #include "wave/link.h"
 #include "wave_sched_link.h"
 
@@ -32,12 +33,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 wave_task_event event(uint32_t tid, uint64_t seq, uint64_t time_ns) {
-  wave_task_event ev{};
-  ev.tid = tid;
-  ev.task_seq = seq;
-  ev.time_ns = time_ns;
-  ev.cpumask = 1;
-  return ev;
+  return testing::make_event(tid, 0, seq, time_ns, 1);
 }
 
 struct Result {
@@ -74,14 +70,7 @@ Result run(HostLink& host, uint32_t iters, const std::function<void()>& nic_poll
       break;
     }
     r.ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
-    wave_txn_outcome o{};
-    o.txn_id = d.txn_id;
-    o.tid = d.tid;
-    o.cpu = d.cpu;
-    o.outcome = WAVE_TXN_COMMITTED;
-    o.task_seq = d.task_seq;
-    o.agent_epoch = d.agent_epoch;
-    to_nic.SendOutcome(o);
+    to_nic.SendOutcome(testing::make_outcome(d, WAVE_TXN_COMMITTED));
     to_nic.SendEvent(WAVE_MSG_TASK_BLOCKED, event(1, seq++, t++));
   }
   stop = true;

@@ -134,6 +134,20 @@ TEST(LinkActorPump, EventsReachTheActorAndDecisionsComeBack) {
   EXPECT_EQ(ps.decisions, 2u);
   EXPECT_EQ(rig.agent_stats().dropped(), 0u);
   EXPECT_EQ(rig.unrouted.load(), 0u);
+
+  // The runtime's own stats (what wavectl stats shows) see the agent as a pinned actor that
+  // ran one request per batch; its root DMO holds the agent's counters.
+  bool found = false;
+  for (const rt::ActorStats& a : rig.runtime->stats().actors) {
+    if (a.id != rig.id)
+      continue;
+    found = true;
+    EXPECT_TRUE(a.pinned);
+    EXPECT_EQ(a.name, "agent");
+    EXPECT_EQ(a.sched.processed, ps.requests);
+    EXPECT_GE(a.mem.used_bytes, sizeof(AgentStats));
+  }
+  EXPECT_TRUE(found);
 }
 
 // One request in flight at most, four messages per request, and a host that floods a small
