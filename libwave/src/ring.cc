@@ -143,8 +143,7 @@ void RingProducer::ReloadCredit() {
   credit_ = c;
 }
 
-RingConsumer::RingConsumer(const RingEndpoint& ep, Start start)
-    : ep_(ep), plain_(ep.slot_mem == MemKind::kWriteBack && ep.model == nullptr) {
+RingConsumer::RingConsumer(const RingEndpoint& ep, Start start) : ep_(ep) {
   auto* committed = reinterpret_cast<volatile uint64_t*>(&ep_.consumer->committed);
   auto* epoch = reinterpret_cast<volatile uint64_t*>(&ep_.consumer->epoch);
   const uint64_t credit =

@@ -300,8 +300,8 @@ void PlantSlot(LocalRing& r, uint64_t pos, uint64_t v, uint64_t meta) {
 constexpr uint64_t kRaw8 = WAVE_MSG_RAW | (8ull << 16);
 
 // Every producer batch size against every consumer batch size, over laps of a small ring, so
-// batches start at every offset and wrap the end of the slot array at every point; both the
-// coherent-memory consumer loop and the across-the-link one.
+// batches start at every offset and wrap the end of the slot array at every point; in
+// coherent memory and with the across-the-link consumer (line flush before each read).
 TEST(Ring, BatchesWrappingTheArrayKeepOrderAtEverySize) {
   for (const bool link_path : {false, true}) {
     for (uint32_t pb = 1; pb <= 8; pb++) {
@@ -359,7 +359,7 @@ TEST(Ring, DroppedSlotDoesNotCountAgainstTheBatch) {
   }
 }
 
-// A bad first slot on the one-message path is dropped, and the next valid one delivered.
+// Polling one message at a time, a bad first slot is dropped and the next valid one delivered.
 TEST(Ring, SingleMessagePollSkipsABadFirstSlot) {
   LocalRing r(8);
   RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);
@@ -387,8 +387,8 @@ TEST(Ring, ZeroBatchMovesNothingButReturnsCredits) {
   EXPECT_EQ(PopAll(c).size(), 1u);
 }
 
-// A garbage sequence word at the polled slot is counted once however often it is polled, on
-// the one-message path as on the batch path, and never delivered.
+// A garbage sequence word at the polled slot is counted once however often it is polled, one
+// message at a time as in batches, and never delivered.
 TEST(Ring, GarbageSequenceAtThePolledSlotIsCountedOnce) {
   for (const uint32_t max : {1u, 16u}) {
     LocalRing r(8);
@@ -403,7 +403,7 @@ TEST(Ring, GarbageSequenceAtThePolledSlotIsCountedOnce) {
   }
 }
 
-// Fuzzed slots with every batch size, so the one-message path sees garbage too.
+// Fuzzed slots polled with every batch size from 1 to 17.
 TEST(Ring, FuzzedSlotsAtEveryBatchSizeAreCountedAndNeverDelivered) {
   LocalRing r(16);
   RingConsumer c(r.endpoint(), RingConsumer::Start::kFresh);

@@ -25,8 +25,6 @@ namespace wave {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the Wave ABI is little-endian");
 
 inline constexpr uint32_t kSlotHeaderSize = sizeof(wave_slot_hdr);
-// The consumer checks len and flags with one comparison (see RingConsumer::Dequeue).
-static_assert(WAVE_RING_MAX_SLOT_SIZE - kSlotHeaderSize < 0x10000, "a capacity fits in len");
 
 // A ring's validated shape.
 struct RingGeometry {
@@ -109,51 +107,24 @@ class RingProducer {
     const uint32_t count = Room(n);
     if (count == 0)
       return 0;
-    // Locals, not members: fill is opaque to the compiler, which would otherwise reload every
-    // member after each call.
-    uint8_t* const slots = ep_.slots;
-    const uint64_t size = ep_.geo.slot_size;
-    const uint64_t first = produced_;
-    const uint64_t idx = first & (ep_.geo.nr_slots - 1);
     // All bodies, one fence, all sequence words, one flush. Across the link that is one
     // SFENCE pair per batch; in coherent memory it also keeps a polling consumer from
     // pulling each line away while it is being written: it can only take a slot's line once
     // the whole batch is written.
-    uint8_t* p = slots + idx * size;
-    if (count == 1) {  // one message at a time: no loops to set up
-      WriteBody(p, 0, fill);
-      StoreFence(ep_.slot_mem);
-      StoreWord(reinterpret_cast<volatile uint64_t*>(p), first + 1);
-    } else {
-      // One run of adjacent slots up to the end of the array, then (if the batch wraps) a
-      // second run from the start: the loops walk pointers instead of indexing every slot.
-      const uint32_t head =
-          static_cast<uint32_t>(std::min<uint64_t>(count, ep_.geo.nr_slots - idx));
-      for (uint32_t i = 0; i < head; i++, p += size)
-        WriteBody(p, i, fill);
-      p = slots;
-      for (uint32_t i = head; i < count; i++, p += size)
-        WriteBody(p, i, fill);
-      StoreFence(ep_.slot_mem);
-      // Last slot first: a consumer waiting on the batch's first slot finds, once it is valid,
-      // the rest valid too (stores are seen in order in coherent memory) instead of chasing the
-      // producer slot by slot. Correctness does not depend on the order: every slot is checked.
-      for (uint32_t i = count; i > head;) {
-        p -= size;
-        i--;
-        StoreWord(reinterpret_cast<volatile uint64_t*>(p), first + i + 1);
-      }
-      p = slots + (idx + head) * size;
-      for (uint32_t i = head; i > 0;) {
-        p -= size;
-        i--;
-        StoreWord(reinterpret_cast<volatile uint64_t*>(p), first + i + 1);
-      }
+    for (uint32_t i = 0; i < count; i++)
+      WriteBody(SlotAt(produced_ + i), i, fill);
+    StoreFence(ep_.slot_mem);
+    // Last slot first: a consumer waiting on the batch's first slot finds, once it is valid,
+    // the rest valid too (stores are seen in order in coherent memory) instead of chasing the
+    // producer slot by slot. Correctness does not depend on the order: every slot is checked.
+    for (uint32_t i = count; i-- > 0;) {
+      const uint64_t pos = produced_ + i;
+      StoreWord(reinterpret_cast<volatile uint64_t*>(SlotAt(pos)), pos + 1);
     }
     FlushWrites(ep_.slot_mem);
     if (ep_.model)
       ChargeWrite(ep_.model, ep_.slot_cache, count * ep_.geo.slot_size);
-    produced_ = first + count;
+    produced_ += count;
     stats_.messages += count;
     stats_.batches++;
     return count;
@@ -170,6 +141,9 @@ class RingProducer {
   }
 
  private:
+  uint8_t* SlotAt(uint64_t pos) const {
+    return ep_.slots + (pos & (ep_.geo.nr_slots - 1)) * uint64_t{ep_.geo.slot_size};
+  }
   // Payload, then type, len and flags (zero) as one 64-bit store after the sequence word.
   template <typename Fill>
   static void WriteBody(uint8_t* slot, uint32_t i, Fill& fill) {
@@ -204,112 +178,59 @@ class RingConsumer {
   // After the batch the restart point is committed and, if due, credits are returned.
   template <typename Visit>
   uint32_t DequeueBatch(uint32_t max, Visit&& visit) {
-    // Coherent memory without a link model (shm, the loopback device, the NIC's own DRAM)
-    // needs no per-slot line flush, fence instruction or cost accounting: a separate
-    // instantiation keeps those branches out of its loop.
-    return plain_ ? Dequeue<true>(max, visit) : Dequeue<false>(max, visit);
+    uint32_t delivered = 0;
+    const uint64_t start = pos_;
+    while (delivered < max) {
+      const uint8_t* slot = SlotAt(pos_);
+      if (ep_.model)
+        ChargeRead(ep_.model, ep_.slot_cache, WAVE_CACHELINE);
+      if (ep_.slot_mem == MemKind::kWriteThrough)
+        InvalidateLine(slot);
+      const uint64_t seq = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot));
+      if (seq != pos_ + 1) {
+        NoteNotReady(seq);
+        break;
+      }
+      LoadFence(ep_.slot_mem);
+      const uint64_t meta = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot + 8));
+      const uint16_t type = static_cast<uint16_t>(meta);
+      const uint16_t len = static_cast<uint16_t>(meta >> 16);
+      const uint32_t flags = static_cast<uint32_t>(meta >> 32);
+      if (len > payload_capacity() || flags != 0) {
+        stats_.bad_slots++;
+      } else {
+        if (ep_.model && len + kSlotHeaderSize > WAVE_CACHELINE)
+          ChargeRead(ep_.model, ep_.slot_cache, len + kSlotHeaderSize - WAVE_CACHELINE);
+        visit(type, slot + kSlotHeaderSize, len);
+        delivered++;
+      }
+      pos_++;
+    }
+    if (pos_ != start) {
+      stats_.messages += delivered;
+      stats_.batches++;
+      Commit();
+    } else if (pos_ != credited_) {
+      SendCredit();  // ran dry: let the producer see everything we have read
+    }
+    return delivered;
   }
 
   // Returns credits now (for example before going to sleep).
   void SendCredit();
 
  private:
-  template <bool kPlain, typename Visit>
-  uint32_t Dequeue(uint32_t max, Visit& visit) {
-    // Locals, not members: visit is opaque to the compiler (see EnqueueBatch).
-    const uint8_t* const slots = ep_.slots;
-    const uint64_t nr = ep_.geo.nr_slots;
-    const uint64_t size = ep_.geo.slot_size;
-    const uint64_t capacity = payload_capacity();
-    const uint64_t start = pos_;
-    uint64_t pos = start;
-    uint64_t end = start + max;  // one past the last position to look at; a dropped slot adds one
-    if constexpr (kPlain) {
-      // Polling an empty ring is the common case, and one message at a time the next: both
-      // are settled by a look at the next slot before the batch loop is set up.
-      const uint8_t* slot = slots + (start & (nr - 1)) * size;
-      const uint64_t seq = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot));
-      if (seq != start + 1 || max == 0) {
-        if (seq != start + 1)
-          NoteNotReady(seq, start);
-        if (start != credited_)
-          SendCredit();  // ran dry: let the producer see everything we have read
-        return 0;
-      }
-      if (max == 1) {
-        LoadFence(MemKind::kWriteBack);
-        const uint64_t meta = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot + 8));
-        if ((meta >> 16) <= capacity) {  // else the loop below drops it and looks further
-          visit(static_cast<uint16_t>(meta), slot + kSlotHeaderSize,
-                static_cast<uint16_t>(meta >> 16));
-          Finish(start + 1, 1);
-          return 1;
-        }
-      }
-    }
-    uint64_t bad = 0;
-    bool dry = false;
-    while (pos != end && !dry) {
-      // Adjacent slots up to the end of the array: walk them with a pointer.
-      const uint64_t idx = pos & (nr - 1);
-      const uint64_t stop = std::min(end, pos + (nr - idx));
-      const uint8_t* slot = slots + idx * size;
-      for (; pos != stop; pos++, slot += size) {
-        if constexpr (!kPlain) {
-          if (ep_.model)
-            ChargeRead(ep_.model, ep_.slot_cache, WAVE_CACHELINE);
-          if (ep_.slot_mem == MemKind::kWriteThrough)
-            InvalidateLine(slot);
-        }
-        const uint64_t seq = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot));
-        if (seq != pos + 1) {
-          NoteNotReady(seq, pos);
-          dry = true;
-          break;
-        }
-        LoadFence(kPlain ? MemKind::kWriteBack : ep_.slot_mem);
-        const uint64_t meta = LoadWord(reinterpret_cast<const volatile uint64_t*>(slot + 8));
-        // meta >> 16 is len | flags << 16: one comparison rejects a len over the capacity and
-        // any nonzero flags (which make it at least 65536, above every capacity).
-        if ((meta >> 16) > capacity) {
-          bad++;
-          end++;
-          continue;
-        }
-        const uint16_t type = static_cast<uint16_t>(meta);
-        const uint16_t len = static_cast<uint16_t>(meta >> 16);
-        if constexpr (!kPlain) {
-          if (ep_.model && len + kSlotHeaderSize > WAVE_CACHELINE)
-            ChargeRead(ep_.model, ep_.slot_cache, len + kSlotHeaderSize - WAVE_CACHELINE);
-        }
-        visit(type, slot + kSlotHeaderSize, len);
-      }
-    }
-    const uint32_t delivered = static_cast<uint32_t>(pos - start - bad);
-    stats_.bad_slots += bad;
-    if (pos != start) {
-      Finish(pos, delivered);
-    } else if (pos != credited_) {
-      SendCredit();  // ran dry: let the producer see everything we have read
-    }
-    return delivered;
+  const uint8_t* SlotAt(uint64_t pos) const {
+    return ep_.slots + (pos & (ep_.geo.nr_slots - 1)) * uint64_t{ep_.geo.slot_size};
   }
-
-  void NoteNotReady(uint64_t seq, uint64_t pos) {
+  void NoteNotReady(uint64_t seq) {
     // Empty: never written (0) or still holding the previous lap.
-    if (seq == 0 || seq == pos + 1 - ep_.geo.nr_slots)
+    if (seq == 0 || seq == pos_ + 1 - ep_.geo.nr_slots)
       return;
-    if (last_garbage_pos_ != pos + 1) {
+    if (last_garbage_pos_ != pos_ + 1) {
       stats_.garbage_seqs++;
-      last_garbage_pos_ = pos + 1;
+      last_garbage_pos_ = pos_ + 1;
     }
-  }
-  // After a batch that moved the position to pos.
-  void Finish(uint64_t pos, uint32_t delivered) {
-    pos_ = pos;
-    stats_.messages += delivered;
-    stats_.batches++;
-    Commit();
   }
   void Commit() {
     StoreFence(ep_.credit_mem);
@@ -319,7 +240,6 @@ class RingConsumer {
   }
 
   RingEndpoint ep_;
-  bool plain_ = false;  // coherent memory, no link model: Dequeue<true>
   uint64_t pos_ = 0;
   uint64_t credited_ = 0;
   uint64_t last_garbage_pos_ = 0;  // position + 1 of the last garbage sequence word counted
