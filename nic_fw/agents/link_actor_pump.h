@@ -28,7 +28,11 @@ namespace wave::agents {
 
 struct LinkActorPumpConfig {
   uint32_t batch = 64;   // link messages per request, at most (1..64)
-  uint32_t mailbox = 2;  // requests in flight to the actor, at most (>= 1)
+  // Requests in flight to the actor, at most (>= 1). One by default: the agent's order is the
+  // ring's order whatever the runtime's scheduler does with a mailbox, and messages that come
+  // while the actor works are batched into the next request. (With 2, the VM bench counted
+  // more dropped and stale events than the thread mode: BENCHMARKS.md.)
+  uint32_t mailbox = 1;
   // How long poll_once spins for the reply of the oldest request in flight before it returns
   // (the agent answers a batch in microseconds; spinning saves a wake-up on the way back).
   std::chrono::nanoseconds reply_spin{std::chrono::microseconds(50)};
