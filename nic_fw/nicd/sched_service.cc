@@ -112,7 +112,7 @@ void PrintStats(const char* what, const agents::AgentStats& s) {
       "wave-nicd: sched agent %s: events=%llu dropped=%llu decisions=%llu "
       "prestaged=%llu committed=%llu stale=%llu aborted=%llu cpu_unavailable=%llu "
       "invalid=%llu rejects=%llu late_outcomes=%llu preemptions=%llu ring_full=%llu "
-      "timed_out=%llu\n",
+      "timed_out=%llu (dropped: unknown_task=%llu stale_seq=%llu bad_mask=%llu other=%llu)\n",
       what, static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.dropped()),
       static_cast<unsigned long long>(s.decisions), static_cast<unsigned long long>(s.prestaged),
       static_cast<unsigned long long>(s.outcomes[WAVE_TXN_COMMITTED]),
@@ -123,7 +123,9 @@ void PrintStats(const char* what, const agents::AgentStats& s) {
       static_cast<unsigned long long>(s.bad_outcome + s.epoch_mismatch),
       static_cast<unsigned long long>(s.late_outcome),
       static_cast<unsigned long long>(s.preemptions), static_cast<unsigned long long>(s.ring_full),
-      static_cast<unsigned long long>(s.timed_out));
+      static_cast<unsigned long long>(s.timed_out), static_cast<unsigned long long>(s.unknown_task),
+      static_cast<unsigned long long>(s.stale_seq), static_cast<unsigned long long>(s.bad_mask),
+      static_cast<unsigned long long>(s.dropped() - s.unknown_task - s.stale_seq - s.bad_mask));
 }
 
 }  // namespace
