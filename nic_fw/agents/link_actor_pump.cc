@@ -34,7 +34,14 @@ uint32_t LinkActorPump::poll_once() {
   } else {
     std::array<wave::Message, 64> msgs;
     n = link_.messages().Poll(std::span(msgs).first(cfg_.batch));
-    if (n != 0) {
+    // An empty request when the last reply changed something: the agent's schedule() may have
+    // left work for its next call (it bounds its passes), which the thread mode's loop makes
+    // at once and the actor would otherwise make only at the next message.
+    const bool reschedule = n == 0 && last_reply_records_ != 0;
+    if (reschedule)
+      stats_.reschedules++;
+    last_reply_records_ = 0;
+    if (n != 0 || reschedule) {
       rt::Message req;
       req.dst = actor_;
       req.request_id = ++posted_;
@@ -113,6 +120,7 @@ void LinkActorPump::apply(const rt::Reply& r) {
   }
   const uint32_t nr_cpus = link_.decisions().nr_cpus();
   bool ok = AgentActors::decode_reply(r.payload, [&](const ReplyRecord& rec) {
+    last_reply_records_++;
     if (rec.kind == kReplyRing) {
       // Order matters: a decision never overtakes one already waiting.
       if (!backlog_.empty() || !sink_.decide(rec.decision)) {

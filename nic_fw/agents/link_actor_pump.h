@@ -27,7 +27,7 @@
 namespace wave::agents {
 
 struct LinkActorPumpConfig {
-  uint32_t batch = 64;   // link messages per request, at most (1..64)
+  uint32_t batch = 64;  // link messages per request, at most (1..64)
   // Requests in flight to the actor, at most (>= 1). One by default: the agent's order is the
   // ring's order whatever the runtime's scheduler does with a mailbox, and messages that come
   // while the actor works are batched into the next request. (With 2, the VM bench counted
@@ -51,6 +51,7 @@ struct LinkActorPumpStats {
   uint64_t ring_waits = 0;    // ring decisions that waited in the backlog (ring full)
   uint64_t mailbox_full = 0;  // polls that left the ring alone: `mailbox` requests in flight
   uint64_t spins_won = 0;     // replies that arrived while poll_once spun for them
+  uint64_t reschedules = 0;   // empty requests: the last reply changed something
 };
 
 class LinkActorPump {
@@ -93,6 +94,7 @@ class LinkActorPump {
   uint64_t posted_ = 0;   // requests posted (ids 1..posted_)
   uint64_t applied_ = 0;  // replies applied (ids 1..applied_)
   std::deque<wave_decision> backlog_;
+  uint64_t last_reply_records_ = 0;  // records in the replies applied since the last post
   LinkActorPumpStats stats_;
 
   std::mutex mu_;  // guards arrived_

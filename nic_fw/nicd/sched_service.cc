@@ -104,6 +104,7 @@ void AddPump(agents::LinkActorPumpStats* sum, const agents::LinkActorPumpStats& 
   sum->ring_waits += s.ring_waits;
   sum->mailbox_full += s.mailbox_full;
   sum->spins_won += s.spins_won;
+  sum->reschedules += s.reschedules;
 }
 
 void PrintStats(const char* what, const agents::AgentStats& s) {
@@ -432,11 +433,12 @@ void SchedService::LogTotals() const {
         stderr,
         "wave-nicd: sched agent actor: requests=%llu replies=%llu failed=%llu "
         "bad_replies=%llu mailbox_full=%llu ring_waits=%llu spins_won=%llu "
-        "actor_failures=%llu\n",
+        "reschedules=%llu actor_failures=%llu\n",
         static_cast<unsigned long long>(p.requests), static_cast<unsigned long long>(p.replies),
         static_cast<unsigned long long>(p.failed), static_cast<unsigned long long>(p.bad_replies),
         static_cast<unsigned long long>(p.mailbox_full),
         static_cast<unsigned long long>(p.ring_waits), static_cast<unsigned long long>(p.spins_won),
+        static_cast<unsigned long long>(p.reschedules),
         static_cast<unsigned long long>(totals_.actor_failures));
   }
 }
