@@ -365,7 +365,9 @@ bool Agent::on_outcome(const wave_txn_outcome& o) {
     stats_.epoch_mismatch++;
   uint32_t i = tasks_.find(tid);
   if (i == kNoIndex) {
-    stats_.unknown_task++;
+    // Routine, not bad input: the task died (or the host ran it and it died) while our
+    // decision was in flight, and its TASK_DEAD freed it before this outcome came back.
+    stats_.outcome_task_gone++;
     return false;
   }
   Task& t = tasks_.at(i);

@@ -23,11 +23,12 @@ struct AgentStats {
   uint64_t task_reused = 0;   // TASK_NEW for a live tid with a newer seq: missed TASK_DEAD
   // Transactions.
   uint64_t outcomes[WAVE_TXN_OUTCOME_MAX + 1] = {};  // by WAVE_TXN_*, index 0 unused
-  uint64_t bad_outcome = 0;     // malformed outcome (kind, cpu, txn id, reserved)
-  uint64_t late_outcome = 0;    // outcome of a decision the agent already replaced
-  uint64_t late_commit = 0;     // ...which the host committed anyway: state followed the host
-  uint64_t epoch_mismatch = 0;  // outcome says the host runs another agent epoch
-  uint64_t ran_undecided = 0;   // TASK_RUNNING for a task the agent had not placed there
+  uint64_t bad_outcome = 0;        // malformed outcome (kind, cpu, txn id, reserved)
+  uint64_t late_outcome = 0;       // outcome of a decision the agent already replaced
+  uint64_t late_commit = 0;        // ...which the host committed anyway: state followed the host
+  uint64_t outcome_task_gone = 0;  // outcome naming a task no longer known (died meanwhile)
+  uint64_t epoch_mismatch = 0;     // outcome says the host runs another agent epoch
+  uint64_t ran_undecided = 0;      // TASK_RUNNING for a task the agent had not placed there
   // Output.
   uint64_t decisions = 0;        // through the decision ring
   uint64_t prestaged = 0;        // written into prestaged slots

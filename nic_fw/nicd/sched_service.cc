@@ -80,6 +80,8 @@ void Add(agents::AgentStats* sum, const agents::AgentStats& s) {
   sum->bad_outcome += s.bad_outcome;
   sum->late_outcome += s.late_outcome;
   sum->late_commit += s.late_commit;
+  sum->outcome_task_gone += s.outcome_task_gone;
+  sum->ran_undecided += s.ran_undecided;
   sum->epoch_mismatch += s.epoch_mismatch;
   sum->decisions += s.decisions;
   sum->prestaged += s.prestaged;
@@ -112,7 +114,8 @@ void PrintStats(const char* what, const agents::AgentStats& s) {
       stderr,
       "wave-nicd: sched agent %s: events=%llu dropped=%llu decisions=%llu "
       "prestaged=%llu committed=%llu stale=%llu aborted=%llu cpu_unavailable=%llu "
-      "invalid=%llu rejects=%llu late_outcomes=%llu preemptions=%llu ring_full=%llu "
+      "invalid=%llu rejects=%llu late_outcomes=%llu outcomes_task_gone=%llu "
+      "ran_undecided=%llu preemptions=%llu ring_full=%llu "
       "timed_out=%llu (dropped: unknown_task=%llu stale_seq=%llu bad_mask=%llu other=%llu)\n",
       what, static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.dropped()),
       static_cast<unsigned long long>(s.decisions), static_cast<unsigned long long>(s.prestaged),
@@ -123,6 +126,8 @@ void PrintStats(const char* what, const agents::AgentStats& s) {
       static_cast<unsigned long long>(s.outcomes[WAVE_TXN_INVALID]),
       static_cast<unsigned long long>(s.bad_outcome + s.epoch_mismatch),
       static_cast<unsigned long long>(s.late_outcome),
+      static_cast<unsigned long long>(s.outcome_task_gone),
+      static_cast<unsigned long long>(s.ran_undecided),
       static_cast<unsigned long long>(s.preemptions), static_cast<unsigned long long>(s.ring_full),
       static_cast<unsigned long long>(s.timed_out), static_cast<unsigned long long>(s.unknown_task),
       static_cast<unsigned long long>(s.stale_seq), static_cast<unsigned long long>(s.bad_mask),

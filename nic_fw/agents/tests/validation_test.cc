@@ -202,7 +202,8 @@ TEST_F(Outcomes, MalformedOutcomesAreDropped) {
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.tid = 0; }));
   EXPECT_EQ(a.stats().bad_outcome, 9u);
   EXPECT_FALSE(bad([](wave_txn_outcome& o) { o.tid = 77; }));
-  EXPECT_EQ(a.stats().unknown_task, 1u);
+  EXPECT_EQ(a.stats().outcome_task_gone, 1u);
+  EXPECT_EQ(a.stats().unknown_task, 0u);
   EXPECT_EQ(a.find_task(1)->state, TaskState::kPending);  // still waiting for the real one
 }
 
