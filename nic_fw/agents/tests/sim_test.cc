@@ -83,6 +83,13 @@ void expect_stale_outcomes(const SimHost& host, const Agent& agent, uint64_t see
   (void)host;
 }
 
+// The FIFO or the Shinjuku agent (default Shinjuku settings) over cfg.
+std::unique_ptr<Agent> make_agent(bool shinjuku, const AgentConfig& cfg) {
+  if (shinjuku)
+    return std::make_unique<ShinjukuPolicy>(cfg, ShinjukuConfig{});
+  return std::make_unique<FifoPolicy>(cfg);
+}
+
 TEST(Sim, FifoCompletesEveryTask) {
   for (uint64_t seed = 1; seed <= 4; seed++) {
     AgentConfig cfg;
@@ -144,12 +151,7 @@ TEST(Sim, RunningEventsFollowTheHostFallback) {
       AgentConfig cfg;
       cfg.nr_cpus = kCpus;
       cfg.max_tasks = 1024;
-      std::unique_ptr<Agent> agent;
-      if (shinjuku) {
-        agent = std::make_unique<ShinjukuPolicy>(cfg, ShinjukuConfig{});
-      } else {
-        agent = std::make_unique<FifoPolicy>(cfg);
-      }
+      std::unique_ptr<Agent> agent = make_agent(shinjuku, cfg);
       SimConfig sc;
       sc.nr_cpus = kCpus;
       sc.running_events = running_events;
@@ -197,12 +199,7 @@ TEST(Sim, LostDecisionsAreMadeAgain) {
     cfg.max_tasks = 1024;
     cfg.decision_timeout_ns = 200'000;
     cfg.prestage = false;  // every decision goes through the ring, where the host loses some
-    std::unique_ptr<Agent> agent;
-    if (shinjuku) {
-      agent = std::make_unique<ShinjukuPolicy>(cfg, ShinjukuConfig{});
-    } else {
-      agent = std::make_unique<FifoPolicy>(cfg);
-    }
+    std::unique_ptr<Agent> agent = make_agent(shinjuku, cfg);
     SimConfig sc;
     sc.nr_cpus = kCpus;
     sc.drop_decisions_percent = 10;
