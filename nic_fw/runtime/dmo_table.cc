@@ -197,25 +197,16 @@ Status DmoTable::dmo_memset(ActorId caller, ObjectId id, uint64_t off, uint8_t v
 
 Status DmoTable::dmo_memcpy(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src,
                             uint64_t src_off, uint64_t len) {
-  return with_space(caller, [&](Space& sp) {
-    Status why;
-    Slot* d = lookup(sp, dst, &why);
-    if (d == nullptr)
-      return why;
-    Slot* s = lookup(sp, src, &why);
-    if (s == nullptr)
-      return why;
-    if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len))
-      return Status::kOutOfBounds;
-    if (d == s && ranges_overlap(dst_off, src_off, len))
-      return Status::kInvalid;
-    std::memcpy(d->data.data() + dst_off, s->data.data() + src_off, len);
-    return Status::kOk;
-  });
+  return copy_between(caller, dst, dst_off, src, src_off, len, /*may_overlap=*/false);
 }
 
 Status DmoTable::dmo_memmove(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src,
                              uint64_t src_off, uint64_t len) {
+  return copy_between(caller, dst, dst_off, src, src_off, len, /*may_overlap=*/true);
+}
+
+Status DmoTable::copy_between(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src,
+                              uint64_t src_off, uint64_t len, bool may_overlap) {
   return with_space(caller, [&](Space& sp) {
     Status why;
     Slot* d = lookup(sp, dst, &why);
@@ -226,7 +217,13 @@ Status DmoTable::dmo_memmove(ActorId caller, ObjectId dst, uint64_t dst_off, Obj
       return why;
     if (!in_bounds(*d, dst_off, len) || !in_bounds(*s, src_off, len))
       return Status::kOutOfBounds;
-    std::memmove(d->data.data() + dst_off, s->data.data() + src_off, len);
+    if (d == s && ranges_overlap(dst_off, src_off, len)) {
+      if (!may_overlap)
+        return Status::kInvalid;
+      std::memmove(d->data.data() + dst_off, s->data.data() + src_off, len);
+    } else {
+      std::memcpy(d->data.data() + dst_off, s->data.data() + src_off, len);
+    }
     return Status::kOk;
   });
 }
@@ -307,8 +304,8 @@ bool DmoTable::for_each_object(
   return true;
 }
 
-DmoTable::Slot* DmoTable::claim_import_slot(Space& sp, ActorId actor, ObjectId id,
-                                            uint64_t size, Status* why) {
+DmoTable::Slot* DmoTable::claim_import_slot(Space& sp, ActorId actor, ObjectId id, uint64_t size,
+                                            Status* why) {
   const uint32_t slot = object_slot(id);
   const uint32_t gen = object_generation(id);
   if (object_owner(id) != actor || gen == 0 || size == 0 || slot >= kMaxSlots) {

@@ -110,6 +110,10 @@ class DmoTable {
   Slot* lookup(Space& sp, ObjectId id, Status* why) const;
   // Checks [off, off + len) against the object size without overflow.
   static bool in_bounds(const Slot& s, uint64_t off, uint64_t len);
+  // dmo_memcpy and dmo_memmove: both objects checked, then the bytes moved; memcpy refuses
+  // overlapping ranges of one object (they would be undefined), memmove allows them.
+  Status copy_between(ActorId caller, ObjectId dst, uint64_t dst_off, ObjectId src,
+                      uint64_t src_off, uint64_t len, bool may_overlap);
   // Counts a failed call; runs the hook (after the caller dropped its locks) for violations.
   Status fail(Space& sp, Status why);
   Status report(ActorId caller, Status s);
