@@ -5,7 +5,6 @@
 #include "agents/link_actor_pump.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -21,11 +20,7 @@ namespace {
 
 using testing::make_event;
 using testing::make_outcome;
-
-std::string unique_name() {
-  static std::atomic<int> n{0};
-  return "agents-pump-" + std::to_string(getpid()) + "-" + std::to_string(n++);
-}
+using testing::unique_shm_name;
 
 // A host and a NIC side of one link, a runtime with the agent actor types, one agent actor and
 // the pump that feeds it. Replies of the actor reach the pump the way wave-nicd routes them.
@@ -33,7 +28,7 @@ struct Rig {
   Rig(uint32_t nr_cpus, const LinkActorPumpConfig& pc, uint32_t message_slots = 4096,
       uint32_t policy = WAVE_SCHED_POLICY_FIFO)
       : actors(AgentActorConfig{}) {
-    const std::string name = unique_name();
+    const std::string name = unique_shm_name("pump");
     LinkConfig lc;
     lc.nr_cpus = nr_cpus;
     lc.dma_slots = 0;

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <memory>
 #include <string>
 
@@ -19,14 +18,10 @@ namespace {
 
 using testing::make_event;
 using testing::make_outcome;
-
-std::string unique_name() {
-  static std::atomic<int> n{0};
-  return "agents-link-" + std::to_string(getpid()) + "-" + std::to_string(n++);
-}
+using testing::unique_shm_name;
 
 TEST(LinkAgent, DecisionsTravelOverTheLink) {
-  const std::string name = unique_name();
+  const std::string name = unique_shm_name("link");
   LinkConfig lc;
   lc.nr_cpus = 2;
   lc.dma_slots = 0;
@@ -86,7 +81,7 @@ namespace {
 
 // wave-sched-agent as a separate process on the NIC side of a shared-memory link.
 TEST(SchedAgentProgram, DecidesForAHostInAnotherProcess) {
-  const std::string name = unique_name();
+  const std::string name = unique_shm_name("link");
   LinkConfig lc;
   lc.nr_cpus = 2;
   lc.dma_slots = 0;

@@ -1,10 +1,14 @@
 // Helpers for the agent tests: a sink that records decisions, and message builders.
 #pragma once
 
+#include <unistd.h>
+
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "agents/agent.h"
@@ -14,6 +18,12 @@
 namespace wave::agents::testing {
 
 inline constexpr uint64_t kAllCpus = ~uint64_t{0};
+
+// A shm: device name that no other test, in this process or another, uses.
+inline std::string unique_shm_name(const std::string& tag) {
+  static std::atomic<int> n{0};
+  return "agents-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
 
 class RecordingSink final : public DecisionSink {
  public:
