@@ -132,15 +132,7 @@ class CharDevice final : public Device {
     auto q = ReadQueueDesc(control_, id, info_.bar_size);
     if (!q)
       return q.error();
-    QueueRegion r;
-    r.id = id;
-    r.generation = q->generation;
-    r.size = q->size;
-    r.bar_offset = q->offset;
-    r.dir = q->dir;
-    r.kind = q->kind;
-    r.vector = q->vector;
-    r.cache_mode = q->cache_mode;
+    QueueRegion r = RegionFromDesc(id, *q);
     if (role() == Role::kNic) {
       r.base = bar_.data() + q->offset;
       r.mem = MemKind::kWriteBack;  // the NIC's own memory

@@ -67,6 +67,19 @@ Result<wave_queue_desc> ReadQueueDesc(const volatile wave_control_page* page, ui
   return q;
 }
 
+QueueRegion RegionFromDesc(uint32_t id, const wave_queue_desc& q) {
+  QueueRegion r;
+  r.id = id;
+  r.generation = q.generation;
+  r.size = q.size;
+  r.bar_offset = q.offset;
+  r.dir = q.dir;
+  r.kind = q.kind;
+  r.vector = q.vector;
+  r.cache_mode = q.cache_mode;
+  return r;
+}
+
 MemKind MemKindOf(uint16_t cache_mode) {
   switch (cache_mode) {
     case WAVE_CACHE_WC:

@@ -160,16 +160,8 @@ class ShmDevice final : public Device {
     auto q = ReadQueueDesc(control(), id, bar_.size());
     if (!q)
       return q.error();
-    QueueRegion r;
-    r.id = id;
-    r.generation = q->generation;
+    QueueRegion r = RegionFromDesc(id, *q);
     r.base = bar_.data() + q->offset;
-    r.size = q->size;
-    r.bar_offset = q->offset;
-    r.dir = q->dir;
-    r.kind = q->kind;
-    r.vector = q->vector;
-    r.cache_mode = q->cache_mode;
     r.mem = MemKind::kWriteBack;  // shared memory is coherent whatever the nominal mode
     return r;
   }

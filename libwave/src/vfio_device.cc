@@ -130,16 +130,9 @@ class VfioDevice final : public Device {
     auto q = ReadQueueDesc(control(), id, bar_size_);
     if (!q)
       return q.error();
-    QueueRegion r;
-    r.id = id;
-    r.generation = q->generation;
+    QueueRegion r = RegionFromDesc(id, *q);
     r.base = bar_.data() + q->offset;
-    r.size = q->size;
-    r.bar_offset = q->offset;
-    r.dir = q->dir;
-    r.kind = q->kind;
-    r.vector = q->vector;
-    r.cache_mode = WAVE_CACHE_UC;
+    r.cache_mode = WAVE_CACHE_UC;  // mainline vfio-pci maps BARs uncached (README)
     r.mem = MemKind::kUncached;
     return r;
   }

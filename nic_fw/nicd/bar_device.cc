@@ -20,16 +20,8 @@ Result<QueueRegion> BarDevice::MapQueue(uint32_t id) {
   auto q = ReadQueueDesc(control(), id, bar_.size());
   if (!q)
     return q.error();
-  QueueRegion r;
-  r.id = id;
-  r.generation = q->generation;
+  QueueRegion r = RegionFromDesc(id, *q);
   r.base = reinterpret_cast<uint8_t*>(bar_.data()) + q->offset;
-  r.size = q->size;
-  r.bar_offset = q->offset;
-  r.dir = q->dir;
-  r.kind = q->kind;
-  r.vector = q->vector;
-  r.cache_mode = q->cache_mode;
   // The BAR file is ordinary shared memory on this side, whatever the host's mapping is.
   r.mem = MemKind::kWriteBack;
   return r;

@@ -106,6 +106,10 @@ Status CheckControlPage(const volatile wave_control_page* page, uint64_t mapped_
 Result<wave_queue_desc> ReadQueueDesc(const volatile wave_control_page* page, uint32_t id,
                                       uint64_t bar_size);
 
+// The region entry id describes (q as ReadQueueDesc returned it); base and mem are left for
+// the backend, which maps the region its own way.
+QueueRegion RegionFromDesc(uint32_t id, const wave_queue_desc& q);
+
 // The mapping kind a host mapping of cache_mode really has (for fences).
 MemKind MemKindOf(uint16_t cache_mode);
 
