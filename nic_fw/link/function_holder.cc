@@ -78,17 +78,7 @@ void FunctionHolder::OnIrqRequest(uint32_t vector) {
 }
 
 void FunctionHolder::OnFirmwareListenReady() {
-  for (;;) {
-    UniqueFd conn(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) {
-      if (errno == EINTR || errno == ECONNABORTED) {
-        continue;
-      }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        std::fprintf(stderr, "wave-nic-function: accept: %s\n", std::strerror(errno));
-      }
-      return;
-    }
+  AcceptPending(listen_.get(), "wave-nic-function", [this](UniqueFd conn) {
     // A connection that never asks must not pin memory or descriptors forever.
     while (pending_.size() >= config_.max_pending && !pending_.empty()) {
       counters_.refused_garbage++;
@@ -98,7 +88,7 @@ void FunctionHolder::OnFirmwareListenReady() {
     Pending& p = pending_[token];
     p.conn = std::move(conn);
     p.watch = loop_->Watch(p.conn.get(), [this, token](uint32_t) { OnPendingReady(token); });
-  }
+  });
 }
 
 void FunctionHolder::DropPending(uint64_t token) {

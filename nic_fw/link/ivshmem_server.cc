@@ -75,19 +75,7 @@ int IvshmemServer::doorbell_fd(uint32_t vector) const {
 }
 
 void IvshmemServer::OnListenReady() {
-  for (;;) {
-    UniqueFd conn(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) {
-      if (errno == EINTR || errno == ECONNABORTED) {
-        continue;
-      }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        std::fprintf(stderr, "wave-nicd: accept: %s\n", std::strerror(errno));
-      }
-      return;
-    }
-    Accept(std::move(conn));
-  }
+  AcceptPending(listen_.get(), "wave-nicd", [this](UniqueFd conn) { Accept(std::move(conn)); });
 }
 
 bool IvshmemServer::AllocateId(uint32_t* id) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace wave::link {
@@ -81,6 +82,22 @@ Status ListenUnix(const std::string& path, int type, UniqueFd* out) {
   }
   *out = std::move(sock);
   return Status::Ok();
+}
+
+void AcceptPending(int listen_fd, const char* who, const std::function<void(UniqueFd)>& on_conn) {
+  for (;;) {
+    UniqueFd conn(accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!conn) {
+      if (errno == EINTR || errno == ECONNABORTED) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        std::fprintf(stderr, "%s: accept: %s\n", who, std::strerror(errno));
+      }
+      return;
+    }
+    on_conn(std::move(conn));
+  }
 }
 
 }  // namespace wave::link

@@ -6,6 +6,7 @@
 
 #include <sys/un.h>
 
+#include <functional>
 #include <string>
 
 #include "link/status.h"
@@ -25,6 +26,11 @@ Status ClaimUnixSocketPath(const std::string& path, int type, bool server_greets
 // Creates a non-blocking socket of `type`, bound to `path` with mode 0600 (whoever connects
 // gets the NIC's memory: only our user may), listening.
 Status ListenUnix(const std::string& path, int type, UniqueFd* out);
+
+// Accepts every connection waiting on the non-blocking listening socket listen_fd and hands
+// each to on_conn, non-blocking and close-on-exec. A failure other than "none left" is logged
+// under `who` (the program's name) and ends the round; the next readiness retries.
+void AcceptPending(int listen_fd, const char* who, const std::function<void(UniqueFd)>& on_conn);
 
 }  // namespace wave::link
 
