@@ -11,13 +11,11 @@
 #include <memory>
 #include <string>
 
-#include "link/echo_service.h"
-#include "link/event_loop.h"
-#include "link/held_function.h"
-#include "link/ivshmem_server.h"
-#include "link/link.h"
-#include "link/loopback_device.h"
-#include "link/unique_fd.h"
+#include "control_plane/echo_service.h"
+#include "base/event_loop.h"
+#include "control_plane/control_plane.h"
+#include "base/unique_fd.h"
+#include "nicd/open_transport.h"
 #include "nicd/pidfile.h"
 #include "nicd/sched_service.h"
 #include "runtime/nic_service.h"
@@ -49,59 +47,30 @@ void BlockTerminationSignals() {
 
 int RunNicd(const Options& options) {
   sigset_t signals = TerminationSignals();
-  link::UniqueFd sigfd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  nic::UniqueFd sigfd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!sigfd) {
     return Fail(std::string("signalfd: ") + std::strerror(errno));
   }
 
   // Declaration order is teardown order reversed: the link goes before the transport, the
   // transport before the loop it is registered with.
-  link::EventLoop loop;
-  if (link::Status st = loop.Init(); !st.ok()) {
+  nic::EventLoop loop;
+  if (nic::Status st = loop.Init(); !st.ok()) {
     return Fail(st.message());
   }
 
-  std::unique_ptr<link::Transport> transport;
+  std::unique_ptr<nic::Transport> transport;
   std::string where;
-  if (!options.socket_path.empty()) {
-    link::IvshmemServerConfig config;
-    config.socket_path = options.socket_path;
-    config.shm_path = options.shm_path.empty() ? "/dev/shm/wave-nic-" + std::to_string(getpid())
-                                               : options.shm_path;
-    config.shm_may_exist = !options.shm_path.empty();
-    config.bar_size = options.bar_size;
-    config.nr_vectors = options.vectors;
-    std::unique_ptr<link::IvshmemServer> server;
-    if (link::Status st = link::IvshmemServer::Open(config, &server); !st.ok()) {
-      return Fail(st.message());
-    }
-    where = "socket=" + server->socket_path() + " shm=" + server->shm_path();
-    transport = std::move(server);
-  } else if (!options.attach_path.empty()) {
-    std::unique_ptr<link::HeldFunction> function;
-    if (link::Status st = link::HeldFunction::Attach(options.attach_path,
-                                                     std::chrono::milliseconds(5000), &function);
-        !st.ok()) {
-      return Fail(st.message());
-    }
-    where = "function=" + function->socket_path() + " lease=" + std::to_string(function->lease());
-    transport = std::move(function);
-  } else {
-    std::unique_ptr<link::LoopbackDevice> device;
-    if (link::Status st = link::LoopbackDevice::Open(options.device_path, options.vectors, &device);
-        !st.ok()) {
-      return Fail(st.message());
-    }
-    where = "device=" + device->path();
-    transport = std::move(device);
+  if (nic::Status st = OpenTransport(options, &transport, &where); !st.ok()) {
+    return Fail(st.message());
   }
 
-  link::Link nic_link(*transport, loop);
-  link::EchoService echo(nic_link);
+  nic::ControlPlane control_plane(*transport, loop);
+  nic::EchoService echo(control_plane);
   echo.Attach();
-  link::LinkConfig link_config;
+  nic::ControlPlaneConfig link_config;
   link_config.heartbeat_period = std::chrono::microseconds(options.heartbeat_us);
-  if (link::Status st = nic_link.Start(link_config); !st.ok()) {
+  if (nic::Status st = control_plane.Start(link_config); !st.ok()) {
     return Fail(st.message());
   }
 
@@ -121,7 +90,7 @@ int RunNicd(const Options& options) {
     runtime = rt::NicRuntimeService::Start(options.runtime_config, settings, transport->bar(),
                                            &why);
     if (!runtime) {
-      nic_link.Stop();
+      control_plane.Stop();
       return Fail("actor runtime: " + why);
     }
   }
@@ -133,10 +102,10 @@ int RunNicd(const Options& options) {
     SchedServiceConfig sched_config;
     sched_config.mode = agent_actor ? SchedAgentMode::kActor : SchedAgentMode::kThread;
     sched_config.runtime = runtime.get();
-    sched = std::make_unique<SchedService>(nic_link, transport->bar(), sched_config);
+    sched = std::make_unique<SchedService>(control_plane, transport->bar(), sched_config);
     if (std::string why; !sched->Start(&why)) {
       runtime.reset();
-      nic_link.Stop();
+      control_plane.Stop();
       return Fail("scheduling agent: " + why);
     }
   }
@@ -153,7 +122,7 @@ int RunNicd(const Options& options) {
 
   Pidfile pidfile;
   if (!options.pidfile.empty()) {
-    if (link::Status st = pidfile.Write(options.pidfile); !st.ok()) {
+    if (nic::Status st = pidfile.Write(options.pidfile); !st.ok()) {
       return Fail(st.message());
     }
   }
@@ -161,10 +130,10 @@ int RunNicd(const Options& options) {
               static_cast<unsigned long long>(transport->bar().size()));
   std::fflush(stdout);
 
-  link::Status run = loop.Run();
+  nic::Status run = loop.Run();
   sched.reset();  // joins the agent's core and logs its counters
   runtime.reset();
-  nic_link.Stop();
+  control_plane.Stop();
   transport.reset();  // closes the hosts, unlinks the socket and a BAR file we created
   if (!run.ok()) {
     return Fail(run.message());

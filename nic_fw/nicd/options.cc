@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "link/bar_file.h"
+#include "control_plane/bar_size.h"
 #include "wave_abi.h"
 
 namespace wave::nicd {
@@ -137,7 +137,7 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!take_value()) {
         return ParseResult::kError;
       }
-      if (!ParseSize(value, &opts.bar_size) || !link::ValidBarSize(opts.bar_size)) {
+      if (!ParseSize(value, &opts.bar_size) || !nic::ValidBarSize(opts.bar_size)) {
         *error = "--bar-size: '" + value + "' is not a power of two between 16K and 16G";
         return ParseResult::kError;
       }

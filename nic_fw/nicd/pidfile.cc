@@ -7,31 +7,31 @@
 #include <cstdio>
 #include <string>
 
-#include "link/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace wave::nicd {
 
-link::Status Pidfile::Write(const std::string& path) {
+nic::Status Pidfile::Write(const std::string& path) {
   // Written to a temporary name and renamed, so a reader never sees an empty or partial pid.
   std::string tmp = path + ".tmp";
-  link::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  nic::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) {
-    return link::Status::Errno(tmp, errno);
+    return nic::Status::Errno(tmp, errno);
   }
   std::string text = std::to_string(getpid()) + "\n";
   if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
     int err = errno;
     unlink(tmp.c_str());
-    return link::Status::Errno("write " + tmp, err);
+    return nic::Status::Errno("write " + tmp, err);
   }
   fd.reset();
   if (rename(tmp.c_str(), path.c_str()) < 0) {
     int err = errno;
     unlink(tmp.c_str());
-    return link::Status::Errno("rename " + path, err);
+    return nic::Status::Errno("rename " + path, err);
   }
   path_ = path;
-  return link::Status::Ok();
+  return nic::Status::Ok();
 }
 
 Pidfile::~Pidfile() {
@@ -40,7 +40,7 @@ Pidfile::~Pidfile() {
   }
   // Another wave-nicd may have taken the path over since; leave its file alone.
   char buf[32] = {};
-  link::UniqueFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  nic::UniqueFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd && read(fd.get(), buf, sizeof(buf) - 1) > 0 && std::stol(buf) == getpid()) {
     unlink(path_.c_str());
   }

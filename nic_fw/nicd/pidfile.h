@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "link/status.h"
+#include "base/status.h"
 
 namespace wave::nicd {
 
@@ -15,7 +15,7 @@ class Pidfile {
   Pidfile& operator=(const Pidfile&) = delete;
   ~Pidfile();
 
-  link::Status Write(const std::string& path);
+  nic::Status Write(const std::string& path);
 
  private:
   std::string path_;

@@ -153,7 +153,7 @@ struct SchedService::Session {
   std::chrono::steady_clock::time_point start;
 };
 
-SchedService::SchedService(link::Link& link, std::span<std::byte> bar,
+SchedService::SchedService(nic::ControlPlane& link, std::span<std::byte> bar,
                            const SchedServiceConfig& config)
     : link_(link), device_(bar), config_(config) {}
 
@@ -175,7 +175,7 @@ bool SchedService::Start(std::string* why) {
     // Registered handlers call into actors_: it must live as long as the runtime does.
     config_.runtime->keep_alive(actors_);
   }
-  wake_fd_ = link::UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  wake_fd_ = nic::UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake_fd_) {
     *why = std::string("eventfd: ") + std::strerror(errno);
     return false;
@@ -183,7 +183,7 @@ bool SchedService::Start(std::string* why) {
   // The link's loop owns the doorbell eventfds; it forwards the two that concern us: the
   // message queue's (work) and the admin vector's (the queue table or the link changed).
   link_.OnQueueKind(WAVE_QKIND_MESSAGE, WAVE_DIR_HOST_TO_NIC,
-                    [this](const link::Queue&, uint32_t) { Wake(); });
+                    [this](const nic::Queue&, uint32_t) { Wake(); });
   link_.OnVector(WAVE_ADMIN_VECTOR, [this](uint32_t) { Wake(); });
   thread_ = std::thread([this] { Run(); });
   return true;
@@ -197,7 +197,7 @@ void SchedService::Stop() {
   Wake();
   thread_.join();
   // The link outlives this service: its hooks must no longer reach our eventfd.
-  link_.OnQueueKind(WAVE_QKIND_MESSAGE, WAVE_DIR_HOST_TO_NIC, [](const link::Queue&, uint32_t) {});
+  link_.OnQueueKind(WAVE_QKIND_MESSAGE, WAVE_DIR_HOST_TO_NIC, [](const nic::Queue&, uint32_t) {});
   link_.OnVector(WAVE_ADMIN_VECTOR, [](uint32_t) {});
   LogTotals();
 }

@@ -36,8 +36,8 @@
 #include "agents/agent.h"
 #include "agents/agent_actor.h"
 #include "agents/link_actor_pump.h"
-#include "link/link.h"
-#include "link/unique_fd.h"
+#include "control_plane/control_plane.h"
+#include "base/unique_fd.h"
 #include "nicd/bar_device.h"
 #include "runtime/nic_service.h"
 #include "wave/link.h"
@@ -79,7 +79,7 @@ struct SchedServiceTotals {
 
 class SchedService {
  public:
-  SchedService(link::Link& link, std::span<std::byte> bar, const SchedServiceConfig& config = {});
+  SchedService(nic::ControlPlane& link, std::span<std::byte> bar, const SchedServiceConfig& config = {});
   ~SchedService();
   SchedService(const SchedService&) = delete;
   SchedService& operator=(const SchedService&) = delete;
@@ -104,10 +104,10 @@ class SchedService {
   bool StartActor(uint32_t policy, const agents::AgentConfig& cfg, const agents::ShinjukuConfig& sj,
                   Session* s);
 
-  link::Link& link_;
+  nic::ControlPlane& link_;
   BarDevice device_;
   SchedServiceConfig config_;
-  link::UniqueFd wake_fd_;
+  nic::UniqueFd wake_fd_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<Session> session_;

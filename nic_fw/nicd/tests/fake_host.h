@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <span>
 
-#include "link/shared_word.h"
+#include "base/shared_word.h"
 #include "wave_abi.h"
 #include "wave_link_stats.h"
 
@@ -29,28 +29,28 @@ class FakeHost {
     return reinterpret_cast<const wave_link_stats*>(bar_.data() + WAVE_BAR_CONTROL_OFF +
                                                     WAVE_LINK_STATS_OFF);
   }
-  uint64_t Stat(__le64 wave_link_stats::*field) const { return link::LoadLe(stats()->*field); }
+  uint64_t Stat(__le64 wave_link_stats::*field) const { return nic::LoadLe(stats()->*field); }
 
   // Writes desc `id` as wave.ko does on create: fields first, the state word last.
   void SetQueue(uint32_t id, uint64_t offset, uint64_t size, uint16_t dir, uint16_t kind,
                 uint16_t vector, uint16_t cache_mode) {
     wave_queue_desc& d = control()->queues[id];
-    link::StoreLe(d.state, WAVE_QSTATE_FREE);
-    link::StoreLe(d.generation, link::LoadLe(d.generation) + 1);
-    link::StoreLe(d.offset, offset);
-    link::StoreLe(d.size, size);
-    link::StoreLe(d.dir, dir);
-    link::StoreLe(d.kind, kind);
-    link::StoreLe(d.vector, vector);
-    link::StoreLe(d.cache_mode, cache_mode);
-    link::PublishLe(d.state, WAVE_QSTATE_ACTIVE);
+    nic::StoreLe(d.state, WAVE_QSTATE_FREE);
+    nic::StoreLe(d.generation, nic::LoadLe(d.generation) + 1);
+    nic::StoreLe(d.offset, offset);
+    nic::StoreLe(d.size, size);
+    nic::StoreLe(d.dir, dir);
+    nic::StoreLe(d.kind, kind);
+    nic::StoreLe(d.vector, vector);
+    nic::StoreLe(d.cache_mode, cache_mode);
+    nic::PublishLe(d.state, WAVE_QSTATE_ACTIVE);
   }
-  void ClearQueue(uint32_t id) { link::PublishLe(control()->queues[id].state, WAVE_QSTATE_FREE); }
+  void ClearQueue(uint32_t id) { nic::PublishLe(control()->queues[id].state, WAVE_QSTATE_FREE); }
   void BumpTableGen() {
-    link::PublishLe(control()->queue_table_gen, link::LoadLe(control()->queue_table_gen) + 1);
+    nic::PublishLe(control()->queue_table_gen, nic::LoadLe(control()->queue_table_gen) + 1);
   }
   void SetDoorbellWord(uint32_t queue, uint32_t value) {
-    link::PublishLe(doorbells()->queue_db[queue], value);
+    nic::PublishLe(doorbells()->queue_db[queue], value);
   }
   std::byte* Region(uint64_t offset) const { return bar_.data() + offset; }
 

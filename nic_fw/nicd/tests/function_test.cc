@@ -24,17 +24,17 @@
 
 #include "fake_host.h"
 #include "ivshmem_test_client.h"
-#include "link/function_protocol.h"
-#include "link/held_function.h"
-#include "link/shared_word.h"
-#include "link/unix_socket.h"
-#include "nicd/function_options.h"
+#include "nic-emu/function_protocol.h"
+#include "nic-emu/held_function.h"
+#include "base/shared_word.h"
+#include "nic-emu/unix_socket.h"
+#include "nic-emu/function_options.h"
 #include "nicd_process.h"
 
 namespace wave::nicd::testing {
 namespace {
 
-using link::testing::IvshmemTestClient;
+using nic::emu::testing::IvshmemTestClient;
 using std::chrono::milliseconds;
 
 constexpr uint32_t kVectors = 4;
@@ -51,12 +51,12 @@ bool WaitFor(const std::function<bool()>& done, milliseconds timeout = milliseco
   return true;
 }
 
-link::UniqueFd ConnectSeqpacket(const std::string& path) {
+nic::UniqueFd ConnectSeqpacket(const std::string& path) {
   sockaddr_un addr;
-  if (!link::MakeUnixAddress(path, &addr).ok()) {
+  if (!nic::emu::MakeUnixAddress(path, &addr).ok()) {
     return {};
   }
-  link::UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  nic::UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
     return {};
   }
@@ -86,7 +86,7 @@ class FunctionTest : public ::testing::Test {
                                "--vectors", std::to_string(kVectors)}))
         << "exit status " << holder_.exit_status();
     ASSERT_TRUE(qemu_.Connect(dir_.File("nic.sock")).ok());
-    link::Status st = qemu_.Handshake(kVectors, milliseconds(5000));
+    nic::Status st = qemu_.Handshake(kVectors, milliseconds(5000));
     ASSERT_TRUE(st.ok()) << st.message();
   }
 
@@ -99,14 +99,14 @@ class FunctionTest : public ::testing::Test {
   }
 
   const wave_control_page* control() const { return FakeHost(qemu_.shm()).control(); }
-  uint64_t Heartbeat() const { return link::LoadLe(control()->heartbeat); }
+  uint64_t Heartbeat() const { return nic::LoadLe(control()->heartbeat); }
   bool HeartbeatMoves() const {
     const uint64_t beat = Heartbeat();
     return WaitFor([&] { return Heartbeat() >= beat + 5; });
   }
   bool ReadyAndBeating() const {
-    return link::ConsumeLe(control()->magic) == WAVE_ABI_MAGIC &&
-           link::LoadLe(control()->nic_state) == WAVE_NIC_STATE_READY && HeartbeatMoves();
+    return nic::ConsumeLe(control()->magic) == WAVE_ABI_MAGIC &&
+           nic::LoadLe(control()->nic_state) == WAVE_NIC_STATE_READY && HeartbeatMoves();
   }
 
   TempDir dir_;
@@ -122,20 +122,20 @@ TEST_F(FunctionTest, FirmwareAttachesAndServesTheHost) {
   EXPECT_EQ(fw.ReadyField("vectors"), std::to_string(kVectors));
   EXPECT_EQ(fw.ReadyField("bar"), std::to_string(kBarSize));
   ASSERT_TRUE(ReadyAndBeating());
-  EXPECT_EQ(link::LoadLe(control()->nr_vectors), kVectors);
-  EXPECT_EQ(link::LoadLe(control()->bar_size), kBarSize);
+  EXPECT_EQ(nic::LoadLe(control()->nr_vectors), kVectors);
+  EXPECT_EQ(nic::LoadLe(control()->bar_size), kBarSize);
 
   // Doorbells: the host rings peer 0 through the eventfds the holder gave QEMU; the firmware
   // reads the same eventfds.
-  const uint64_t doorbells = link::LoadLe(control()->nic_doorbells);
+  const uint64_t doorbells = nic::LoadLe(control()->nic_doorbells);
   ASSERT_TRUE(qemu_.Ring(0, WAVE_ADMIN_VECTOR));
-  EXPECT_TRUE(WaitFor([&] { return link::LoadLe(control()->nic_doorbells) > doorbells; }));
+  EXPECT_TRUE(WaitFor([&] { return nic::LoadLe(control()->nic_doorbells) > doorbells; }));
 
   // Interrupts: a firmware that stops says so on the admin vector; the holder forwards it.
   qemu_.ClearIrqs();
   EXPECT_EQ(fw.Stop(SIGTERM), 0);
   EXPECT_GE(qemu_.WaitIrq(WAVE_ADMIN_VECTOR, milliseconds(5000)), 1u);
-  EXPECT_EQ(link::LoadLe(control()->nic_state), WAVE_NIC_STATE_OFF);
+  EXPECT_EQ(nic::LoadLe(control()->nic_state), WAVE_NIC_STATE_OFF);
   // QEMU never noticed: no disconnect, nothing on its socket.
   EXPECT_TRUE(qemu_.ReadNotices(milliseconds(50)).empty());
   EXPECT_TRUE(holder_.running());
@@ -166,14 +166,14 @@ TEST_F(FunctionTest, KilledFirmwareRestartsUnderALiveHost) {
   // The new firmware re-published its control page (the heartbeat restarted from 0) and kept
   // the host's: the queue is still there and served.
   ASSERT_TRUE(ReadyAndBeating());
-  EXPECT_EQ(link::LoadLe(control()->queues[3].state), WAVE_QSTATE_ACTIVE);
+  EXPECT_EQ(nic::LoadLe(control()->queues[3].state), WAVE_QSTATE_ACTIVE);
   EXPECT_TRUE(WaitFor([&] { return host.Stat(&wave_link_stats::active_queues) == 1; }));
-  EXPECT_TRUE(WaitFor([&] { return link::LoadLe(control()->nic_doorbells) >= 1; }));
+  EXPECT_TRUE(WaitFor([&] { return nic::LoadLe(control()->nic_doorbells) >= 1; }));
 
   // Doorbells and interrupts still flow through the connections QEMU made at the start.
-  const uint64_t doorbells = link::LoadLe(control()->nic_doorbells);
+  const uint64_t doorbells = nic::LoadLe(control()->nic_doorbells);
   ASSERT_TRUE(qemu_.Ring(0, WAVE_ADMIN_VECTOR));
-  EXPECT_TRUE(WaitFor([&] { return link::LoadLe(control()->nic_doorbells) > doorbells; }));
+  EXPECT_TRUE(WaitFor([&] { return nic::LoadLe(control()->nic_doorbells) > doorbells; }));
   qemu_.ClearIrqs();
   EXPECT_EQ(second.Stop(SIGTERM), 0);
   EXPECT_GE(qemu_.WaitIrq(WAVE_ADMIN_VECTOR, milliseconds(5000)), 1u);
@@ -200,7 +200,7 @@ TEST_F(FunctionTest, SecondFirmwareIsRefused) {
 TEST_F(FunctionTest, GarbageOnTheFirmwareSocketIsRefused) {
   // A packet that is not a request.
   {
-    link::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
+    nic::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
     ASSERT_TRUE(s.valid());
     const char junk[16] = "not a request!!";
     ASSERT_EQ(send(s.get(), junk, sizeof(junk), 0), static_cast<ssize_t>(sizeof(junk)));
@@ -208,54 +208,54 @@ TEST_F(FunctionTest, GarbageOnTheFirmwareSocketIsRefused) {
   }
   // A request that is too long, one with a wrong version, one that carries descriptors.
   {
-    link::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
+    nic::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
     ASSERT_TRUE(s.valid());
     std::vector<unsigned char> big(4096, 0xa5);
     ASSERT_EQ(send(s.get(), big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
     EXPECT_TRUE(ClosedByPeer(s.get(), milliseconds(5000)));
   }
   {
-    link::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
+    nic::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
     ASSERT_TRUE(s.valid());
-    link::FunctionRequest req{};
-    req.magic = htole32(link::kFunctionRequestMagic);
-    req.version = htole16(link::kFunctionVersion + 1);
-    ASSERT_TRUE(link::SendFunctionPacket(s.get(), &req, sizeof(req), {}).ok());
+    nic::emu::FunctionRequest req{};
+    req.magic = htole32(nic::emu::kFunctionRequestMagic);
+    req.version = htole16(nic::emu::kFunctionVersion + 1);
+    ASSERT_TRUE(nic::emu::SendFunctionPacket(s.get(), &req, sizeof(req), {}).ok());
     EXPECT_TRUE(ClosedByPeer(s.get(), milliseconds(5000)));
   }
   {
-    link::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
+    nic::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
     ASSERT_TRUE(s.valid());
-    link::FunctionRequest req{};
-    req.magic = htole32(link::kFunctionRequestMagic);
-    req.version = htole16(link::kFunctionVersion);
-    link::UniqueFd efd(eventfd(0, EFD_CLOEXEC));
-    ASSERT_TRUE(link::SendFunctionPacket(s.get(), &req, sizeof(req), {efd.get()}).ok());
+    nic::emu::FunctionRequest req{};
+    req.magic = htole32(nic::emu::kFunctionRequestMagic);
+    req.version = htole16(nic::emu::kFunctionVersion);
+    nic::UniqueFd efd(eventfd(0, EFD_CLOEXEC));
+    ASSERT_TRUE(nic::emu::SendFunctionPacket(s.get(), &req, sizeof(req), {efd.get()}).ok());
     EXPECT_TRUE(ClosedByPeer(s.get(), milliseconds(5000)));
   }
   // Connections that never ask do not block the function: more than the holder keeps.
-  std::vector<link::UniqueFd> idle;
+  std::vector<nic::UniqueFd> idle;
   for (int i = 0; i < 8; ++i) {
     idle.push_back(ConnectSeqpacket(dir_.File("fw.sock")));
   }
   // A "firmware" that talks after its grant loses the lease.
   {
-    link::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
+    nic::UniqueFd s = ConnectSeqpacket(dir_.File("fw.sock"));
     ASSERT_TRUE(s.valid());
-    link::FunctionRequest req{};
-    req.magic = htole32(link::kFunctionRequestMagic);
-    req.version = htole16(link::kFunctionVersion);
-    ASSERT_TRUE(link::SendFunctionPacket(s.get(), &req, sizeof(req), {}).ok());
+    nic::emu::FunctionRequest req{};
+    req.magic = htole32(nic::emu::kFunctionRequestMagic);
+    req.version = htole16(nic::emu::kFunctionVersion);
+    ASSERT_TRUE(nic::emu::SendFunctionPacket(s.get(), &req, sizeof(req), {}).ok());
     pollfd p{s.get(), POLLIN, 0};
     ASSERT_EQ(poll(&p, 1, 5000), 1);
-    link::FunctionGrant grant{};
+    nic::emu::FunctionGrant grant{};
     size_t len = 0;
-    std::vector<link::UniqueFd> fds;
+    std::vector<nic::UniqueFd> fds;
     std::string why;
-    ASSERT_EQ(link::ReceiveFunctionPacket(s.get(), &grant, sizeof(grant), &len, &fds, &why),
-              link::PacketResult::kPacket)
+    ASSERT_EQ(nic::emu::ReceiveFunctionPacket(s.get(), &grant, sizeof(grant), &len, &fds, &why),
+              nic::emu::PacketResult::kPacket)
         << why;
-    EXPECT_EQ(le16toh(grant.status), link::kFunctionGranted);
+    EXPECT_EQ(le16toh(grant.status), nic::emu::kFunctionGranted);
     EXPECT_EQ(fds.size(), 1 + 2 * kVectors);
     const char junk[8] = "chatter";
     ASSERT_EQ(send(s.get(), junk, sizeof(junk), 0), static_cast<ssize_t>(sizeof(junk)));
@@ -285,9 +285,9 @@ TEST_F(FunctionTest, FirmwareStopsWhenTheFunctionGoes) {
 // and `fds`.
 class FakeHolder {
  public:
-  FakeHolder(const std::string& path, link::FunctionGrant grant, std::vector<int> fds)
+  FakeHolder(const std::string& path, nic::emu::FunctionGrant grant, std::vector<int> fds)
       : grant_(grant), fds_(std::move(fds)) {
-    ok_ = link::ListenUnix(path, SOCK_SEQPACKET, &listen_).ok();
+    ok_ = nic::emu::ListenUnix(path, SOCK_SEQPACKET, &listen_).ok();
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeHolder() { thread_.join(); }
@@ -299,19 +299,19 @@ class FakeHolder {
     if (!ok_ || poll(&p, 1, 5000) != 1) {
       return;
     }
-    link::UniqueFd conn(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    nic::UniqueFd conn(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     char buf[64];
     if (!conn || recv(conn.get(), buf, sizeof(buf), 0) <= 0) {
       return;
     }
-    (void)link::SendFunctionPacket(conn.get(), &grant_, sizeof(grant_), fds_);
+    (void)nic::emu::SendFunctionPacket(conn.get(), &grant_, sizeof(grant_), fds_);
     // Hold the connection until the firmware has read the grant.
     pollfd q{conn.get(), POLLIN, 0};
     poll(&q, 1, 2000);
   }
 
-  link::UniqueFd listen_;
-  link::FunctionGrant grant_;
+  nic::UniqueFd listen_;
+  nic::emu::FunctionGrant grant_;
   std::vector<int> fds_;
   bool ok_ = false;
   std::thread thread_;
@@ -327,11 +327,11 @@ class HeldFunctionChecks : public ::testing::Test {
     }
   }
 
-  static link::FunctionGrant GoodGrant() {
-    link::FunctionGrant g{};
-    g.magic = htole32(link::kFunctionGrantMagic);
-    g.version = htole16(link::kFunctionVersion);
-    g.status = htole16(link::kFunctionGranted);
+  static nic::emu::FunctionGrant GoodGrant() {
+    nic::emu::FunctionGrant g{};
+    g.magic = htole32(nic::emu::kFunctionGrantMagic);
+    g.version = htole16(nic::emu::kFunctionVersion);
+    g.status = htole16(nic::emu::kFunctionGranted);
     g.nr_vectors = htole32(kVectors);
     g.bar_size = htole64(kBarSize);
     g.lease = htole64(7);
@@ -339,7 +339,7 @@ class HeldFunctionChecks : public ::testing::Test {
   }
   std::vector<int> GoodFds() const {
     std::vector<int> fds{bar_.get()};
-    for (const link::UniqueFd& e : events_) {
+    for (const nic::UniqueFd& e : events_) {
       fds.push_back(e.get());
     }
     return fds;
@@ -347,12 +347,12 @@ class HeldFunctionChecks : public ::testing::Test {
 
   // Attaches against a fake holder answering `grant` with `fds`; returns the error, or "" on
   // success.
-  std::string Attach(const link::FunctionGrant& grant, const std::vector<int>& fds) {
+  std::string Attach(const nic::emu::FunctionGrant& grant, const std::vector<int>& fds) {
     const std::string path = dir_.File("fake-" + std::to_string(++round_) + ".sock");
     FakeHolder holder(path, grant, fds);
     EXPECT_TRUE(holder.ok());
-    std::unique_ptr<link::HeldFunction> fn;
-    link::Status st = link::HeldFunction::Attach(path, milliseconds(3000), &fn);
+    std::unique_ptr<nic::emu::HeldFunction> fn;
+    nic::Status st = nic::emu::HeldFunction::Attach(path, milliseconds(3000), &fn);
     if (st.ok()) {
       EXPECT_EQ(fn->lease(), 7u);
       EXPECT_EQ(fn->nr_vectors(), kVectors);
@@ -363,8 +363,8 @@ class HeldFunctionChecks : public ::testing::Test {
   }
 
   TempDir dir_;
-  link::UniqueFd bar_;
-  std::vector<link::UniqueFd> events_;
+  nic::UniqueFd bar_;
+  std::vector<nic::UniqueFd> events_;
   int round_ = 0;
 };
 
@@ -373,13 +373,13 @@ TEST_F(HeldFunctionChecks, AcceptsAWellFormedGrant) {
 }
 
 TEST_F(HeldFunctionChecks, RefusesBadGrants) {
-  auto expect_refused = [&](const link::FunctionGrant& g, const std::vector<int>& fds,
+  auto expect_refused = [&](const nic::emu::FunctionGrant& g, const std::vector<int>& fds,
                             const char* what) {
     std::string err = Attach(g, fds);
     EXPECT_NE(err, "") << what;
     EXPECT_NE(err.find("grant"), std::string::npos) << what << ": " << err;
   };
-  link::FunctionGrant g = GoodGrant();
+  nic::emu::FunctionGrant g = GoodGrant();
   g.magic = 0;
   expect_refused(g, GoodFds(), "magic");
   g = GoodGrant();
@@ -406,8 +406,8 @@ TEST_F(HeldFunctionChecks, RefusesBadGrants) {
 }
 
 TEST_F(HeldFunctionChecks, BusyIsAClearError) {
-  link::FunctionGrant g = GoodGrant();
-  g.status = htole16(link::kFunctionBusy);
+  nic::emu::FunctionGrant g = GoodGrant();
+  g.status = htole16(nic::emu::kFunctionBusy);
   EXPECT_NE(Attach(g, {}).find("another firmware"), std::string::npos);
 }
 

@@ -17,8 +17,8 @@
 
 #include <gtest/gtest.h>
 
-#include "link/shared_word.h"
-#include "link/unique_fd.h"
+#include "base/shared_word.h"
+#include "base/unique_fd.h"
 #include "nicd_process.h"
 #include "wave_abi.h"
 #include "wave_diag.h"
@@ -28,7 +28,7 @@ namespace wave::nicd::testing {
 namespace {
 
 bool IsLoopback(const std::string& path) {
-  link::UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  nic::UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd) {
     return false;
   }
@@ -104,12 +104,12 @@ bool Echo(int fd, const MappedQueue& src, const MappedQueue& dst, int irq, uint3
           uint32_t len, uint32_t seq, const std::vector<uint8_t>& payload) {
   auto* cmd = static_cast<wave_echo_cmd*>(src.base);
   auto* rep = static_cast<wave_echo_reply*>(dst.base);
-  link::StoreLe(rep->magic, 0u);
+  nic::StoreLe(rep->magic, 0u);
   std::memcpy(cmd + 1, payload.data(), payload.size());
-  link::StoreLe(cmd->dst_queue, dst.id);
-  link::StoreLe(cmd->len, len);
-  link::StoreLe(cmd->seq, seq);
-  link::PublishLe(cmd->magic, magic);
+  nic::StoreLe(cmd->dst_queue, dst.id);
+  nic::StoreLe(cmd->len, len);
+  nic::StoreLe(cmd->seq, seq);
+  nic::PublishLe(cmd->magic, magic);
   wave_doorbell db{};
   db.argsz = sizeof(db);
   db.queue_id = src.id;
@@ -138,7 +138,7 @@ TEST(NicdLoopbackDevice, ServesEchoThroughWaveKo) {
   ASSERT_TRUE(nicd.Start({"--device", dev, "--heartbeat-us", "500"})) << nicd.exit_status();
   EXPECT_EQ(nicd.ReadyField("device"), dev);
 
-  link::UniqueFd fd(open(dev.c_str(), O_RDWR | O_CLOEXEC));
+  nic::UniqueFd fd(open(dev.c_str(), O_RDWR | O_CLOEXEC));
   ASSERT_TRUE(fd.valid());
   wave_info info = Info(fd.get());
   EXPECT_EQ(info.nic_state, WAVE_NIC_STATE_READY);
@@ -150,7 +150,7 @@ TEST(NicdLoopbackDevice, ServesEchoThroughWaveKo) {
   MappedQueue dst = CreateQueue(fd.get(), WAVE_DIR_NIC_TO_HOST, 2);
   ASSERT_NE(src.base, MAP_FAILED);
   ASSERT_NE(dst.base, MAP_FAILED);
-  link::UniqueFd irq(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  nic::UniqueFd irq(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   wave_irq_bind bind{};
   bind.argsz = sizeof(bind);
   bind.vector = 2;
@@ -163,16 +163,16 @@ TEST(NicdLoopbackDevice, ServesEchoThroughWaveKo) {
   }
   auto* rep = static_cast<wave_echo_reply*>(dst.base);
   ASSERT_TRUE(Echo(fd.get(), src, dst, irq.get(), WAVE_ECHO_CMD_MAGIC, 200, 5, payload));
-  EXPECT_EQ(link::ConsumeLe(rep->magic), WAVE_ECHO_REPLY_MAGIC);
-  EXPECT_EQ(link::LoadLe(rep->status), WAVE_ECHO_OK);
-  EXPECT_EQ(link::LoadLe(rep->seq), 5u);
-  ASSERT_EQ(link::LoadLe(rep->len), 200u);
+  EXPECT_EQ(nic::ConsumeLe(rep->magic), WAVE_ECHO_REPLY_MAGIC);
+  EXPECT_EQ(nic::LoadLe(rep->status), WAVE_ECHO_OK);
+  EXPECT_EQ(nic::LoadLe(rep->seq), 5u);
+  ASSERT_EQ(nic::LoadLe(rep->len), 200u);
   const auto* out = reinterpret_cast<const uint8_t*>(rep + 1);
   for (size_t i = 0; i < payload.size(); ++i) {
     ASSERT_EQ(out[i], static_cast<uint8_t>(~payload[i])) << i;
   }
   ASSERT_TRUE(Echo(fd.get(), src, dst, irq.get(), 0x1234, 4, 6, payload));
-  EXPECT_EQ(link::LoadLe(rep->status), WAVE_ECHO_EBADCMD);
+  EXPECT_EQ(nic::LoadLe(rep->status), WAVE_ECHO_EBADCMD);
 
   EXPECT_GT(Info(fd.get()).heartbeat, beat);
   EXPECT_EQ(nicd.Stop(SIGTERM), 0);

@@ -112,8 +112,8 @@ bool NicdProcess::Start(const std::vector<std::string>& args, std::chrono::milli
   if (pipe2(pipefd, O_CLOEXEC) < 0) {
     return false;
   }
-  link::UniqueFd read_end(pipefd[0]);
-  link::UniqueFd write_end(pipefd[1]);
+  nic::UniqueFd read_end(pipefd[0]);
+  nic::UniqueFd write_end(pipefd[1]);
   pid_ = Spawn(binary_, args, write_end.get(), -1);
   write_end.reset();
   if (pid_ < 0) {
@@ -155,9 +155,9 @@ int NicdProcess::RunToExit(const std::string& binary, const std::vector<std::str
   if (pipe2(pipefd, O_CLOEXEC) < 0) {
     return -1;
   }
-  link::UniqueFd read_end(pipefd[0]);
-  link::UniqueFd write_end(pipefd[1]);
-  link::UniqueFd null(open("/dev/null", O_WRONLY | O_CLOEXEC));
+  nic::UniqueFd read_end(pipefd[0]);
+  nic::UniqueFd write_end(pipefd[1]);
+  nic::UniqueFd null(open("/dev/null", O_WRONLY | O_CLOEXEC));
   pid_t pid = Spawn(binary, args, null.get(), write_end.get());
   write_end.reset();
   if (pid < 0) {

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "link/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace wave::nicd::testing {
 
@@ -69,7 +69,7 @@ class NicdProcess {
   std::string binary_;
   std::string ready_prefix_;
   pid_t pid_ = -1;
-  link::UniqueFd stdout_;
+  nic::UniqueFd stdout_;
   std::string ready_line_;
   int exit_status_ = -1;
 };

@@ -13,9 +13,9 @@
 #include <gtest/gtest.h>
 
 #include "fake_host.h"
-#include "link/mapped_region.h"
-#include "link/shared_word.h"
-#include "link/unique_fd.h"
+#include "base/mapped_region.h"
+#include "base/shared_word.h"
+#include "base/unique_fd.h"
 #include "nicd_process.h"
 #include "qemu_qtest.h"
 #include "wave_diag.h"
@@ -52,10 +52,10 @@ TEST(NicdWithQemu, IvshmemDoorbellDeviceRingsTheNicAndTakesItsInterrupts) {
   NicdProcess nicd;
   ASSERT_TRUE(nicd.Start({"--socket", dir.File("nic.sock"), "--shm", dir.File("bar"), "--bar-size",
                           "1M", "--vectors", "8"}));
-  link::UniqueFd bar_fd(open(dir.File("bar").c_str(), O_RDWR | O_CLOEXEC));
+  nic::UniqueFd bar_fd(open(dir.File("bar").c_str(), O_RDWR | O_CLOEXEC));
   ASSERT_TRUE(bar_fd.valid());
-  link::MappedRegion bar;
-  ASSERT_TRUE(link::MappedRegion::Map(bar_fd.get(), kBarSize, 0, &bar).ok());
+  nic::MappedRegion bar;
+  ASSERT_TRUE(nic::MappedRegion::Map(bar_fd.get(), kBarSize, 0, &bar).ok());
   FakeHost host(bar.bytes());
 
   QemuQtest qemu;
@@ -91,7 +91,7 @@ TEST(NicdWithQemu, IvshmemDoorbellDeviceRingsTheNicAndTakesItsInterrupts) {
   // the NIC counts it.
   ASSERT_TRUE(WaitFor(qemu, [&] {
     qemu.Writel(kBar0 + WAVE_IVSHMEM_REG_DOORBELL, WAVE_IVSHMEM_DOORBELL(0, WAVE_ADMIN_VECTOR));
-    return link::LoadLe(host.stats()->doorbells[WAVE_ADMIN_VECTOR]) > 0;
+    return nic::LoadLe(host.stats()->doorbells[WAVE_ADMIN_VECTOR]) > 0;
   }));
   EXPECT_EQ(host.Stat(&wave_link_stats::hosts_connected), 1u);
 

@@ -45,10 +45,10 @@ bool QemuQtest::Start(const std::string& qemu, const std::vector<std::string>& a
     close(in[1]);
     return false;
   }
-  link::UniqueFd child_in(in[0]);
+  nic::UniqueFd child_in(in[0]);
   to_qemu_.reset(in[1]);
   from_qemu_.reset(out[0]);
-  link::UniqueFd child_out(out[1]);
+  nic::UniqueFd child_out(out[1]);
 
   std::vector<std::string> store = {qemu,
                                     "-qtest",

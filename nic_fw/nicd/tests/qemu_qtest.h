@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "link/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace wave::nicd::testing {
 
@@ -53,9 +53,9 @@ class QemuQtest {
   bool WaitForQmpGreeting(const std::string& qmp_path);
 
   pid_t pid_ = -1;
-  link::UniqueFd to_qemu_;
-  link::UniqueFd from_qemu_;
-  link::UniqueFd qmp_;
+  nic::UniqueFd to_qemu_;
+  nic::UniqueFd from_qemu_;
+  nic::UniqueFd qmp_;
   std::string buffer_;
 };
 
