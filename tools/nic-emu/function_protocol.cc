@@ -6,37 +6,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "nic-emu/unix_socket.h"
+
 namespace wave::nic::emu {
+
+static_assert(kFunctionMaxFds <= kMaxFdsPerSend, "a grant must fit one SendWithFds");
 
 Status SendFunctionPacket(int sock, const void* data, size_t len, const std::vector<int>& fds) {
   if (fds.size() > kFunctionMaxFds) {
     return Status::Error("too many descriptors for one packet");
   }
-  iovec iov{const_cast<void*>(data), len};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(kFunctionMaxFds * sizeof(int))] = {};
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), fds.data(), fds.size() * sizeof(int));
-  }
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    return Status::Errno("sendmsg", errno);
-  }
-  if (static_cast<size_t>(n) != len) {
-    return Status::Error("sendmsg: short packet");
-  }
-  return Status::Ok();
+  return SendWithFds(sock, data, len, fds);
 }
 
 PacketResult ReceiveFunctionPacket(int sock, void* data, size_t cap, size_t* len,

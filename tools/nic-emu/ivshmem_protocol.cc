@@ -5,38 +5,19 @@
 
 #include <cerrno>
 #include <cstring>
+#include <span>
+
+#include "nic-emu/unix_socket.h"
 
 namespace wave::nic::emu {
 
 Status SendIvshmemMessage(int sock, int64_t value, int fd) {
   uint64_t wire = htole64(static_cast<uint64_t>(value));
-  iovec iov{&wire, sizeof(wire)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  // A short send of the 8-byte message would desynchronise the stream: SendWithFds refuses it.
   if (fd >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return SendWithFds(sock, &wire, sizeof(wire), std::span<const int>(&fd, 1));
   }
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    return Status::Errno("sendmsg", errno);
-  }
-  // An 8-byte message fits any socket buffer that accepted part of it only if the buffer was
-  // nearly full; a short send would desynchronise the stream, so it counts as an error.
-  if (n != sizeof(wire)) {
-    return Status::Error("sendmsg: short write");
-  }
-  return Status::Ok();
+  return SendWithFds(sock, &wire, sizeof(wire), {});
 }
 
 Status ReceiveIvshmemMessage(int sock, int64_t* value, UniqueFd* fd) {

@@ -100,4 +100,35 @@ void AcceptPending(int listen_fd, const char* who, const std::function<void(Uniq
   }
 }
 
+Status SendWithFds(int sock, const void* data, size_t len, std::span<const int> fds) {
+  if (fds.size() > kMaxFdsPerSend) {
+    return Status::Error("too many descriptors for one message");
+  }
+  iovec iov{const_cast<void*>(data), len};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(kMaxFdsPerSend * sizeof(int))] = {};
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), fds.data(), fds.size() * sizeof(int));
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return Status::Errno("sendmsg", errno);
+  }
+  if (static_cast<size_t>(n) != len) {
+    return Status::Error("sendmsg: short message");
+  }
+  return Status::Ok();
+}
+
 }  // namespace wave::nic::emu

@@ -6,7 +6,9 @@
 
 #include <sys/un.h>
 
+#include <cstddef>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "base/status.h"
@@ -31,6 +33,12 @@ Status ListenUnix(const std::string& path, int type, UniqueFd* out);
 // each to on_conn, non-blocking and close-on-exec. A failure other than "none left" is logged
 // under `who` (the program's name) and ends the round; the next readiness retries.
 void AcceptPending(int listen_fd, const char* who, const std::function<void(UniqueFd)>& on_conn);
+
+// Sends one message of `len` bytes with `fds` attached (SCM_RIGHTS; none if empty), without
+// blocking or raising SIGPIPE. Both protocols frame by message, so a short send would
+// desynchronise the peer: it is an error, as is more than kMaxFdsPerSend descriptors.
+inline constexpr size_t kMaxFdsPerSend = 32;
+Status SendWithFds(int sock, const void* data, size_t len, std::span<const int> fds);
 
 }  // namespace wave::nic::emu
 
