@@ -14,35 +14,6 @@
 
 #include "wave_sched.h"
 
-/* What a BPF program may send: host-to-NIC message types and their exact sizes. */
-static bool wave_kfunc_msg_ok(u32 type, const void *msg, u32 len)
-{
-	const struct wave_task_event *ev = msg;
-	const struct wave_txn_outcome *o = msg;
-
-	switch (type) {
-	case WAVE_MSG_TASK_NEW:
-	case WAVE_MSG_TASK_RUNNABLE:
-	case WAVE_MSG_TASK_BLOCKED:
-	case WAVE_MSG_TASK_PREEMPTED:
-	case WAVE_MSG_TASK_YIELD:
-	case WAVE_MSG_TASK_DEAD:
-	case WAVE_MSG_TASK_AFFINITY:
-	case WAVE_MSG_TASK_RUNNING:
-		return len == sizeof(*ev) && !ev->flags && ev->tid != WAVE_TID_NONE;
-	case WAVE_MSG_CPU_IDLE:
-	case WAVE_MSG_CPU_TICK:
-	case WAVE_MSG_CPU_AVAILABLE:
-	case WAVE_MSG_CPU_UNAVAILABLE:
-		return len == sizeof(*ev) && !ev->flags;
-	case WAVE_MSG_TXN_OUTCOME:
-		return len == sizeof(*o) && o->outcome >= WAVE_TXN_COMMITTED &&
-		       o->outcome <= WAVE_TXN_OUTCOME_MAX && !o->reserved;
-	default:
-		return false;
-	}
-}
-
 __bpf_kfunc_start_defs();
 
 /**
@@ -62,7 +33,7 @@ __bpf_kfunc int bpf_wave_send(u32 type, const void *msg, u32 msg__sz)
 	l = rcu_dereference(wave_sched_cur);
 	if (!l) {
 		ret = -ENODEV;
-	} else if (!wave_kfunc_msg_ok(type, msg, msg__sz)) {
+	} else if (!wave_sched_msg_ok(type, msg, msg__sz)) {
 		atomic64_inc(&l->c.msgs_rejected);
 		ret = -EINVAL;
 	} else {

@@ -150,4 +150,38 @@ static inline __u32 wave_prestage_csum(const __u64 words[7])
 	return (__u32)(h ^ (h >> 32));
 }
 
+/*
+ * Whether a host-to-NIC scheduling message (task event, CPU event or transaction outcome)
+ * is well formed: its length is its type's struct size and its must-be-zero fields are zero.
+ * Returns 0 for any other type. wave.ko checks what BPF programs send with it and libwave
+ * what its consumers receive, so both sides accept exactly the same messages.
+ */
+static inline int wave_sched_msg_ok(__u32 type, const void *msg, __u32 len)
+{
+	const struct wave_task_event *ev = (const struct wave_task_event *)msg;
+	const struct wave_txn_outcome *o = (const struct wave_txn_outcome *)msg;
+
+	switch (type) {
+	case WAVE_MSG_TASK_NEW:
+	case WAVE_MSG_TASK_RUNNABLE:
+	case WAVE_MSG_TASK_BLOCKED:
+	case WAVE_MSG_TASK_PREEMPTED:
+	case WAVE_MSG_TASK_YIELD:
+	case WAVE_MSG_TASK_DEAD:
+	case WAVE_MSG_TASK_AFFINITY:
+	case WAVE_MSG_TASK_RUNNING:
+		return len == sizeof(*ev) && !ev->flags && ev->tid != WAVE_TID_NONE;
+	case WAVE_MSG_CPU_IDLE:
+	case WAVE_MSG_CPU_TICK:
+	case WAVE_MSG_CPU_AVAILABLE:
+	case WAVE_MSG_CPU_UNAVAILABLE:
+		return len == sizeof(*ev) && !ev->flags;
+	case WAVE_MSG_TXN_OUTCOME:
+		return len == sizeof(*o) && o->outcome >= WAVE_TXN_COMMITTED &&
+		       o->outcome <= WAVE_TXN_OUTCOME_MAX && !o->reserved;
+	default:
+		return 0;
+	}
+}
+
 #endif /* WAVE_UAPI_MSG_H */

@@ -1,19 +1,10 @@
 #include "wave/decision_queue.h"
 
-#include <time.h>
-
 #include <cstring>
 
+#include "clock.h"
+
 namespace wave {
-namespace {
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
 
 uint32_t PrestageChecksum(const wave_prestaged_slot& s) {
   __u64 words[7];

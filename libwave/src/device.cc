@@ -30,6 +30,14 @@ Result<std::unique_ptr<Device>> Device::Open(std::string_view spec, Role role,
   return Error{EINVAL, "unknown device scheme '" + std::string(scheme) + "'"};
 }
 
+Status PublishNicState(Role role, uint8_t* bar, uint32_t state) {
+  if (role != Role::kNic)
+    return Error{EPERM, "only the NIC sets its state"};
+  auto* c = reinterpret_cast<volatile wave_control_page*>(bar);
+  c->nic_state = state;
+  return {};
+}
+
 Status CheckControlPage(const volatile wave_control_page* page, uint64_t mapped_size) {
   const uint32_t magic = page->magic;
   std::atomic_thread_fence(std::memory_order_acquire);

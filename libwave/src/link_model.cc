@@ -1,20 +1,11 @@
 #include "wave/link_model.h"
 
-#include <time.h>
-
 #include <cerrno>
 #include <charconv>
 
+#include "clock.h"
+
 namespace wave {
-namespace {
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
 
 void LinkModel::Spin(uint32_t ns) {
   if (ns == 0)

@@ -6,23 +6,6 @@ namespace wave {
 
 bool ValidMessage(const Message& m) {
   switch (m.type) {
-    case WAVE_MSG_TASK_NEW:
-    case WAVE_MSG_TASK_RUNNABLE:
-    case WAVE_MSG_TASK_BLOCKED:
-    case WAVE_MSG_TASK_PREEMPTED:
-    case WAVE_MSG_TASK_YIELD:
-    case WAVE_MSG_TASK_DEAD:
-    case WAVE_MSG_TASK_AFFINITY:
-    case WAVE_MSG_TASK_RUNNING:
-      return m.len == sizeof(wave_task_event) && m.event.flags == 0 && m.event.tid != WAVE_TID_NONE;
-    case WAVE_MSG_CPU_IDLE:
-    case WAVE_MSG_CPU_TICK:
-    case WAVE_MSG_CPU_AVAILABLE:
-    case WAVE_MSG_CPU_UNAVAILABLE:
-      return m.len == sizeof(wave_task_event) && m.event.flags == 0;
-    case WAVE_MSG_TXN_OUTCOME:
-      return m.len == sizeof(wave_txn_outcome) && m.outcome.outcome >= WAVE_TXN_COMMITTED &&
-             m.outcome.outcome <= WAVE_TXN_OUTCOME_MAX && m.outcome.reserved == 0;
     case WAVE_MSG_DECISION:
       return m.len == sizeof(wave_decision) && m.decision.reserved == 0 &&
              (m.decision.flags & ~WAVE_DECISION_F_PRESTAGED) == 0;
@@ -31,7 +14,8 @@ bool ValidMessage(const Message& m) {
     case WAVE_MSG_RAW:
       return m.len <= kMaxMessagePayload;
     default:
-      return false;
+      // Task, CPU and transaction-outcome messages: the rule wave.ko applies to BPF senders.
+      return wave_sched_msg_ok(m.type, m.raw, m.len);
   }
 }
 

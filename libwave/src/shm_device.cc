@@ -187,11 +187,7 @@ class ShmDevice final : public Device {
   }
 
   Status SetNicState(uint32_t state) override {
-    if (role() != Role::kNic)
-      return Error{EPERM, "only the NIC sets its state"};
-    auto* c = reinterpret_cast<volatile wave_control_page*>(bar_.data());
-    c->nic_state = state;
-    return {};
+    return PublishNicState(role(), bar_.data(), state);
   }
 
   std::span<uint8_t> HostWindow() override { return {window_.data(), window_.size()}; }

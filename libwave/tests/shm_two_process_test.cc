@@ -51,6 +51,28 @@ std::unique_ptr<NicLink> AttachNic(Device& dev, RingConsumer::Start start) {
   return nullptr;
 }
 
+// The NIC side in a child: its device and link, or failure = the child's exit code (10: the
+// device did not open, 11: the link did not attach).
+struct NicSide {
+  std::unique_ptr<Device> dev;
+  std::unique_ptr<NicLink> link;
+  int failure = 0;
+};
+
+NicSide OpenNic(const std::string& name, RingConsumer::Start start) {
+  NicSide n;
+  auto dev = Device::Open("shm:" + name, Role::kNic);
+  if (!dev.ok()) {
+    n.failure = 10;
+    return n;
+  }
+  n.dev = std::move(dev.value());
+  n.link = AttachNic(*n.dev, start);
+  if (!n.link)
+    n.failure = 11;
+  return n;
+}
+
 // Consumes messages [first, first + count) in order; returns 0 on success.
 int ConsumeRange(MessageConsumer& mc, uint64_t first, uint64_t count) {
   Message buf[64];
@@ -104,17 +126,14 @@ TEST(ShmTwoProcess, TenMillionMessagesNoneLostDuplicatedOrReordered) {
   constexpr uint64_t kCount = 10'000'000;
   const pid_t child = test::Spawn([&] {
     test::PinTo(1);
-    auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok())
-      return 10;
-    auto nic = AttachNic(*dev.value(), RingConsumer::Start::kFresh);
-    if (!nic)
-      return 11;
-    const int rc = ConsumeRange(nic->messages(), 0, kCount);
+    NicSide nic = OpenNic(name, RingConsumer::Start::kFresh);
+    if (nic.failure)
+      return nic.failure;
+    const int rc = ConsumeRange(nic.link->messages(), 0, kCount);
     // Tell the host we are done through the decision ring.
     wave_decision d{};
     d.txn_id = kCount;
-    while (!nic->decisions().Push(d)) {
+    while (!nic.link->decisions().Push(d)) {
     }
     return rc;
   });
@@ -149,26 +168,20 @@ TEST(ShmTwoProcess, ConsumerRestartedMidStreamResumesWithoutLoss) {
   });
   // First consumer takes exactly kFirst messages and exits (its commits persist).
   const pid_t c1 = test::Spawn([&] {
-    auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok())
-      return 10;
-    auto nic = AttachNic(*dev.value(), RingConsumer::Start::kFresh);
-    if (!nic)
-      return 11;
-    return ConsumeRange(nic->messages(), 0, kFirst);
+    NicSide nic = OpenNic(name, RingConsumer::Start::kFresh);
+    if (nic.failure)
+      return nic.failure;
+    return ConsumeRange(nic.link->messages(), 0, kFirst);
   });
   ASSERT_EQ(test::Reap(c1), 0);
   // A new consumer resumes from the committed position: it must see kFirst next.
   const pid_t c2 = test::Spawn([&] {
-    auto dev = Device::Open("shm:" + name, Role::kNic);
-    if (!dev.ok())
-      return 10;
-    auto nic = AttachNic(*dev.value(), RingConsumer::Start::kResume);
-    if (!nic)
-      return 11;
-    if (nic->messages().ring().position() != kFirst)
+    NicSide nic = OpenNic(name, RingConsumer::Start::kResume);
+    if (nic.failure)
+      return nic.failure;
+    if (nic.link->messages().ring().position() != kFirst)
       return 12;
-    return ConsumeRange(nic->messages(), kFirst, kTotal - kFirst);
+    return ConsumeRange(nic.link->messages(), kFirst, kTotal - kFirst);
   });
   EXPECT_EQ(test::Reap(c2), 0);
   EXPECT_EQ(test::Reap(producer), 0);
@@ -181,10 +194,8 @@ TEST(ShmTwoProcess, ProducerKilledMidWriteLeavesNoTornSlotAccepted) {
     cfg.message_slots = 1024;
     HostSide host = MakeHost(name, cfg);
     ASSERT_TRUE(host.link);
-    auto dev = Device::Open("shm:" + name, Role::kNic);
-    ASSERT_TRUE(dev.ok());
-    std::unique_ptr<NicLink> nic = AttachNic(*dev.value(), RingConsumer::Start::kFresh);
-    ASSERT_TRUE(nic);
+    NicSide nic = OpenNic(name, RingConsumer::Start::kFresh);
+    ASSERT_EQ(nic.failure, 0);
     // The producer writes field by field (slowly, so kills land inside slots).
     const pid_t producer = test::Spawn([&] {
       RingProducer& rp = host.link->messages().ring();
@@ -213,7 +224,7 @@ TEST(ShmTwoProcess, ProducerKilledMidWriteLeavesNoTornSlotAccepted) {
         EXPECT_EQ(test::Reap(producer), 128 + SIGKILL);
         killed = true;
       }
-      const uint32_t n = nic->messages().Poll(buf);
+      const uint32_t n = nic.link->messages().Poll(buf);
       for (uint32_t i = 0; i < n; i++) {
         ASSERT_TRUE(CheckPatternEvent(buf[i].event, next)) << "torn or wrong message " << next;
         next++;
@@ -221,10 +232,10 @@ TEST(ShmTwoProcess, ProducerKilledMidWriteLeavesNoTornSlotAccepted) {
       if (killed && n == 0)
         idle++;
     }
-    EXPECT_EQ(nic->messages().bad_messages(), 0u);
-    EXPECT_EQ(nic->messages().ring().stats().bad_slots, 0u);
+    EXPECT_EQ(nic.link->messages().bad_messages(), 0u);
+    EXPECT_EQ(nic.link->messages().ring().stats().bad_slots, 0u);
     // Whatever the killed producer left half-written stays invisible.
-    EXPECT_EQ(nic->messages().Poll(buf), 0u);
+    EXPECT_EQ(nic.link->messages().Poll(buf), 0u);
   }
 }
 

@@ -69,47 +69,47 @@ std::string ReadSysfs(const std::string& dir, const char* attr) {
   return s;
 }
 
+// A name for each value of one ABI enumeration, for printing.
+struct ValueName {
+  uint32_t value;
+  const char* name;
+};
+
+template <size_t N>
+const char* NameOf(const ValueName (&names)[N], uint32_t value, const char* unknown) {
+  for (const ValueName& n : names) {
+    if (n.value == value)
+      return n.name;
+  }
+  return unknown;
+}
+
+constexpr ValueName kNicStateNames[] = {
+    {WAVE_NIC_STATE_OFF, "off"},
+    {WAVE_NIC_STATE_READY, "ready"},
+    {WAVE_NIC_STATE_STOPPING, "stopping"},
+};
+constexpr ValueName kCacheNames[] = {
+    {WAVE_CACHE_UC, "UC"},
+    {WAVE_CACHE_WC, "WC"},
+    {WAVE_CACHE_WT, "WT"},
+    {WAVE_CACHE_WB, "WB"},
+};
+constexpr ValueName kKindNames[] = {
+    {WAVE_QKIND_RAW, "raw"},
+    {WAVE_QKIND_MESSAGE, "message"},
+    {WAVE_QKIND_DECISION, "decision"},
+    {WAVE_QKIND_DMA, "dma"},
+};
+
 const char* NicStateName(uint32_t s) {
-  switch (s) {
-    case WAVE_NIC_STATE_OFF:
-      return "off";
-    case WAVE_NIC_STATE_READY:
-      return "ready";
-    case WAVE_NIC_STATE_STOPPING:
-      return "stopping";
-    default:
-      return "unknown";
-  }
+  return NameOf(kNicStateNames, s, "unknown");
 }
-
 const char* CacheName(uint32_t c) {
-  switch (c) {
-    case WAVE_CACHE_UC:
-      return "UC";
-    case WAVE_CACHE_WC:
-      return "WC";
-    case WAVE_CACHE_WT:
-      return "WT";
-    case WAVE_CACHE_WB:
-      return "WB";
-    default:
-      return "?";
-  }
+  return NameOf(kCacheNames, c, "?");
 }
-
 const char* KindName(uint32_t k) {
-  switch (k) {
-    case WAVE_QKIND_RAW:
-      return "raw";
-    case WAVE_QKIND_MESSAGE:
-      return "message";
-    case WAVE_QKIND_DECISION:
-      return "decision";
-    case WAVE_QKIND_DMA:
-      return "dma";
-    default:
-      return "?";
-  }
+  return NameOf(kKindNames, k, "?");
 }
 
 std::string Features(uint64_t f) {
@@ -149,23 +149,28 @@ std::string PatType(uint64_t start, uint64_t end) {
   return "";
 }
 
-Result<std::unique_ptr<Device>> OpenHost(const Options& o) {
-  auto dev = Device::Open(o.device, Role::kHost);
-  if (!dev)
-    std::fprintf(stderr, "wavectl: %s: %s\n", o.device.c_str(), dev.error().message.c_str());
-  return dev;
+// The start both commands share: parse the options, open the device as the host. Returns 0,
+// or the exit code to stop with (2: bad options, 1: the device did not open).
+int ParseAndOpen(int argc, char** argv, Options* o, std::unique_ptr<Device>* dev) {
+  if (!ParseOptions(argc, argv, o))
+    return 2;
+  auto opened = Device::Open(o->device, Role::kHost);
+  if (!opened) {
+    std::fprintf(stderr, "wavectl: %s: %s\n", o->device.c_str(), opened.error().message.c_str());
+    return 1;
+  }
+  *dev = std::move(opened.value());
+  return 0;
 }
 
 }  // namespace
 
 int RunInfo(int argc, char** argv) {
   Options o;
-  if (!ParseOptions(argc, argv, &o))
-    return 2;
-  auto dev = OpenHost(o);
-  if (!dev)
-    return 1;
-  const volatile wave_control_page* cp = (*dev)->control();
+  std::unique_ptr<Device> dev;
+  if (const int rc = ParseAndOpen(argc, argv, &o, &dev); rc != 0)
+    return rc;
+  const volatile wave_control_page* cp = dev->control();
   // The heartbeat's rate says the NIC is alive right now, not only that it was once.
   const uint64_t hb0 = cp->heartbeat;
   const auto t0 = Clock::now();
@@ -234,12 +239,10 @@ int RunInfo(int argc, char** argv) {
 
 int RunPing(int argc, char** argv) {
   Options o;
-  if (!ParseOptions(argc, argv, &o))
-    return 2;
-  auto dev = OpenHost(o);
-  if (!dev)
-    return 1;
-  Device& d = **dev;
+  std::unique_ptr<Device> dev;
+  if (const int rc = ParseAndOpen(argc, argv, &o, &dev); rc != 0)
+    return rc;
+  Device& d = *dev;
   constexpr uint64_t kQueueBytes = 64 * 1024;
   constexpr uint16_t kVector = 1;
   auto src = d.CreateQueue(
