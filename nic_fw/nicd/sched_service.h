@@ -33,9 +33,9 @@
 #include <string>
 #include <thread>
 
-#include "agents/agent.h"
-#include "agents/agent_actor.h"
-#include "agents/link_actor_pump.h"
+#include "policies/sched/framework/agent.h"
+#include "policies/sched/runners/agent_actor.h"
+#include "policies/sched/runners/link_actor_pump.h"
 #include "link/link.h"
 #include "link/unique_fd.h"
 #include "nicd/bar_device.h"
