@@ -1,8 +1,10 @@
 // The core of a scheduling agent, shared by every policy: it validates the host's task/CPU
 // events and transaction outcomes, tracks tasks and CPUs, and turns the policy's choices into
 // decisions (ring decisions for CPUs that need a task now, prestaged decisions for busy CPUs).
-// A policy (fifo_policy.h, shinjuku_policy.h) only keeps the run queue and says who goes
-// first and when a running task should give way.
+// A policy (policies/sched/fifo/, policies/sched/shinjuku/) only keeps the run queue and says
+// who goes first and when a running task should give way. The implementation is split by job:
+// agent.cc (construction, self-check, task moves), agent_events.cc (event intake),
+// agent_outcomes.cc (transaction outcomes), agent_schedule.cc (decision emission).
 //
 // Single-threaded: one NIC core owns an agent. Nothing here allocates after construction.
 #pragma once
@@ -122,7 +124,7 @@ class Agent {
   void enqueue(uint32_t i, bool front);
   void dequeue(uint32_t i);
   // Recomputes the CPU's bits in free_mask_, busy_mask_, staged_mask_ and prestaged_mask_.
-  // On every state change of a CPU, so it must stay cheap (inlined).
+  // On every state change of a CPU, so it must stay cheap (inlined; defined in cpu_masks.h).
   [[gnu::always_inline]] inline void refresh_cpu(uint32_t cpu);
   // Takes the task out of whatever it is in (run queue, a CPU's decision, a CPU), leaving it
   // in no state; the caller sets the next one.

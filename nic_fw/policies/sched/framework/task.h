@@ -7,8 +7,8 @@ namespace wave::agents {
 
 inline constexpr uint32_t kNoIndex = UINT32_MAX;  // "no task" in links and CPU slots
 
-// Every transition is taken on a validated event or outcome (agent.cc), or by the agent's own
-// decision in schedule():
+// Every transition is taken on a validated event or outcome (agent_events.cc,
+// agent_outcomes.cc), or by the agent's own decision in schedule() (agent_schedule.cc):
 //   (new)     --TASK_NEW-->                          kBlocked
 //   kBlocked  --TASK_RUNNABLE-->                     kQueued   (tail of its class)
 //   kQueued   --schedule() names it for a CPU-->     kPending  (a decision is in flight)
