@@ -124,17 +124,14 @@ bool Agent::on_task_event(uint32_t type, const wave_task_event& ev) {
 
   switch (type) {
     case WAVE_MSG_TASK_RUNNABLE:
+    case WAVE_MSG_TASK_PREEMPTED:
+    case WAVE_MSG_TASK_YIELD:
       detach(i);
       enqueue(i, /*front=*/false);
       break;
     case WAVE_MSG_TASK_BLOCKED:
       detach(i);
       t.state = TaskState::kBlocked;
-      break;
-    case WAVE_MSG_TASK_PREEMPTED:
-    case WAVE_MSG_TASK_YIELD:
-      detach(i);
-      enqueue(i, /*front=*/false);
       break;
     case WAVE_MSG_TASK_DEAD:
       detach(i);

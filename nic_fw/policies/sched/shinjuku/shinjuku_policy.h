@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "policies/sched/framework/agent.h"
-#include "policies/sched/shinjuku/prio_table.h"
 #include "policies/sched/framework/task_list.h"
+#include "policies/sched/shinjuku/prio_table.h"
 #include "wave_sched_link.h"
 
 namespace wave::agents {

@@ -4,23 +4,14 @@
 #include "policies/sched/fifo/fifo_policy.h"
 #include "policies/sched/framework/tests/test_util.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
 
-using testing::make_event;
-using testing::make_outcome;
-using testing::RecordingSink;
-using testing::send;
-
 AgentConfig config(uint32_t nr_cpus) {
-  AgentConfig cfg;
-  cfg.nr_cpus = nr_cpus;
-  cfg.max_tasks = 64;
-  cfg.epoch = 7;
-  return cfg;
+  return test_config(nr_cpus, /*max_tasks=*/64, /*epoch=*/7);
 }
 
-void new_runnable(Agent& a, uint32_t tid, uint64_t mask = testing::kAllCpus) {
+void new_runnable(Agent& a, uint32_t tid, uint64_t mask = kAllCpus) {
   ASSERT_TRUE(send(a, WAVE_MSG_TASK_NEW, make_event(tid, 0, 1, 0, mask)));
   ASSERT_TRUE(send(a, WAVE_MSG_TASK_RUNNABLE, make_event(tid, 0, 2)));
 }
@@ -173,4 +164,4 @@ TEST(Fifo, FullRingKeepsTheTaskAndRetries) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

@@ -10,15 +10,12 @@
 #include <vector>
 
 #include "policies/sched/fifo/fifo_policy.h"
+#include "policies/sched/framework/tests/test_util.h"
 #include "policies/sched/shinjuku/prio_table.h"
 #include "policies/sched/shinjuku/shinjuku_policy.h"
-#include "policies/sched/framework/tests/test_util.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
-
-using testing::make_event;
-using testing::send;
 
 constexpr uint32_t kCpus = 6;
 constexpr uint32_t kMaxTid = 40;
@@ -148,7 +145,7 @@ void fuzz(Agent& a, uint64_t seed, int rounds) {
       // An outcome for one of the agent's decisions, with a random kind, sometimes mangled.
       const wave_decision& d = sink.made[rng() % sink.made.size()];
       wave_txn_outcome o =
-          testing::make_outcome(d, static_cast<uint32_t>(rng() % (WAVE_TXN_OUTCOME_MAX + 2)));
+          make_outcome(d, static_cast<uint32_t>(rng() % (WAVE_TXN_OUTCOME_MAX + 2)));
       if (rng() % 10 == 0)
         o.cpu = static_cast<uint32_t>(rng() % (kCpus + 2));
       if (rng() % 10 == 0)
@@ -218,4 +215,4 @@ TEST(Fuzz, ShinjukuNeverViolatesTheRules) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

@@ -7,31 +7,45 @@
 #include <random>
 
 #include "policies/sched/fifo/fifo_policy.h"
-#include "policies/sched/shinjuku/shinjuku_policy.h"
 #include "policies/sched/framework/tests/sim_host.h"
+#include "policies/sched/framework/tests/test_util.h"
+#include "policies/sched/shinjuku/shinjuku_policy.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
-
-using testing::SimConfig;
-using testing::SimHost;
-using testing::SimTaskSpec;
 
 constexpr uint32_t kCpus = 4;
 
+// A short-lived task drawn from rng: 1 to max_bursts bursts of 5 us plus up to burst_spread_ns,
+// and sleeps of up to max_sleep_ns between them (0: the default sleep, and no draw).
+SimTaskSpec short_task(std::mt19937_64& rng, uint32_t max_bursts, uint64_t burst_spread_ns,
+                       uint64_t max_sleep_ns) {
+  SimTaskSpec s;
+  s.bursts = 1 + static_cast<uint32_t>(rng() % max_bursts);
+  s.burst_ns = 5'000 + rng() % burst_spread_ns;
+  if (max_sleep_ns != 0)
+    s.sleep_ns = rng() % max_sleep_ns;
+  return s;
+}
+
+// The simulated host's side of the same kCpus CPUs.
+SimConfig sim_config() {
+  SimConfig sc;
+  sc.nr_cpus = kCpus;
+  return sc;
+}
+
 // 6 long-running tasks (4 ms of work each), 300 short ones arriving over time (1-4 bursts
 // of 5-60 us with sleeps), some pinned to subsets of CPUs, one whose affinity changes.
-void run_workload(Agent& agent, uint64_t seed, uint64_t* steps_out, SimHost** host_out,
-                  std::unique_ptr<SimHost>& holder) {
-  SimConfig cfg;
-  cfg.nr_cpus = kCpus;
+// Returns the host, with the work still under way.
+std::unique_ptr<SimHost> run_workload(Agent& agent, uint64_t seed) {
+  SimConfig cfg = sim_config();
   cfg.seed = seed;
   // Even seeds: events race with decisions.
   cfg.delay_events_percent = seed % 2 ? 0 : 20;
   cfg.touch_percent = seed % 2 ? 0 : 30;
-  holder = std::make_unique<SimHost>(agent, cfg);
+  auto holder = std::make_unique<SimHost>(agent, cfg);
   SimHost& host = *holder;
-  *host_out = &host;
   std::mt19937_64 rng(seed);
   uint32_t tid = 100;
   for (int k = 0; k < 6; k++) {
@@ -40,23 +54,19 @@ void run_workload(Agent& agent, uint64_t seed, uint64_t* steps_out, SimHost** ho
     s.mask = k == 0 ? 0b0011 : ~uint64_t{0};
     host.spawn(tid++, s);
   }
-  uint64_t steps = 0;
   for (int wave = 0; wave < 60; wave++) {
     for (int k = 0; k < 5; k++) {
-      SimTaskSpec s;
-      s.bursts = 1 + static_cast<uint32_t>(rng() % 4);
-      s.burst_ns = 5'000 + rng() % 55'000;
-      s.sleep_ns = rng() % 50'000;
+      SimTaskSpec s = short_task(rng, 4, 55'000, 50'000);
       uint64_t pins[] = {~uint64_t{0}, ~uint64_t{0}, 0b0100, 0b1010};
       s.mask = pins[rng() % 4];
       host.spawn(tid++, s);
     }
     if (wave == 10)
       host.set_affinity(100, 0b1000);
-    for (int k = 0; k < 20; k++, steps++)
+    for (int k = 0; k < 20; k++)
       host.step();
   }
-  *steps_out = steps;
+  return holder;
 }
 
 void expect_everything_done(SimHost& host, const Agent& agent) {
@@ -92,14 +102,9 @@ std::unique_ptr<Agent> make_agent(bool shinjuku, const AgentConfig& cfg) {
 
 TEST(Sim, FifoCompletesEveryTask) {
   for (uint64_t seed = 1; seed <= 4; seed++) {
-    AgentConfig cfg;
-    cfg.nr_cpus = kCpus;
-    cfg.max_tasks = 1024;
+    AgentConfig cfg = test_config(kCpus, /*max_tasks=*/1024);
     FifoPolicy agent(cfg);
-    std::unique_ptr<SimHost> holder;
-    SimHost* host = nullptr;
-    uint64_t steps = 0;
-    run_workload(agent, seed, &steps, &host, holder);
+    std::unique_ptr<SimHost> host = run_workload(agent, seed);
     expect_everything_done(*host, agent);
     expect_stale_outcomes(*host, agent, seed);
   }
@@ -107,16 +112,11 @@ TEST(Sim, FifoCompletesEveryTask) {
 
 TEST(Sim, ShinjukuCompletesEveryTaskAndBoundsWaiting) {
   for (uint64_t seed = 1; seed <= 4; seed++) {
-    AgentConfig cfg;
-    cfg.nr_cpus = kCpus;
-    cfg.max_tasks = 1024;
+    AgentConfig cfg = test_config(kCpus, /*max_tasks=*/1024);
     ShinjukuConfig sj;
     sj.slice_ns = 30'000;
     ShinjukuPolicy agent(cfg, sj);
-    std::unique_ptr<SimHost> holder;
-    SimHost* host = nullptr;
-    uint64_t steps = 0;
-    run_workload(agent, seed, &steps, &host, holder);
+    std::unique_ptr<SimHost> host = run_workload(agent, seed);
     expect_everything_done(*host, agent);
     expect_stale_outcomes(*host, agent, seed);
     EXPECT_GT(agent.stats().preemptions, 0u);
@@ -128,15 +128,10 @@ TEST(Sim, ShinjukuCompletesEveryTaskAndBoundsWaiting) {
 }
 
 TEST(Sim, FifoWithoutPrestagingStillCompletes) {
-  AgentConfig cfg;
-  cfg.nr_cpus = kCpus;
-  cfg.max_tasks = 1024;
+  AgentConfig cfg = test_config(kCpus, /*max_tasks=*/1024);
   cfg.prestage = false;
   FifoPolicy agent(cfg);
-  std::unique_ptr<SimHost> holder;
-  SimHost* host = nullptr;
-  uint64_t steps = 0;
-  run_workload(agent, 9, &steps, &host, holder);
+  std::unique_ptr<SimHost> host = run_workload(agent, 9);
   EXPECT_TRUE(host->run_until_done(400'000));
   EXPECT_TRUE(host->violations().empty());
   EXPECT_EQ(host->stats().from_prestage, 0u);
@@ -148,23 +143,16 @@ TEST(Sim, RunningEventsFollowTheHostFallback) {
   uint64_t failed[2] = {};
   for (bool running_events : {false, true}) {
     for (bool shinjuku : {false, true}) {
-      AgentConfig cfg;
-      cfg.nr_cpus = kCpus;
-      cfg.max_tasks = 1024;
+      AgentConfig cfg = test_config(kCpus, /*max_tasks=*/1024);
       std::unique_ptr<Agent> agent = make_agent(shinjuku, cfg);
-      SimConfig sc;
-      sc.nr_cpus = kCpus;
+      SimConfig sc = sim_config();
       sc.running_events = running_events;
       sc.fallback_percent = 30;
       sc.seed = 11;
       SimHost host(*agent, sc);
       std::mt19937_64 rng(7);
       for (uint32_t tid = 1; tid <= 300; tid++) {
-        SimTaskSpec s;
-        s.bursts = 1 + static_cast<uint32_t>(rng() % 4);
-        s.burst_ns = 5'000 + rng() % 40'000;
-        s.sleep_ns = rng() % 30'000;
-        host.spawn(tid, s);
+        host.spawn(tid, short_task(rng, 4, 40'000, 30'000));
         if (tid % 10 == 0)
           host.step();
       }
@@ -194,23 +182,17 @@ TEST(Sim, RunningEventsFollowTheHostFallback) {
 
 TEST(Sim, LostDecisionsAreMadeAgain) {
   for (bool shinjuku : {false, true}) {
-    AgentConfig cfg;
-    cfg.nr_cpus = kCpus;
-    cfg.max_tasks = 1024;
+    AgentConfig cfg = test_config(kCpus, /*max_tasks=*/1024);
     cfg.decision_timeout_ns = 200'000;
     cfg.prestage = false;  // every decision goes through the ring, where the host loses some
     std::unique_ptr<Agent> agent = make_agent(shinjuku, cfg);
-    SimConfig sc;
-    sc.nr_cpus = kCpus;
+    SimConfig sc = sim_config();
     sc.drop_decisions_percent = 10;
     sc.idle_resend_steps = 20;
     SimHost host(*agent, sc);
     std::mt19937_64 rng(5);
     for (uint32_t tid = 1; tid <= 200; tid++) {
-      SimTaskSpec s;
-      s.bursts = 1 + static_cast<uint32_t>(rng() % 3);
-      s.burst_ns = 5'000 + rng() % 30'000;
-      host.spawn(tid, s);
+      host.spawn(tid, short_task(rng, 3, 30'000, 0));
       host.step();
     }
     EXPECT_TRUE(host.run_until_done(400'000)) << host.waiting_tasks() << " tasks still waiting";
@@ -222,4 +204,4 @@ TEST(Sim, LostDecisionsAreMadeAgain) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

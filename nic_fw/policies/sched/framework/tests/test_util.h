@@ -1,4 +1,5 @@
-// Helpers for the agent tests: a sink that records decisions, and message builders.
+// Helpers for the agent tests: a small configuration, a sink that records decisions, and
+// message builders. The tests live in this namespace too, so they name the helpers directly.
 #pragma once
 
 #include <unistd.h>
@@ -18,6 +19,15 @@
 namespace wave::agents::testing {
 
 inline constexpr uint64_t kAllCpus = ~uint64_t{0};
+
+// An agent over nr_cpus CPUs with room for max_tasks tasks, at `epoch`.
+inline AgentConfig test_config(uint32_t nr_cpus, uint32_t max_tasks = 64, uint64_t epoch = 1) {
+  AgentConfig cfg;
+  cfg.nr_cpus = nr_cpus;
+  cfg.max_tasks = max_tasks;
+  cfg.epoch = epoch;
+  return cfg;
+}
 
 // A shm: device name that no other test, in this process or another, uses.
 inline std::string unique_shm_name(const std::string& tag) {

@@ -7,20 +7,11 @@
 #include "policies/sched/fifo/fifo_policy.h"
 #include "policies/sched/framework/tests/test_util.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
 
-using testing::make_event;
-using testing::make_outcome;
-using testing::RecordingSink;
-using testing::send;
-
 AgentConfig config() {
-  AgentConfig cfg;
-  cfg.nr_cpus = 2;
-  cfg.max_tasks = 8;
-  cfg.epoch = 3;
-  return cfg;
+  return test_config(/*nr_cpus=*/2, /*max_tasks=*/8, /*epoch=*/3);
 }
 
 TEST(Validation, MalformedMessagesAreCountedAndDropped) {
@@ -252,4 +243,4 @@ TEST_F(Outcomes, LateCommitOfARevokedPrestageFollowsTheHost) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

@@ -6,16 +6,13 @@
 #include <mutex>
 #include <vector>
 
+#include "policies/sched/framework/tests/test_util.h"
 #include "policies/sched/runners/agent_actor.h"
 #include "runtime/runtime.h"
-#include "policies/sched/framework/tests/test_util.h"
 #include "wave_sched_link.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
-
-using testing::make_event;
-using testing::make_outcome;
 
 class ReplyBox {
  public:
@@ -157,4 +154,4 @@ TEST(AgentActor, RepliesWithBadRecordsAreRejected) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

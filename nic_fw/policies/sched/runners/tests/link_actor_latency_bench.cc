@@ -19,11 +19,11 @@
 #include <thread>
 #include <vector>
 
-#include "policies/sched/runners/agent_actor.h"
 #include "policies/sched/fifo/fifo_policy.h"
+#include "policies/sched/framework/tests/test_util.h"
+#include "policies/sched/runners/agent_actor.h"
 #include "policies/sched/runners/link_actor_pump.h"
 #include "policies/sched/runners/link_agent.h"
-#include "policies/sched/framework/tests/test_util.h"
 #include "wave/link.h"
 #include "wave_sched_link.h"
 

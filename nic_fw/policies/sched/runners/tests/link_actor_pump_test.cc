@@ -11,16 +11,12 @@
 #include <string>
 #include <thread>
 
-#include "policies/sched/runners/agent_actor.h"
 #include "policies/sched/framework/tests/test_util.h"
+#include "policies/sched/runners/agent_actor.h"
 #include "wave_sched_link.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
-
-using testing::make_event;
-using testing::make_outcome;
-using testing::unique_shm_name;
 
 // A host and a NIC side of one link, a runtime with the agent actor types, one agent actor and
 // the pump that feeds it. Replies of the actor reach the pump the way wave-nicd routes them.
@@ -258,4 +254,4 @@ TEST(LinkActorPump, GarbageSlotsAreCountedAndSkipped) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

@@ -8,27 +8,34 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "policies/sched/fifo/fifo_policy.h"
 #include "policies/sched/framework/tests/test_util.h"
 #include "wave_sched_link.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
 
-using testing::make_event;
-using testing::make_outcome;
-using testing::unique_shm_name;
-
-TEST(LinkAgent, DecisionsTravelOverTheLink) {
-  const std::string name = unique_shm_name("link");
+// Creates the host side of the shared-memory link `name`: two CPUs, no DMA slots.
+void create_host_link(const std::string& name, std::unique_ptr<Device>* dev,
+                      std::unique_ptr<HostLink>* link) {
   LinkConfig lc;
   lc.nr_cpus = 2;
   lc.dma_slots = 0;
-  auto host_dev = Device::Open("shm:" + name, Role::kHost);
-  ASSERT_TRUE(host_dev.ok());
-  auto host = HostLink::Create(*host_dev.value(), lc);
-  ASSERT_TRUE(host.ok());
+  auto d = Device::Open("shm:" + name, Role::kHost);
+  ASSERT_TRUE(d.ok());
+  auto l = HostLink::Create(*d.value(), lc);
+  ASSERT_TRUE(l.ok());
+  *dev = std::move(d.value());
+  *link = std::move(l.value());
+}
+
+TEST(LinkAgent, DecisionsTravelOverTheLink) {
+  const std::string name = unique_shm_name("link");
+  std::unique_ptr<Device> host_dev;
+  std::unique_ptr<HostLink> host;
+  ASSERT_NO_FATAL_FAILURE(create_host_link(name, &host_dev, &host));
   auto nic_dev = Device::Open("shm:" + name, Role::kNic);
   ASSERT_TRUE(nic_dev.ok());
   auto nic = NicLink::Attach(*nic_dev.value());
@@ -41,14 +48,14 @@ TEST(LinkAgent, DecisionsTravelOverTheLink) {
   FifoPolicy agent(cfg);
   LinkAgent pump(*nic.value(), agent);
 
-  MessageProducer& to_nic = host.value()->messages();
+  MessageProducer& to_nic = host->messages();
   for (uint32_t tid = 1; tid <= 3; tid++) {
     ASSERT_TRUE(to_nic.SendEvent(WAVE_MSG_TASK_NEW, make_event(tid, 0, 1)));
     ASSERT_TRUE(to_nic.SendEvent(WAVE_MSG_TASK_RUNNABLE, make_event(tid, 0, 2)));
   }
   EXPECT_EQ(pump.poll_once(), 6u);
 
-  DecisionConsumer& from_nic = host.value()->decisions();
+  DecisionConsumer& from_nic = host->decisions();
   std::array<wave_decision, 8> ring;
   ASSERT_EQ(from_nic.PollRing(ring), 2u);
   EXPECT_EQ(ring[0].tid, 1u);
@@ -73,35 +80,25 @@ TEST(LinkAgent, DecisionsTravelOverTheLink) {
   EXPECT_EQ(agent.stats().dropped(), 0u);
 }
 
-}  // namespace
-}  // namespace wave::agents
-
-namespace wave::agents {
-namespace {
-
 // wave-sched-agent as a separate process on the NIC side of a shared-memory link.
 TEST(SchedAgentProgram, DecidesForAHostInAnotherProcess) {
   const std::string name = unique_shm_name("link");
-  LinkConfig lc;
-  lc.nr_cpus = 2;
-  lc.dma_slots = 0;
-  auto host_dev = Device::Open("shm:" + name, Role::kHost);
-  ASSERT_TRUE(host_dev.ok());
-  auto host = HostLink::Create(*host_dev.value(), lc);
-  ASSERT_TRUE(host.ok());
+  std::unique_ptr<Device> host_dev;
+  std::unique_ptr<HostLink> host;
+  ASSERT_NO_FATAL_FAILURE(create_host_link(name, &host_dev, &host));
 
   std::string cmd = std::string(WAVE_SCHED_AGENT_BIN) + " --device shm:" + name +
                     " --policy shinjuku --cpus 2 --seconds 3";
   FILE* agent = popen(cmd.c_str(), "r");
   ASSERT_NE(agent, nullptr);
 
-  MessageProducer& to_nic = host.value()->messages();
+  MessageProducer& to_nic = host->messages();
   ASSERT_TRUE(to_nic.SendEvent(WAVE_MSG_TASK_NEW, make_event(7, 0, 1)));
   ASSERT_TRUE(to_nic.SendEvent(WAVE_MSG_TASK_RUNNABLE, make_event(7, 0, 2)));
   std::array<wave_decision, 4> ring;
   uint32_t n = 0;
   for (int i = 0; i < 2000 && n == 0; i++) {
-    n = host.value()->decisions().PollRing(ring);
+    n = host->decisions().PollRing(ring);
     if (n == 0)
       usleep(1000);
   }
@@ -121,4 +118,4 @@ TEST(SchedAgentProgram, DecidesForAHostInAnotherProcess) {
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing

@@ -3,30 +3,21 @@
 
 #include <vector>
 
+#include "policies/sched/framework/tests/test_util.h"
 #include "policies/sched/shinjuku/prio_table.h"
 #include "policies/sched/shinjuku/shinjuku_policy.h"
-#include "policies/sched/framework/tests/test_util.h"
 
-namespace wave::agents {
+namespace wave::agents::testing {
 namespace {
 
-using testing::make_event;
-using testing::make_outcome;
-using testing::RecordingSink;
-using testing::send;
-
-AgentConfig config(uint32_t nr_cpus) {
-  AgentConfig cfg;
-  cfg.nr_cpus = nr_cpus;
-  cfg.max_tasks = 64;
-  return cfg;
-}
-
-// A priority table in plain memory, as an application would map it.
+// A priority table in plain memory, as an application would map it: `writer` plays the
+// application, an agent reads it through `reader`.
 struct Table {
-  Table() : mem(64 + 16 * 16) { EXPECT_TRUE(PrioTableWriter::format(mem.data(), bytes(), 16)); }
+  Table() { EXPECT_TRUE(PrioTableWriter::format(mem.data(), bytes(), 16)); }
   size_t bytes() const { return mem.size() * sizeof(uint64_t); }
-  std::vector<uint64_t> mem;  // 8-byte aligned
+  std::vector<uint64_t> mem = std::vector<uint64_t>(64 + 16 * 16);  // 8-byte aligned
+  PrioTableWriter writer{mem.data(), bytes()};
+  PrioTableReader reader{mem.data(), bytes()};
 };
 
 void new_runnable(Agent& a, uint32_t tid, uint64_t time_ns = 0) {
@@ -47,7 +38,7 @@ wave_decision run_one(Agent& a, RecordingSink& sink) {
 TEST(Shinjuku, PreemptsAtTheSliceAndRequeuesAtTheTail) {
   ShinjukuConfig sj;
   sj.slice_ns = 30'000;
-  ShinjukuPolicy a(config(1), sj);
+  ShinjukuPolicy a(test_config(1), sj);
   RecordingSink sink;
   new_runnable(a, 1, 1'000'000);
   new_runnable(a, 2, 1'000'000);
@@ -88,7 +79,7 @@ TEST(Shinjuku, PreemptsAtTheSliceAndRequeuesAtTheTail) {
 }
 
 TEST(Shinjuku, NoPreemptionWithoutAWaitingTask) {
-  ShinjukuPolicy a(config(1), ShinjukuConfig{});
+  ShinjukuPolicy a(test_config(1), ShinjukuConfig{});
   RecordingSink sink;
   new_runnable(a, 1);
   run_one(a, sink);
@@ -103,13 +94,11 @@ TEST(Shinjuku, NoPreemptionWithoutAWaitingTask) {
 
 TEST(Shinjuku, StrictPriorityBetweenClasses) {
   Table table;
-  PrioTableWriter w(table.mem.data(), table.bytes());
-  ASSERT_TRUE(w.set(0, 1, 6));  // best effort
-  ASSERT_TRUE(w.set(1, 2, 6));
-  ASSERT_TRUE(w.set(2, 3, 1));  // latency critical
-  PrioTableReader r(table.mem.data(), table.bytes());
-  ShinjukuPolicy a(config(1), ShinjukuConfig{});
-  a.set_prio_table(&r);
+  ASSERT_TRUE(table.writer.set(0, 1, 6));  // best effort
+  ASSERT_TRUE(table.writer.set(1, 2, 6));
+  ASSERT_TRUE(table.writer.set(2, 3, 1));  // latency critical
+  ShinjukuPolicy a(test_config(1), ShinjukuConfig{});
+  a.set_prio_table(&table.reader);
   RecordingSink sink;
   a.schedule(sink);  // reads the table
   new_runnable(a, 1);
@@ -137,11 +126,9 @@ TEST(Shinjuku, StrictPriorityBetweenClasses) {
 
 TEST(Shinjuku, UrgentClassPreemptsWithinTheSlice) {
   Table table;
-  PrioTableWriter w(table.mem.data(), table.bytes());
-  ASSERT_TRUE(w.set(0, 9, 0));
-  PrioTableReader r(table.mem.data(), table.bytes());
-  ShinjukuPolicy a(config(1), ShinjukuConfig{});
-  a.set_prio_table(&r);
+  ASSERT_TRUE(table.writer.set(0, 9, 0));
+  ShinjukuPolicy a(test_config(1), ShinjukuConfig{});
+  a.set_prio_table(&table.reader);
   RecordingSink sink;
   new_runnable(a, 1, 1000);
   run_one(a, sink);
@@ -160,14 +147,12 @@ TEST(Shinjuku, UrgentClassPreemptsWithinTheSlice) {
 
 TEST(Shinjuku, BetterTaskReplacesAPrestagedOne) {
   Table table;
-  PrioTableWriter w(table.mem.data(), table.bytes());
-  PrioTableReader r(table.mem.data(), table.bytes());
-  ShinjukuPolicy a(config(1), ShinjukuConfig{});
-  a.set_prio_table(&r);
+  ShinjukuPolicy a(test_config(1), ShinjukuConfig{});
+  a.set_prio_table(&table.reader);
   RecordingSink sink;
-  ASSERT_TRUE(w.set(0, 1, 2));  // the running task: class 2
-  ASSERT_TRUE(w.set(1, 7, 2));  // another class 2 task arrives after a class 5 one
-  ASSERT_TRUE(w.set(2, 6, 5));
+  ASSERT_TRUE(table.writer.set(0, 1, 2));  // the running task: class 2
+  ASSERT_TRUE(table.writer.set(1, 7, 2));  // another class 2 task arrives after a class 5 one
+  ASSERT_TRUE(table.writer.set(2, 6, 5));
   a.schedule(sink);
   new_runnable(a, 1);
   run_one(a, sink);
@@ -185,10 +170,8 @@ TEST(Shinjuku, BetterTaskReplacesAPrestagedOne) {
 
 TEST(Shinjuku, TableUpdatesMoveQueuedTasks) {
   Table table;
-  PrioTableWriter w(table.mem.data(), table.bytes());
-  PrioTableReader r(table.mem.data(), table.bytes());
-  ShinjukuPolicy a(config(1), ShinjukuConfig{});
-  a.set_prio_table(&r);
+  ShinjukuPolicy a(test_config(1), ShinjukuConfig{});
+  a.set_prio_table(&table.reader);
   RecordingSink sink;
   new_runnable(a, 1);
   run_one(a, sink);
@@ -196,14 +179,14 @@ TEST(Shinjuku, TableUpdatesMoveQueuedTasks) {
   new_runnable(a, 3);
   a.schedule(sink);
   EXPECT_EQ(a.queued(WAVE_SCHED_QOS_DEFAULT), 1u);  // 2 is prestaged, 3 queued
-  ASSERT_TRUE(w.set(3, 3, 7));
+  ASSERT_TRUE(table.writer.set(3, 3, 7));
   a.schedule(sink);
   EXPECT_EQ(a.find_task(3)->qos, 7u);
   EXPECT_EQ(a.queued(7), 1u);
-  ASSERT_TRUE(w.clear(3));
+  ASSERT_TRUE(table.writer.clear(3));
   a.schedule(sink);
   EXPECT_EQ(a.find_task(3)->qos, WAVE_SCHED_QOS_DEFAULT);
 }
 
 }  // namespace
-}  // namespace wave::agents
+}  // namespace wave::agents::testing
