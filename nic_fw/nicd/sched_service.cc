@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "agents/fifo_policy.h"
-#include "agents/link_agent.h"
-#include "agents/shinjuku_policy.h"
+#include "policies/sched/fifo/fifo_policy.h"
+#include "policies/sched/runners/link_agent.h"
+#include "policies/sched/shinjuku/shinjuku_policy.h"
 
 namespace wave::nicd {
 namespace {

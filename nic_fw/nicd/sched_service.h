@@ -33,11 +33,11 @@
 #include <string>
 #include <thread>
 
-#include "agents/agent.h"
-#include "agents/agent_actor.h"
-#include "agents/link_actor_pump.h"
-#include "control_plane/control_plane.h"
 #include "base/unique_fd.h"
+#include "control_plane/control_plane.h"
+#include "policies/sched/framework/agent.h"
+#include "policies/sched/runners/agent_actor.h"
+#include "policies/sched/runners/link_actor_pump.h"
 #include "nicd/bar_device.h"
 #include "runtime/nic_service.h"
 #include "wave/link.h"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Scheduling offload with the real NIC agent, run inside the emulated host (tools/vm/run, via
 # tools/check/vm_tests.sh): the sched_ext scheduler (bpf/) and wave.ko's kfuncs against the
-# FIFO and Shinjuku agents of nic_fw/agents running in wave-nicd, OUTSIDE the VM, on the
+# FIFO and Shinjuku agents of nic_fw/policies/sched running in wave-nicd, OUTSIDE the VM, on the
 # emulated NIC (nic_fw/nicd/sched_service.h). No stand-in agent runs in the VM.
 # Prints kselftest TAP; exits non-zero if anything failed.
 #   selftests/sched_nic/run_vm.sh BUILD_DIR

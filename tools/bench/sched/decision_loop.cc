@@ -4,9 +4,9 @@
 #include <span>
 #include <vector>
 
-#include "agents/fifo_policy.h"
-#include "agents/prio_table.h"
-#include "agents/shinjuku_policy.h"
+#include "policies/sched/fifo/fifo_policy.h"
+#include "policies/sched/shinjuku/prio_table.h"
+#include "policies/sched/shinjuku/shinjuku_policy.h"
 #include "wave_msg.h"
 
 namespace wave::bench {
