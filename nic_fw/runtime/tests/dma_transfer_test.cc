@@ -6,10 +6,10 @@
 #include <cstring>
 #include <vector>
 
-#include "runtime/dmo_table.h"
-#include "runtime/migration/dma_window.h"
+#include "dmo_table.h"
+#include "migration/dma_window.h"
+#include "migration/state_transfer.h"
 #include "runtime/migration/frame.h"
-#include "runtime/migration/state_transfer.h"
 
 namespace wave::rt::mig {
 namespace {
@@ -25,8 +25,9 @@ class LoopChannel final : public FrameChannel {
       : rx_(rx), slot_(slot), window_size_(window_size) {}
   bool send(FrameType type, uint32_t actor, uint16_t flags, uint64_t arg0, uint64_t arg1,
             std::span<const std::byte> payload) override {
-    FrameHeader h{kFrameMagic, static_cast<uint16_t>(type), flags, actor,
-                  static_cast<uint32_t>(payload.size()), arg0, arg1};
+    FrameHeader h{kFrameMagic, static_cast<uint16_t>(type),           flags,
+                  actor,       static_cast<uint32_t>(payload.size()), arg0,
+                  arg1};
     ++sent_;
     last = rx_.on_frame(h, payload);
     uint64_t off, len;
@@ -50,8 +51,7 @@ class LoopChannel final : public FrameChannel {
 
 struct Fixture : ::testing::Test {
   std::vector<std::byte> window_mem = std::vector<std::byte>(kWindow);
-  std::shared_ptr<DmaWindowAllocator> alloc =
-      DmaWindowAllocator::create(window_mem, nullptr);
+  std::shared_ptr<DmaWindowAllocator> alloc = DmaWindowAllocator::create(window_mem, nullptr);
   DmoTable nic, host;
   StateReceiver rx{host};
   std::vector<ObjectId> ids;
@@ -170,8 +170,7 @@ TEST_F(Fixture, OverlapsAndProtocolMixupsAreRefused) {
   EXPECT_EQ(object(ids[0], 0, 100), StateReceiver::Step::kError);
   begin(3, 100 + 70000 + 4096, &off, &len);
   const uint64_t shortd[2] = {ids[0], off};
-  EXPECT_EQ(rx.on_frame(hdr(FrameType::kDmaObject, ids[0], 100),
-                        std::as_bytes(std::span(shortd))),
+  EXPECT_EQ(rx.on_frame(hdr(FrameType::kDmaObject, ids[0], 100), std::as_bytes(std::span(shortd))),
             StateReceiver::Step::kError);
   EXPECT_EQ(alloc->free_bytes(), kWindow);
   // Ends early: objects missing.
@@ -208,9 +207,9 @@ TEST(DmaGrantSlot, TheSenderChecksTheGrant) {
   DmaGrantSlot s;
   s.actor = 3;
   s.needed = 8192;
-  EXPECT_FALSE(s.offer(4, 0, 8192, kWindow));              // another actor
-  EXPECT_FALSE(s.offer(3, 100, 8192, kWindow));            // misaligned
-  EXPECT_FALSE(s.offer(3, 0, 4096, kWindow));              // too short
+  EXPECT_FALSE(s.offer(4, 0, 8192, kWindow));               // another actor
+  EXPECT_FALSE(s.offer(3, 100, 8192, kWindow));             // misaligned
+  EXPECT_FALSE(s.offer(3, 0, 4096, kWindow));               // too short
   EXPECT_FALSE(s.offer(3, kWindow - 4096, 8192, kWindow));  // past the window
   EXPECT_FALSE(s.offer(3, ~0ull & ~4095ull, 8192, kWindow));
   EXPECT_TRUE(s.offer(3, 4096, 8192, kWindow));

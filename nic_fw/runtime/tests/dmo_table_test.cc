@@ -1,6 +1,6 @@
 // Isolation of DMOs: every call refuses another actor's objects, out-of-bounds ranges and
 // freed objects, counts the violation, quarantines the caller, and leaves the victim intact.
-#include "runtime/dmo_table.h"
+#include "dmo_table.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/latency_stats.h"
+#include "latency_stats.h"
 
 #include <gtest/gtest.h>
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "dmo_table.h"
 #include "runtime/host/host_runtime.h"
 #include "runtime/migration/device_window_link.h"
 #include "runtime/migration/shm_link.h"

@@ -1,6 +1,7 @@
 // The NIC runtime with real core threads: requests answered exactly once, isolation enforced
 // through handlers, clean shutdown with work pending.
 #include "runtime/runtime.h"
+#include "dmo_table.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The hybrid scheduler in logical time: the tests drive it as NIC cores would, advancing a
 // manual clock by each request's cost, so results do not depend on the machine's load.
-#include "runtime/hybrid_scheduler.h"
+#include "hybrid_scheduler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,15 +1,15 @@
 // The migration link's ring treats everything the peer wrote as untrusted: bad positions, bad
 // headers and bad lengths break the ring (counted) instead of being followed.
-#include "runtime/migration/shm_ring.h"
+#include "migration/shm_ring.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <vector>
 
-#include "runtime/dmo_table.h"
+#include "dmo_table.h"
+#include "migration/state_transfer.h"
 #include "runtime/migration/shm_link.h"
-#include "runtime/migration/state_transfer.h"
 
 namespace wave::rt::mig {
 namespace {

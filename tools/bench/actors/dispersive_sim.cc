@@ -5,7 +5,9 @@
 #include <random>
 #include <vector>
 
+#include "hybrid_scheduler.h"  // private to the runtime: the simulation drives the policy itself
 #include "runtime/clock.h"
+#include "runtime/runtime_stats.h"
 
 namespace wave::bench {
 namespace {

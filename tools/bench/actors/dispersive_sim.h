@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/hybrid_scheduler.h"
+#include "runtime/scheduler_config.h"
 
 namespace wave::bench {
 

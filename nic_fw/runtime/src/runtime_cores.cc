@@ -1,0 +1,131 @@
+// The NIC cores: each thread takes requests from the hybrid scheduler and runs their handlers
+// inside the core guard's jump frame; the watchdog (on the management thread) evicts a handler
+// that has used more CPU time than cfg.watchdog_ns (core_guard.h).
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+
+#include "runtime_impl.h"
+
+namespace wave::rt {
+namespace {
+
+uint64_t cpu_ns(clockid_t clock) {
+  timespec ts;
+  if (clock_gettime(clock, &ts) != 0)
+    return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+void Runtime::Impl::core_loop(uint32_t core) {
+  CoreState& cs = *cores_[core];
+  set_current_guard(&cs.guard);
+  clockid_t own;
+  if (pthread_getcpuclockid(pthread_self(), &own) == 0) {
+    cs.cpu_clock.store(own, std::memory_order_release);
+  }
+  for (;;) {
+    std::optional<Message> m = sched_.next(core);
+    if (m) {
+      run_one(core, *m);
+      continue;
+    }
+    if (stopping_.load(std::memory_order_acquire) && sched_.quiescent())
+      break;
+    if (cfg_.core_spin_ns != 0) {
+      // Poll a while before sleeping (RuntimeConfig::core_spin_ns); steady time, not clock_,
+      // which may be a test's logical clock. Yield between polls: where NIC cores are
+      // emulated by threads on shared CPUs, the thread that posts our work may need this one.
+      const uint64_t until = steady_.now_ns() + cfg_.core_spin_ns;
+      bool work = false;
+      while (!(work = sched_.has_work()) && !stopping_.load(std::memory_order_relaxed) &&
+             steady_.now_ns() < until) {
+        std::this_thread::yield();
+      }
+      if (work)
+        continue;
+    }
+    std::unique_lock lock(wake_mu_);
+    wake_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] {
+      return stopping_.load(std::memory_order_acquire) || sched_.has_work();
+    });
+  }
+  set_current_guard(nullptr);
+}
+
+void Runtime::Impl::run_one(uint32_t core, Message& msg) {
+  CoreState& cs = *cores_[core];
+  std::shared_ptr<ActorRecord> rec = record(msg.dst);
+  if (!rec) {
+    sched_.complete(core, msg, 0);
+    reject(std::move(msg), Status::kNoActor);
+    return;
+  }
+  ActorContext ctx(msg.dst, rec->root, table_, false, &cs.guard);
+  const uint64_t t0 = clock_.now_ns();
+  cs.actor.store(msg.dst, std::memory_order_release);
+  cs.guard.run_epoch.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+  cs.busy_since.store(cpu0 == 0 ? 1 : cpu0, std::memory_order_release);
+  const int jumped = sigsetjmp(cs.guard.jump, 0);
+  if (jumped == 0) {
+    cs.guard.in_handler.store(true, std::memory_order_relaxed);
+    rec->type.handler(ctx, msg);
+    cs.guard.in_handler.store(false, std::memory_order_relaxed);
+  } else {
+    // Back from the watchdog signal: the handler's frames are gone. The signal is still
+    // blocked (the jump did not restore the mask), so unblock it for the next eviction.
+    cs.guard.in_handler.store(false, std::memory_order_relaxed);
+    cs.guard.in_runtime_call.store(false, std::memory_order_relaxed);
+    cs.guard.jump_pending.store(false, std::memory_order_relaxed);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, watchdog_sig_);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    rec->evictions.fetch_add(1, std::memory_order_relaxed);
+  }
+  const bool evicted = jumped != 0;
+  const uint64_t t1 = clock_.now_ns();
+  cs.busy_since.store(0, std::memory_order_release);
+  cs.actor.store(kNoActorId, std::memory_order_release);
+  sched_.complete(core, msg, t1 > t0 ? t1 - t0 : 0);
+  if (!msg.wants_reply)
+    return;
+  Reply r;
+  r.request_id = msg.request_id;
+  r.actor = msg.dst;
+  r.latency_ns = t1 > msg.arrival_ns ? t1 - msg.arrival_ns : 0;
+  if (evicted) {
+    r.status = Status::kEvicted;
+  } else {
+    r.status = ctx.reply_status();
+    r.payload = std::move(ctx.reply_payload());
+  }
+  deliver(std::move(r));
+}
+
+void Runtime::Impl::watchdog_check() {
+  for (auto& cp : cores_) {
+    CoreState& cs = *cp;
+    const uint64_t since = cs.busy_since.load(std::memory_order_acquire);
+    if (since == 0)
+      continue;
+    const uint64_t now = cpu_ns(cs.cpu_clock.load(std::memory_order_acquire));
+    if (now < since || now - since <= cfg_.watchdog_ns)
+      continue;
+    const uint64_t epoch = cs.guard.run_epoch.load(std::memory_order_relaxed);
+    if (cs.guard.evict_epoch.load(std::memory_order_relaxed) == epoch)
+      continue;  // signalled
+    const ActorId victim = cs.actor.load(std::memory_order_acquire);
+    cs.guard.evict_epoch.store(epoch, std::memory_order_relaxed);
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+    if (victim != kNoActorId)
+      quarantine(victim, Status::kEvicted);
+    pthread_kill(cs.thread.native_handle(), watchdog_sig_);
+  }
+}
+
+}  // namespace wave::rt

@@ -1,0 +1,151 @@
+// The NIC runtime's state behind runtime.h, and the code that runs on its threads. Split by
+// responsibility:
+//   runtime.cc          construction, start, actors, post, shutdown, stats
+//   runtime_cores.cc    the core threads and the watchdog that evicts their handlers
+//   runtime_link.cc     the management thread: the link to the host, forwarding, auto-migration
+//   runtime_migrate.cc  moving an actor to the host and back
+#pragma once
+
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "core_guard.h"
+#include "dmo_table.h"
+#include "hybrid_scheduler.h"
+#include "migration/state_transfer.h"
+#include "runtime/runtime.h"
+
+namespace wave::rt {
+
+class Runtime::Impl {
+ public:
+  Impl(const Runtime& owner, RuntimeConfig cfg, const ActorRegistry& registry, ReplySink sink,
+       const Clock* clock);
+
+  void attach_host_link(std::unique_ptr<mig::MigrationLink> link);
+  bool start();
+  Status create_actor(const ActorSpec& spec, ActorId* out);
+  Status destroy_actor(ActorId id);
+  Status post(Message&& msg);
+  Status migrate_to_host(ActorId id, MigrationRecord* rec);
+  Status migrate_from_host(ActorId id, MigrationRecord* rec);
+  void shutdown(ShutdownMode mode);
+  RuntimeStats stats() const;
+  std::vector<MigrationRecord> migrations() const;
+  DmoTable& dmo_table() { return table_; }
+  void set_tick_hook(std::function<void(const Runtime&)> hook);
+
+ private:
+  struct ActorRecord {
+    ActorSpec spec;
+    ActorType type;
+    ObjectId root = kNoObjectId;
+    std::atomic<uint64_t> evictions{0};
+    std::atomic<uint64_t> migrations{0};
+  };
+  struct CoreState {
+    CoreGuard guard;
+    std::thread thread;
+    // The core thread's CPU time when the running handler started, 0 when idle. The watchdog
+    // bounds CPU time, not wall time: on this emulation a core thread may be descheduled by
+    // the host (on a real NIC a core is dedicated and the two are the same).
+    std::atomic<uint64_t> busy_since{0};
+    std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
+    std::atomic<ActorId> actor{kNoActorId};
+  };
+
+  std::shared_ptr<ActorRecord> record(ActorId id) const;
+  void core_loop(uint32_t core);
+  void run_one(uint32_t core, Message& msg);
+  void management_loop();
+  void watchdog_check();
+  void quarantine(ActorId id, Status why);
+  void reject(Message&& msg, Status why);
+  void deliver(Reply&& r);
+  void wake_cores();
+  void wake_management();
+
+  // Link handling (management thread, or a caller of migrate_* holding link_mu_).
+  bool poll_link();  // handles at most a batch of frames from the host; false when idle
+  void handle_host_frame(const mig::FrameHeader& h, std::span<const std::byte> payload);
+  void forward_outboxes();
+  bool link_wait();  // called while the tx ring is full
+  Status do_migrate_out(ActorId id, MigrationRecord* rec);
+  Status do_migrate_in(ActorId id, MigrationRecord* rec);
+  // Polls the link until `done` holds; false on the deadline or a broken link.
+  bool wait_for_host(std::chrono::steady_clock::time_point deadline,
+                     const std::function<bool()>& done);
+  // Both directions end alike: phase times from the five stamps, counters, the record kept.
+  void record_migration(ActorRecord& rec, MigrationRecord& mr, const uint64_t (&t)[5],
+                        MigrationRecord* out);
+  void auto_migrate();
+
+  const Runtime& owner_;  // what the tick hook is given
+  const RuntimeConfig cfg_;
+  const ActorRegistry& registry_;
+  ReplySink sink_;
+  SteadyClock steady_;
+  const Clock& clock_;
+  DmoTable table_;
+  HybridScheduler sched_;
+
+  mutable std::shared_mutex actors_mu_;
+  std::map<ActorId, std::shared_ptr<ActorRecord>> actors_;
+  ActorId next_id_ = 1;
+
+  std::vector<std::unique_ptr<CoreState>> cores_;
+  std::thread mgmt_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> mgmt_stop_{false};
+  bool shut_down_ = false;
+  std::atomic<bool> started_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  std::mutex mgmt_mu_;
+  std::condition_variable mgmt_cv_;
+  bool mgmt_kick_ = false;
+  int watchdog_sig_ = 0;
+
+  // Link to the host runtime: all use serialized by link_mu_.
+  std::recursive_mutex link_mu_;
+  std::unique_ptr<mig::MigrationLink> link_;
+  mig::DmaGrantSlot dma_grant_;  // the grant a one-copy migration out waits for
+  mig::StateReceiver returning_{table_};
+  std::map<ActorId, uint64_t> acks_;  // actor -> status of its last kStateAck (+1)
+  bool return_done_ = false;
+  ActorId return_actor_ = kNoActorId;
+  uint64_t last_migration_ns_ = 0;
+  std::vector<ActorId> on_host_;  // in migration order
+  // Requests forwarded to the host and not answered yet, by the NIC's sequence number (the id
+  // on the wire): a host reply is delivered only if it matches one, and only once.
+  struct Forwarded {
+    uint64_t request_id;
+    ActorId actor;
+  };
+  std::map<uint64_t, Forwarded> outstanding_;
+
+  mutable std::mutex records_mu_;
+  std::vector<MigrationRecord> records_;
+  std::function<void(const Runtime&)> tick_hook_;
+
+  std::atomic<uint64_t> requests_{0}, replies_{0}, rejected_{0}, quarantines_{0}, evictions_{0},
+      migrations_out_{0}, migrations_in_{0}, link_errors_{0}, host_replies_{0};
+};
+
+// Bounds on waits for the host, so a dead peer cannot hang the NIC.
+inline constexpr auto kHostTimeout = std::chrono::seconds(5);
+
+}  // namespace wave::rt
