@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "test_util.h"
+#include "wave/affinity.h"
 #include "wave/link.h"
 
 namespace wave {
@@ -125,7 +126,7 @@ TEST(ShmTwoProcess, TenMillionMessagesNoneLostDuplicatedOrReordered) {
   ASSERT_TRUE(host.link);
   constexpr uint64_t kCount = 10'000'000;
   const pid_t child = test::Spawn([&] {
-    test::PinTo(1);
+    PinCurrentThreadTo(1);
     NicSide nic = OpenNic(name, RingConsumer::Start::kFresh);
     if (nic.failure)
       return nic.failure;
@@ -137,7 +138,7 @@ TEST(ShmTwoProcess, TenMillionMessagesNoneLostDuplicatedOrReordered) {
     }
     return rc;
   });
-  test::PinTo(0);
+  PinCurrentThreadTo(0);
   const auto t0 = std::chrono::steady_clock::now();
   Produce(host.link->messages(), 0, kCount, 32);
   wave_decision d{};

@@ -1,7 +1,5 @@
 #include "test_util.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,15 +51,6 @@ wave_task_event PatternEvent(uint64_t i) {
 bool CheckPatternEvent(const wave_task_event& e, uint64_t i) {
   const wave_task_event want = PatternEvent(i);
   return std::memcmp(&e, &want, sizeof(e)) == 0;
-}
-
-void PinTo(int cpu) {
-  if (cpu >= static_cast<int>(std::thread::hardware_concurrency()))
-    return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 }  // namespace wave::test

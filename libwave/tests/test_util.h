@@ -25,9 +25,6 @@ int Reap(pid_t pid);
 wave_task_event PatternEvent(uint64_t i);
 bool CheckPatternEvent(const wave_task_event& e, uint64_t i);
 
-// Pins the calling thread to cpu (ignored if the machine has fewer CPUs).
-void PinTo(int cpu);
-
 }  // namespace wave::test
 
 #endif  // WAVE_TESTS_TEST_UTIL_H_

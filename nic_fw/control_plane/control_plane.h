@@ -15,11 +15,11 @@
 #include <map>
 #include <vector>
 
-#include "control_plane/control_page.h"
 #include "base/event_loop.h"
+#include "base/status.h"
+#include "control_plane/control_page.h"
 #include "control_plane/link_stats.h"
 #include "control_plane/queue_table.h"
-#include "base/status.h"
 #include "control_plane/transport.h"
 
 namespace wave::nic {

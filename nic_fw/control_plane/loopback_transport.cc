@@ -13,7 +13,7 @@
 namespace wave::nic {
 
 Status LoopbackTransport::Open(const std::string& path, uint32_t nr_vectors,
-                            std::unique_ptr<LoopbackTransport>* out) {
+                               std::unique_ptr<LoopbackTransport>* out) {
   if (nr_vectors == 0 || nr_vectors > WAVE_MAX_VECTORS) {
     return Status::Error("vectors must be between 1 and " + std::to_string(WAVE_MAX_VECTORS));
   }

@@ -18,8 +18,8 @@
 #include <string_view>
 
 #include "base/event_loop.h"
-#include "control_plane/link_stats.h"
 #include "base/status.h"
+#include "control_plane/link_stats.h"
 
 namespace wave::nic {
 

@@ -11,10 +11,10 @@
 #include <memory>
 #include <string>
 
-#include "control_plane/echo_service.h"
 #include "base/event_loop.h"
-#include "control_plane/control_plane.h"
 #include "base/unique_fd.h"
+#include "control_plane/control_plane.h"
+#include "control_plane/echo_service.h"
 #include "nicd/open_transport.h"
 #include "nicd/pidfile.h"
 #include "nicd/sched_service.h"
@@ -87,8 +87,8 @@ int RunNicd(const Options& options) {
       settings.push_back("core_spin_us=" + std::to_string(SchedServiceConfig{}.spin.count()));
     settings.insert(settings.end(), options.runtime_settings.begin(),
                     options.runtime_settings.end());
-    runtime = rt::NicRuntimeService::Start(options.runtime_config, settings, transport->bar(),
-                                           &why);
+    runtime =
+        rt::NicRuntimeService::Start(options.runtime_config, settings, transport->bar(), &why);
     if (!runtime) {
       control_plane.Stop();
       return Fail("actor runtime: " + why);

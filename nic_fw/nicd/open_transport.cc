@@ -30,8 +30,8 @@ nic::Status OpenIvshmemServer(const Options& options, std::unique_ptr<nic::Trans
                               std::string* where) {
   nic::emu::IvshmemServerConfig config;
   config.socket_path = options.socket_path;
-  config.shm_path = options.shm_path.empty() ? "/dev/shm/wave-nic-" + std::to_string(getpid())
-                                             : options.shm_path;
+  config.shm_path =
+      options.shm_path.empty() ? "/dev/shm/wave-nic-" + std::to_string(getpid()) : options.shm_path;
   config.shm_may_exist = !options.shm_path.empty();
   config.bar_size = options.bar_size;
   config.nr_vectors = options.vectors;

@@ -35,10 +35,10 @@
 
 #include "base/unique_fd.h"
 #include "control_plane/control_plane.h"
+#include "nicd/bar_device.h"
 #include "policies/sched/framework/agent.h"
 #include "policies/sched/runners/agent_actor.h"
 #include "policies/sched/runners/link_actor_pump.h"
-#include "nicd/bar_device.h"
 #include "runtime/nic_service.h"
 #include "wave/link.h"
 #include "wave_sched_link.h"
@@ -79,7 +79,8 @@ struct SchedServiceTotals {
 
 class SchedService {
  public:
-  SchedService(nic::ControlPlane& link, std::span<std::byte> bar, const SchedServiceConfig& config = {});
+  SchedService(nic::ControlPlane& link, std::span<std::byte> bar,
+               const SchedServiceConfig& config = {});
   ~SchedService();
   SchedService(const SchedService&) = delete;
   SchedService& operator=(const SchedService&) = delete;

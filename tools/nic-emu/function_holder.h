@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "base/event_loop.h"
-#include "nic-emu/ivshmem_server.h"
-#include "control_plane/link_stats.h"
 #include "base/unique_fd.h"
+#include "control_plane/link_stats.h"
+#include "nic-emu/ivshmem_server.h"
 
 namespace wave::nic::emu {
 

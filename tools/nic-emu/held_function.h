@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "base/mapped_region.h"
-#include "control_plane/transport.h"
 #include "base/unique_fd.h"
+#include "control_plane/transport.h"
 
 namespace wave::nic::emu {
 

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "nic-emu/bar_file.h"
-#include "control_plane/transport.h"
 #include "base/unique_fd.h"
+#include "control_plane/transport.h"
+#include "nic-emu/bar_file.h"
 
 namespace wave::nic::emu {
 

@@ -1,5 +1,5 @@
-// The ControlPlane's dispatch rules and the echo service, in process, over a transport that keeps the
-// BAR in this process's memory (the host side is the test itself).
+// The ControlPlane's dispatch rules and the echo service, in process, over a transport that keeps
+// the BAR in this process's memory (the host side is the test itself).
 #include "control_plane/control_plane.h"
 
 #include <poll.h>
@@ -12,8 +12,8 @@
 
 #include <gtest/gtest.h>
 
-#include "control_plane/echo_service.h"
 #include "base/shared_word.h"
+#include "control_plane/echo_service.h"
 
 namespace wave::nic {
 namespace {

@@ -22,13 +22,13 @@
 
 #include <gtest/gtest.h>
 
+#include "base/shared_word.h"
 #include "fake_host.h"
 #include "ivshmem_test_client.h"
+#include "nic-emu/function_options.h"
 #include "nic-emu/function_protocol.h"
 #include "nic-emu/held_function.h"
-#include "base/shared_word.h"
 #include "nic-emu/unix_socket.h"
-#include "nic-emu/function_options.h"
 #include "nicd_process.h"
 
 namespace wave::nicd::testing {

@@ -39,8 +39,8 @@ TEST_F(NicdTest, GarbageQueueDescsAreRejectedAndCounted) {
   host.SetQueue(9, 0x23000, 0x1000, h2n, raw, 8, wc);                  // vector >= nr_vectors
   host.SetQueue(10, 0x30000, 0x3000, h2n, raw, 0, wc);                 // overlaps 11
   host.SetQueue(11, 0x32000, 0x1000, h2n, raw, 0, wc);
-  host.SetQueue(12, 0x40000, 0, h2n, raw, 0, wc);        // empty
-  host.SetQueue(13, 0x50000, 0x1000, h2n, raw, 0, wc);   // ok
+  host.SetQueue(12, 0x40000, 0, h2n, raw, 0, wc);       // empty
+  host.SetQueue(13, 0x50000, 0x1000, h2n, raw, 0, wc);  // ok
   nic::StoreLe(host.control()->queues[14].state, 77u);  // unknown state
   host.BumpTableGen();
   uint64_t scans = host.Stat(&wave_link_stats::queue_table_scans);
@@ -278,7 +278,6 @@ TEST_F(NicdTest, ReplacesAStaleSocketButNotALiveOne) {
   EXPECT_TRUE(client.Handshake(kVectors, milliseconds(5000)).ok());
   EXPECT_EQ(second.Stop(SIGTERM), 0);
 }
-
 
 }  // namespace
 }  // namespace wave::nicd::testing

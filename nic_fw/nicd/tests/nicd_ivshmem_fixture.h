@@ -20,15 +20,13 @@
 
 #include <gtest/gtest.h>
 
+#include "base/shared_word.h"
 #include "fake_host.h"
 #include "ivshmem_test_client.h"
-#include "base/shared_word.h"
 #include "nicd_process.h"
 #include "wave_diag.h"
 
-
 namespace wave::nicd::testing {
-
 
 using nic::emu::testing::IvshmemTestClient;
 using std::chrono::milliseconds;

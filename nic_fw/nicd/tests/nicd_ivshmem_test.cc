@@ -164,7 +164,6 @@ TEST_F(NicdTest, BadEchoCommandsAreCountedAndAnsweredWithTheReason) {
   EXPECT_EQ(host.Stat(&wave_link_stats::echo_ok), 1u);
 }
 
-
 TEST(NicdFlags, BadInputExitsWithUsage) {
   TempDir dir;
   std::string sock = dir.File("s");
@@ -206,7 +205,6 @@ TEST(NicdLoopback, RefusesANonWaveDevice) {
   EXPECT_EQ(NicdProcess::RunToExit({"--device", "/dev/null"}, &err), 1);
   EXPECT_NE(err.find("WAVE_IOC_GET_INFO"), std::string::npos) << err;
 }
-
 
 }  // namespace
 }  // namespace wave::nicd::testing

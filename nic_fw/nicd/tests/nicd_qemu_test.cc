@@ -12,10 +12,10 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_host.h"
 #include "base/mapped_region.h"
 #include "base/shared_word.h"
 #include "base/unique_fd.h"
+#include "fake_host.h"
 #include "nicd_process.h"
 #include "qemu_qtest.h"
 #include "wave_diag.h"

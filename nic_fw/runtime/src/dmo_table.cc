@@ -318,8 +318,8 @@ DmoTable::Slot* DmoTable::claim_import_slot(Space& sp, ActorId actor, ObjectId i
   return &sp.slots[slot];
 }
 
-Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
-                               std::span<std::byte>* storage) {
+template <typename Fill>
+Status DmoTable::import_with(ActorId actor, ObjectId id, uint64_t size, Fill&& fill) {
   std::shared_lock lock(mu_);
   auto it = spaces_.find(actor);
   if (it == spaces_.end())
@@ -330,41 +330,37 @@ Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
   Slot* s = claim_import_slot(sp, actor, id, size, &why);
   if (s == nullptr)
     return why;
-  s->data = DmoBlock(size, /*zeroed=*/false);  // the importer fills every byte
-  if (s->data.data() == nullptr) {
+  if (Status st = fill(*s); st != Status::kOk) {
     sp.free_slots.push_back(object_slot(id));
-    return Status::kOverCap;
+    return st;
   }
   s->generation = object_generation(id);
   s->live = true;
   s->size = size;
   sp.used += size;
   ++sp.objects;
-  *storage = {s->data.data(), size};
   return Status::kOk;
 }
 
+Status DmoTable::import_object(ActorId actor, ObjectId id, uint64_t size,
+                               std::span<std::byte>* storage) {
+  return import_with(actor, id, size, [&](Slot& s) {
+    s.data = DmoBlock(size, /*zeroed=*/false);  // the importer fills every byte
+    if (s.data.data() == nullptr)
+      return Status::kOverCap;
+    *storage = {s.data.data(), size};
+    return Status::kOk;
+  });
+}
+
 Status DmoTable::adopt_object(ActorId actor, ObjectId id, DmoBlock block) {
-  std::shared_lock lock(mu_);
-  auto it = spaces_.find(actor);
-  if (it == spaces_.end())
-    return Status::kNoActor;
-  Space& sp = *it->second;
-  std::lock_guard space_lock(sp.mu);
-  const uint64_t size = block.size();
   if (block.data() == nullptr)
     return Status::kInvalid;
-  Status why = Status::kOk;
-  Slot* s = claim_import_slot(sp, actor, id, size, &why);
-  if (s == nullptr)
-    return why;
-  s->data = std::move(block);
-  s->generation = object_generation(id);
-  s->live = true;
-  s->size = size;
-  sp.used += size;
-  ++sp.objects;
-  return Status::kOk;
+  const uint64_t size = block.size();
+  return import_with(actor, id, size, [&](Slot& s) {
+    s.data = std::move(block);
+    return Status::kOk;
+  });
 }
 
 }  // namespace wave::rt

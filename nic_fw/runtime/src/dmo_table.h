@@ -112,6 +112,10 @@ class DmoTable {
   // Claims slot `id` of the actor's space for an incoming object of `size` bytes (space lock
   // held). Null with *why set on failure.
   Slot* claim_import_slot(Space& sp, ActorId actor, ObjectId id, uint64_t size, Status* why);
+  // Claims the slot, lets `fill` give it storage (a failure frees the slot again) and makes it
+  // the live object `id`: what import_object and adopt_object share.
+  template <typename Fill>
+  Status import_with(ActorId actor, ObjectId id, uint64_t size, Fill&& fill);
   template <typename Fn>
   Status with_space(ActorId caller, Fn&& fn);
   // with_space for one of the caller's objects, checked to hold [off, off + len) first.

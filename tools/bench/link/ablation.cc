@@ -29,7 +29,7 @@ wave_task_event Event(uint32_t tid, uint32_t cpu, uint64_t seq) {
 // The NIC side: FIFO run queue; answers CPU_IDLE with a ring decision, or keeps prestaged
 // slots full (restaging a CPU once the host reports the outcome of its previous decision).
 void Agent(NicLink& nic, bool prestage, const std::atomic<bool>& stop) {
-  PinTo(1);
+  wave::PinCurrentThreadTo(1);
   std::deque<uint32_t> runq;
   std::unordered_map<uint32_t, uint64_t> seen_seq;
   std::vector<bool> staged(kCpus, false);
@@ -124,7 +124,7 @@ AblationResult RunAblation(Mitigation mode, const LinkModel& model, uint32_t dec
 
   std::atomic<bool> stop{false};
   std::thread agent([&] { Agent(*nic.value(), prestage, stop); });
-  PinTo(0);
+  wave::PinCurrentThreadTo(0);
   HostLink& h = *host.value();
   TxnManager txn(kCpus);
   for (uint32_t t = 1; t <= kTasks; t++) {

@@ -2,8 +2,6 @@
 #ifndef WAVE_BENCH_LINK_BENCH_UTIL_H_
 #define WAVE_BENCH_LINK_BENCH_UTIL_H_
 
-#include <pthread.h>
-#include <sched.h>
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -11,6 +9,8 @@
 #include <cstdint>
 #include <thread>
 #include <vector>
+
+#include "wave/affinity.h"
 
 namespace wave::bench {
 
@@ -38,15 +38,6 @@ class Tsc {
  private:
   double ns_per_tick_ = 1.0;
 };
-
-inline void PinTo(int cpu) {
-  if (cpu >= static_cast<int>(std::thread::hardware_concurrency()))
-    return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
 
 inline double Percentile(std::vector<double> v, double p) {
   if (v.empty())

@@ -10,14 +10,14 @@ std::vector<double> PingPong(uint32_t samples, const Tsc& tsc) {
   line.store(0);
   const uint64_t total = samples + samples / 10;
   std::thread pong([&] {
-    PinTo(1);
+    wave::PinCurrentThreadTo(1);
     for (uint64_t i = 0; i < total; i++) {
       while (line.load(std::memory_order_acquire) != 2 * i + 1) {
       }
       line.store(2 * i + 2, std::memory_order_release);
     }
   });
-  PinTo(0);
+  wave::PinCurrentThreadTo(0);
   std::vector<double> out;
   out.reserve(samples);
   for (uint64_t i = 0; i < total; i++) {

@@ -26,7 +26,7 @@ double Throughput(Q& q, uint32_t batch, uint64_t count, bool* ok) {
   std::atomic<bool> go{false};
   std::atomic<bool> good{true};
   std::thread consumer([&] {
-    PinTo(1);
+    wave::PinCurrentThreadTo(1);
     Msg64 buf[64];
     uint64_t next = 0;
     while (!go.load(std::memory_order_acquire)) {
@@ -40,7 +40,7 @@ double Throughput(Q& q, uint32_t batch, uint64_t count, bool* ok) {
       }
     }
   });
-  PinTo(0);
+  wave::PinCurrentThreadTo(0);
   Msg64 msgs[64] = {};
   uint64_t next = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -65,7 +65,7 @@ void RoundTrip(Q& q, uint32_t batch, uint32_t samples, const Tsc& tsc, std::vect
                bool* ok) {
   std::atomic<bool> stop{false};
   std::thread echo([&] {
-    PinTo(1);
+    wave::PinCurrentThreadTo(1);
     Msg64 buf[64];
     while (!stop.load(std::memory_order_relaxed)) {
       const uint32_t n = q.Pop(buf, 64);
@@ -74,7 +74,7 @@ void RoundTrip(Q& q, uint32_t batch, uint32_t samples, const Tsc& tsc, std::vect
         sent += q.PushBack(buf + sent, n - sent);
     }
   });
-  PinTo(0);
+  wave::PinCurrentThreadTo(0);
   Msg64 msgs[64] = {};
   Msg64 back[64];
   uint64_t seq = 0;
