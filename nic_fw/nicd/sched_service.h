@@ -1,6 +1,6 @@
 // The scheduling agent of issue 5 inside wave-nicd: when the host attaches the scheduling link
 // (uapi/wave_sched_link.h: a MESSAGE and a DECISION queue, and the wave_sched_info block that
-// names the policy), wave-nicd builds the FIFO or Shinjuku agent of nic_fw/agents over
+// names the policy), wave-nicd builds the FIFO or Shinjuku agent of nic_fw/policies/sched over
 // libwave's NicLink on its own BAR mapping. Two ways to run it:
 //  - actor (the default): the agent is a pinned actor of the NIC runtime (agent_actor.h) and
 //    this service's thread is only the link's poller, the NIC's DMA/doorbell engine: it feeds
