@@ -18,6 +18,6 @@ int main(int argc, char** argv) {
     case wave::nicd::ParseResult::kOk:
       break;
   }
-  wave::nicd::BlockTerminationSignals();
+  wave::nic::BlockTerminationSignals();
   return wave::nicd::RunNicd(options);
 }

@@ -12,24 +12,17 @@
 #include <string>
 
 #include "base/event_loop.h"
+#include "base/pidfile.h"
+#include "base/program.h"
 #include "base/unique_fd.h"
 #include "control_plane/control_plane.h"
 #include "control_plane/echo_service.h"
 #include "nicd/open_transport.h"
-#include "nicd/pidfile.h"
 #include "nicd/sched_service.h"
 #include "runtime/nic_service.h"
 
 namespace wave::nicd {
 namespace {
-
-sigset_t TerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  return set;
-}
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "wave-nicd: error: %s\n", what.c_str());
@@ -38,15 +31,8 @@ int Fail(const std::string& what) {
 
 }  // namespace
 
-void BlockTerminationSignals() {
-  sigset_t set = TerminationSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  // A host that vanishes mid-send must cost a failed send, not the process.
-  signal(SIGPIPE, SIG_IGN);
-}
-
 int RunNicd(const Options& options) {
-  sigset_t signals = TerminationSignals();
+  sigset_t signals = nic::TerminationSignals();
   nic::UniqueFd sigfd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!sigfd) {
     return Fail(std::string("signalfd: ") + std::strerror(errno));
@@ -120,7 +106,7 @@ int RunNicd(const Options& options) {
     }
   });
 
-  Pidfile pidfile;
+  nic::Pidfile pidfile;
   if (!options.pidfile.empty()) {
     if (nic::Status st = pidfile.Write(options.pidfile); !st.ok()) {
       return Fail(st.message());

@@ -9,10 +9,6 @@
 
 namespace wave::nicd {
 
-// Blocks SIGTERM and SIGINT in the calling thread, so that they are only read from a
-// signalfd; call it before any thread starts.
-void BlockTerminationSignals();
-
 // Runs the firmware to completion; returns the process exit status (0 after a clean stop,
 // 1 if start-up failed).
 int RunNicd(const Options& options);

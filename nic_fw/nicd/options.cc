@@ -4,64 +4,11 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "base/program.h"
 #include "control_plane/bar_size.h"
 #include "wave_abi.h"
 
 namespace wave::nicd {
-namespace {
-
-bool ParseU64(const std::string& text, uint64_t* out, size_t* used) {
-  if (text.empty() || text[0] == '-' || text[0] == '+' || text[0] == ' ') {
-    return false;
-  }
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(text.c_str(), &end, 0);
-  if (errno != 0 || end == text.c_str()) {
-    return false;
-  }
-  *out = v;
-  *used = static_cast<size_t>(end - text.c_str());
-  return true;
-}
-
-bool ParseU32(const std::string& text, uint64_t min, uint64_t max, uint32_t* out) {
-  uint64_t v;
-  size_t used;
-  if (!ParseU64(text, &v, &used) || used != text.size() || v < min || v > max) {
-    return false;
-  }
-  *out = static_cast<uint32_t>(v);
-  return true;
-}
-
-}  // namespace
-
-bool ParseSize(const std::string& text, uint64_t* out) {
-  uint64_t v;
-  size_t used;
-  if (!ParseU64(text, &v, &used)) {
-    return false;
-  }
-  std::string_view suffix = std::string_view(text).substr(used);
-  unsigned shift = 0;
-  if (suffix.empty()) {
-    shift = 0;
-  } else if (suffix == "K" || suffix == "k" || suffix == "KiB") {
-    shift = 10;
-  } else if (suffix == "M" || suffix == "m" || suffix == "MiB") {
-    shift = 20;
-  } else if (suffix == "G" || suffix == "g" || suffix == "GiB") {
-    shift = 30;
-  } else {
-    return false;
-  }
-  if (shift > 0 && v > (UINT64_MAX >> shift)) {
-    return false;
-  }
-  *out = v << shift;
-  return true;
-}
 
 const char* Usage() {
   return "usage: wave-nicd (--socket PATH | --device /dev/waveN | --attach PATH) [options]\n"
@@ -137,7 +84,7 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!take_value()) {
         return ParseResult::kError;
       }
-      if (!ParseSize(value, &opts.bar_size) || !nic::ValidBarSize(opts.bar_size)) {
+      if (!nic::ParseSize(value, &opts.bar_size) || !nic::ValidBarSize(opts.bar_size)) {
         *error = "--bar-size: '" + value + "' is not a power of two between 16K and 16G";
         return ParseResult::kError;
       }
@@ -146,7 +93,7 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!take_value()) {
         return ParseResult::kError;
       }
-      if (!ParseU32(value, 1, WAVE_MAX_VECTORS, &opts.vectors)) {
+      if (!nic::ParseU32(value, 1, WAVE_MAX_VECTORS, &opts.vectors)) {
         *error = "--vectors: '" + value + "' is not a number from 1 to 8";
         return ParseResult::kError;
       }
@@ -154,7 +101,7 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!take_value()) {
         return ParseResult::kError;
       }
-      if (!ParseU32(value, 10, 10000000, &opts.heartbeat_us)) {
+      if (!nic::ParseU32(value, 10, 10000000, &opts.heartbeat_us)) {
         *error = "--heartbeat-us: '" + value + "' is not a number from 10 to 10000000";
         return ParseResult::kError;
       }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "base/program.h"
+
 namespace wave::nicd {
 
 struct Options {
@@ -26,13 +28,11 @@ struct Options {
   bool sched_thread = false;
 };
 
-enum class ParseResult { kOk, kHelp, kError };
+using nic::ParseResult;
+using nic::ParseSize;
 
 // Parses argv (flags as "--name value" or "--name=value"). On kError, `error` says why.
 ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::string* error);
-
-// Parses a size such as 16777216, 0x1000000, 16M, 16MiB, 4K or 1G.
-bool ParseSize(const std::string& text, uint64_t* out);
 
 const char* Usage();
 

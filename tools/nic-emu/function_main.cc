@@ -11,10 +11,10 @@
 #include <string>
 
 #include "base/event_loop.h"
+#include "base/pidfile.h"
+#include "base/program.h"
 #include "nic-emu/function_holder.h"
 #include "nic-emu/function_options.h"
-#include "nicd/nicd.h"
-#include "nicd/pidfile.h"
 
 namespace {
 
@@ -23,12 +23,9 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-int Run(const wave::nicd::FunctionOptions& options) {
+int Run(const wave::nic::emu::FunctionOptions& options) {
   using wave::nic::Status;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  sigset_t signals = wave::nic::TerminationSignals();
   wave::nic::UniqueFd sigfd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!sigfd) {
     return Fail(std::string("signalfd: ") + std::strerror(errno));
@@ -61,7 +58,7 @@ int Run(const wave::nicd::FunctionOptions& options) {
       loop.Stop();
     }
   });
-  wave::nicd::Pidfile pidfile;
+  wave::nic::Pidfile pidfile;
   if (!options.pidfile.empty()) {
     if (Status st = pidfile.Write(options.pidfile); !st.ok()) {
       return Fail(st.message());
@@ -95,18 +92,19 @@ int Run(const wave::nicd::FunctionOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wave::nicd::FunctionOptions options;
+  wave::nic::emu::FunctionOptions options;
   std::string error;
-  switch (wave::nicd::ParseFunctionOptions(argc, argv, &options, &error)) {
-    case wave::nicd::ParseResult::kHelp:
-      std::fputs(wave::nicd::FunctionUsage(), stdout);
+  switch (wave::nic::emu::ParseFunctionOptions(argc, argv, &options, &error)) {
+    case wave::nic::ParseResult::kHelp:
+      std::fputs(wave::nic::emu::FunctionUsage(), stdout);
       return 0;
-    case wave::nicd::ParseResult::kError:
-      std::fprintf(stderr, "wave-nic-function: %s\n%s", error.c_str(), wave::nicd::FunctionUsage());
+    case wave::nic::ParseResult::kError:
+      std::fprintf(stderr, "wave-nic-function: %s\n%s", error.c_str(),
+                   wave::nic::emu::FunctionUsage());
       return 2;
-    case wave::nicd::ParseResult::kOk:
+    case wave::nic::ParseResult::kOk:
       break;
   }
-  wave::nicd::BlockTerminationSignals();
+  wave::nic::BlockTerminationSignals();
   return Run(options);
 }

@@ -5,7 +5,7 @@
 #include "control_plane/bar_size.h"
 #include "wave_abi.h"
 
-namespace wave::nicd {
+namespace wave::nic::emu {
 
 const char* FunctionUsage() {
   return "usage: wave-nic-function --socket PATH --firmware PATH [options]\n"
@@ -81,4 +81,4 @@ ParseResult ParseFunctionOptions(int argc, const char* const* argv, FunctionOpti
   return ParseResult::kOk;
 }
 
-}  // namespace wave::nicd
+}  // namespace wave::nic::emu

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "nicd/options.h"
+#include "base/program.h"
 
-namespace wave::nicd {
+namespace wave::nic::emu {
 
 struct FunctionOptions {
   std::string socket_path;    // QEMU's ivshmem-doorbell chardev connects here
@@ -24,6 +24,6 @@ ParseResult ParseFunctionOptions(int argc, const char* const* argv, FunctionOpti
 
 const char* FunctionUsage();
 
-}  // namespace wave::nicd
+}  // namespace wave::nic::emu
 
 #endif  // WAVE_TOOLS_NIC_EMU_FUNCTION_OPTIONS_H_

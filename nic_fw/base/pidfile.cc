@@ -1,4 +1,4 @@
-#include "nicd/pidfile.h"
+#include "base/pidfile.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,29 +9,29 @@
 
 #include "base/unique_fd.h"
 
-namespace wave::nicd {
+namespace wave::nic {
 
-nic::Status Pidfile::Write(const std::string& path) {
+Status Pidfile::Write(const std::string& path) {
   // Written to a temporary name and renamed, so a reader never sees an empty or partial pid.
   std::string tmp = path + ".tmp";
-  nic::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) {
-    return nic::Status::Errno(tmp, errno);
+    return Status::Errno(tmp, errno);
   }
   std::string text = std::to_string(getpid()) + "\n";
   if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
     int err = errno;
     unlink(tmp.c_str());
-    return nic::Status::Errno("write " + tmp, err);
+    return Status::Errno("write " + tmp, err);
   }
   fd.reset();
   if (rename(tmp.c_str(), path.c_str()) < 0) {
     int err = errno;
     unlink(tmp.c_str());
-    return nic::Status::Errno("rename " + path, err);
+    return Status::Errno("rename " + path, err);
   }
   path_ = path;
-  return nic::Status::Ok();
+  return Status::Ok();
 }
 
 Pidfile::~Pidfile() {
@@ -40,10 +40,10 @@ Pidfile::~Pidfile() {
   }
   // Another wave-nicd may have taken the path over since; leave its file alone.
   char buf[32] = {};
-  nic::UniqueFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd && read(fd.get(), buf, sizeof(buf) - 1) > 0 && std::stol(buf) == getpid()) {
     unlink(path_.c_str());
   }
 }
 
-}  // namespace wave::nicd
+}  // namespace wave::nic
