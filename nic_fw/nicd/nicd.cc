@@ -17,6 +17,7 @@
 #include "base/unique_fd.h"
 #include "control_plane/control_plane.h"
 #include "control_plane/echo_service.h"
+#include "kv/server/kv_server.h"
 #include "nicd/open_transport.h"
 #include "nicd/sched_service.h"
 #include "runtime/nic_service.h"
@@ -64,7 +65,8 @@ int RunNicd(const Options& options) {
   // before the link does.
   std::unique_ptr<rt::NicRuntimeService> runtime;
   const bool agent_actor = options.sched_agent && !options.sched_thread;
-  if (!options.runtime_config.empty() || !options.runtime_settings.empty() || agent_actor) {
+  if (!options.runtime_config.empty() || !options.runtime_settings.empty() || agent_actor ||
+      !options.kv_spec.empty()) {
     std::string why;
     // The agent's core polls while the link is busy, like the thread mode's loop (a wake-up
     // costs more than a decision); --runtime core_spin_us=N overrides it.
@@ -96,6 +98,33 @@ int RunNicd(const Options& options) {
     }
   }
 
+  // The key-value store's shards are actors of the runtime; the store goes before it.
+  std::unique_ptr<kv::KvServer> kv_server;
+  if (!options.kv_spec.empty()) {
+    kv::KvServerConfig kv_config;
+    std::string why;
+    if (!kv::ParseKvOption(options.kv_spec, &kv_config, &why)) {
+      return Fail(why);
+    }
+    rt::NicRuntimeService* service = runtime.get();
+    kv::RuntimeAccess access{&service->runtime(), &service->registry(),
+                             [service](rt::ActorId id, rt::ReplySink sink) {
+                               service->route_replies(id, std::move(sink));
+                             },
+                             [service](rt::ActorId id) { service->unroute_replies(id); }};
+    nic::Status st = nic::Status::Ok();
+    kv_server = kv::KvServer::Start(kv_config, access, &st);
+    if (!kv_server) {
+      sched.reset();
+      runtime.reset();
+      control_plane.Stop();
+      return Fail(st.message());
+    }
+    std::printf("wave-nicd: kv store on %s tcp %d udp %d shards %zu\n",
+                kv_config.net.address.c_str(), kv_server->tcp_port(), kv_server->udp_port(),
+                kv_server->shards().size());
+  }
+
   int caught = 0;
   int raw_sigfd = sigfd.get();
   loop.Watch(raw_sigfd, [&](uint32_t) {
@@ -117,7 +146,8 @@ int RunNicd(const Options& options) {
   std::fflush(stdout);
 
   nic::Status run = loop.Run();
-  sched.reset();  // joins the agent's core and logs its counters
+  kv_server.reset();  // closes the network port, then the shards
+  sched.reset();      // joins the agent's core and logs its counters
   runtime.reset();
   control_plane.Stop();
   transport.reset();  // closes the hosts, unlinks the socket and a BAR file we created

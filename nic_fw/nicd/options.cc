@@ -6,6 +6,7 @@
 
 #include "base/program.h"
 #include "control_plane/bar_size.h"
+#include "kv/server/kv_server.h"
 #include "wave_abi.h"
 
 namespace wave::nicd {
@@ -35,6 +36,10 @@ const char* Usage() {
          "                       runtime fed by the link's poller (actor, or on: the default;\n"
          "                       starts the runtime with one core if no --runtime flag did),\n"
          "                       or in a polling thread of its own (thread)\n"
+         "  --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]  serve the key-value store\n"
+         "                       (memcached text protocol) on the NIC's network port: TCP on\n"
+         "                       ADDR:PORT, UDP if udp= is given; N memtable shards (default\n"
+         "                       2) of at most BYTES each (default 256M) as runtime actors\n"
          "  -h, --help           show this text\n";
 }
 
@@ -118,6 +123,15 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       } else {
         opts.runtime_config = value;
       }
+    } else if (name == "--kv") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      kv::KvServerConfig kv_config;
+      if (!kv::ParseKvOption(value, &kv_config, error)) {
+        return ParseResult::kError;
+      }
+      opts.kv_spec = value;
     } else if (name == "--sched-agent") {
       if (!take_value()) {
         return ParseResult::kError;

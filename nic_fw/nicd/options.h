@@ -26,6 +26,9 @@ struct Options {
   // actor of the runtime (which then starts even without runtime flags) or in its own thread.
   bool sched_agent = true;
   bool sched_thread = false;
+  // --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]: the key-value store (nic_fw/apps/kv) on
+  // the NIC's network port; starts the runtime too.
+  std::string kv_spec;
 };
 
 using nic::ParseResult;

@@ -405,6 +405,7 @@ class NetPort::Impl {
       SendUdpReply(c);
       --udp_active_;
       conns_.erase(it);
+      handler_.OnClosed(id);
       return;
     }
     if (c.closing && flushed && !c.dead)

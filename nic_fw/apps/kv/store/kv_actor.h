@@ -12,8 +12,6 @@
 namespace wave::kv {
 
 inline constexpr char kMemtableActorType[] = "kv.memtable";
-// Message::kind of a memtable request (the payload is an EncodeOp()).
-inline constexpr uint32_t kKvOpKind = 0x4b56;
 
 using UnixClock = std::function<int64_t()>;
 

@@ -12,6 +12,9 @@
 
 namespace wave::kv {
 
+// Message::kind of a memtable request (the payload is an EncodeOp()).
+inline constexpr uint32_t kKvOpKind = 0x4b56;
+
 enum class KvOpCode : uint8_t {
   kGet = 1,
   kSet,

@@ -1,0 +1,103 @@
+#include "kv/server/kv_server.h"
+
+#include "base/program.h"
+#include "kv/store/kv_actor.h"
+
+namespace wave::kv {
+
+bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* error) {
+  size_t comma = text.find(',');
+  std::string endpoint = text.substr(0, comma);
+  size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    *error = "--kv wants ADDR:PORT, got '" + endpoint + "'";
+    return false;
+  }
+  std::string addr = endpoint.substr(0, colon);
+  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']')
+    addr = addr.substr(1, addr.size() - 2);
+  uint32_t port;
+  if (!nic::ParseU32(endpoint.substr(colon + 1), 1, 65535, &port)) {
+    *error = "--kv: bad port in '" + endpoint + "'";
+    return false;
+  }
+  cfg->net.address = addr;
+  cfg->net.tcp_port = static_cast<int>(port);
+  while (comma != std::string::npos) {
+    size_t next = text.find(',', comma + 1);
+    std::string item = text.substr(comma + 1, next == std::string::npos ? next : next - comma - 1);
+    comma = next;
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    uint32_t n;
+    uint64_t bytes;
+    if (key == "udp" && nic::ParseU32(value, 0, 65535, &n)) {
+      cfg->net.udp_port = static_cast<int>(n);
+    } else if (key == "shards" && nic::ParseU32(value, 1, 64, &n)) {
+      cfg->shards = n;
+    } else if (key == "mem" && nic::ParseSize(value, &bytes) && bytes >= (1 << 20)) {
+      cfg->shard_mem_bytes = bytes;
+    } else {
+      *error = "--kv: bad setting '" + item +
+               "' (udp=PORT, shards=1..64, mem=BYTES of at least 1M per shard)";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAccess access,
+                                          nic::Status* status) {
+  auto fail = [status](std::string why) {
+    if (status != nullptr)
+      *status = nic::Status::Error(std::move(why));
+    return nullptr;
+  };
+  if (access.runtime == nullptr || access.registry == nullptr || !access.route || !access.unroute)
+    return fail("kv: no runtime to run the shards in");
+  if (cfg.shards == 0)
+    return fail("kv: at least one shard");
+  rt::ActorType existing;
+  if (!access.registry->find(kMemtableActorType, &existing))
+    access.registry->register_type(MemtableActorType());
+
+  std::unique_ptr<KvServer> server(new KvServer());
+  server->access_ = access;
+  for (uint32_t i = 0; i < cfg.shards; ++i) {
+    rt::ActorId id;
+    rt::Status s = access.runtime->create_actor({.type = kMemtableActorType,
+                                                 .name = "kv.shard" + std::to_string(i),
+                                                 .mem_cap_bytes = cfg.shard_mem_bytes},
+                                                &id);
+    if (s != rt::Status::kOk)
+      return fail(std::string("kv: cannot create shard actor: ") + rt::status_name(s));
+    server->shards_.push_back(id);
+  }
+  rt::Runtime* runtime = access.runtime;
+  server->frontend_ = std::make_unique<MemcacheFrontend>(
+      ShardSet{server->shards_, [runtime](rt::Message&& m) { return runtime->post(std::move(m)); }},
+      cfg.limits);
+  MemcacheFrontend* fe = server->frontend_.get();
+  for (rt::ActorId id : server->shards_)
+    access.route(id, [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); });
+  nic::Status s = nic::Status::Ok();
+  server->port_ = rpc::NetPort::Start(cfg.net, *server->frontend_, &s);
+  if (!server->port_)
+    return fail("kv: " + s.message());
+  if (status != nullptr)
+    *status = nic::Status::Ok();
+  return server;
+}
+
+KvServer::~KvServer() {
+  // The shards' replies stop first, then the port (and its connections) goes: a reply that
+  // arrives in between finds no route and is dropped, never sent on a freed port.
+  for (rt::ActorId id : shards_)
+    access_.unroute(id);
+  port_.reset();
+  for (rt::ActorId id : shards_)
+    access_.runtime->destroy_actor(id);
+}
+
+}  // namespace wave::kv

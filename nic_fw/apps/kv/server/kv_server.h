@@ -1,0 +1,61 @@
+// The key-value store as wave-nicd runs it: memtable shard actors in the NIC runtime, the
+// memcached front end, and the network port that feeds it. Start() creates the shards and
+// opens the port; the destructor closes the port's input first, then stops taking the shards'
+// replies, so nothing is answered on a connection that is gone.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "kv/protocol/memcache_text.h"
+#include "kv/server/memcache_frontend.h"
+#include "rpc/net_port.h"
+#include "runtime/actor.h"
+#include "runtime/runtime.h"
+
+namespace wave::kv {
+
+struct KvServerConfig {
+  rpc::NetPortConfig net;
+  uint32_t shards = 2;
+  uint64_t shard_mem_bytes = 256ull << 20;  // each shard's DMO cap
+  ParseLimits limits;
+};
+
+// How the server reaches the runtime it lives in (NicRuntimeService gives all four).
+struct RuntimeAccess {
+  rt::Runtime* runtime = nullptr;
+  rt::ActorRegistry* registry = nullptr;
+  std::function<void(rt::ActorId, rt::ReplySink)> route;  // replies of an actor go to a sink
+  std::function<void(rt::ActorId)> unroute;  // after it returns the sink is not called again
+};
+
+// Parses wave-nicd's --kv value: `ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]`.
+bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* error);
+
+class KvServer {
+ public:
+  static std::unique_ptr<KvServer> Start(const KvServerConfig& cfg, RuntimeAccess access,
+                                         nic::Status* status);
+  ~KvServer();
+  KvServer(const KvServer&) = delete;
+  KvServer& operator=(const KvServer&) = delete;
+
+  int tcp_port() const { return port_->tcp_port(); }
+  int udp_port() const { return port_->udp_port(); }
+  const std::vector<rt::ActorId>& shards() const { return shards_; }
+  FrontendStats frontend_stats() const { return frontend_->stats(); }
+  rpc::NetPortStats net_stats() const { return port_->stats(); }
+
+ private:
+  KvServer() = default;
+  RuntimeAccess access_;
+  std::vector<rt::ActorId> shards_;
+  std::unique_ptr<MemcacheFrontend> frontend_;
+  std::unique_ptr<rpc::NetPort> port_;
+};
+
+}  // namespace wave::kv
