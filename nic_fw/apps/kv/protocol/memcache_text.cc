@@ -220,9 +220,10 @@ ParseResult ParseRequest(std::string_view in, const ParseLimits& limits, Request
   }
   if (cmd == "verbosity") {
     out->noreply = TakeNoreply(&t);
-    if (t.size() != 2)
+    // "verbosity noreply" is taken silently, as memcached does; a missing level is an error.
+    if (t.size() != 2 && !(out->noreply && t.size() == 1))
       return Refuse(line_len, kError);
-    if (!Number(t[1], &out->verbosity))
+    if (t.size() == 2 && !Number(t[1], &out->verbosity))
       return Refuse(line_len, kBadFormat);
     out->op = Op::kVerbosity;
     return Accept(line_len);
@@ -235,7 +236,7 @@ ParseResult ParseRequest(std::string_view in, const ParseLimits& limits, Request
     }
     return Accept(line_len);
   }
-  if (cmd == "version" && t.size() == 1) {
+  if (cmd == "version") {  // memcached ignores anything after it
     out->op = Op::kVersion;
     return Accept(line_len);
   }

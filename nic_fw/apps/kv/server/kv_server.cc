@@ -17,7 +17,7 @@ bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* er
   if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']')
     addr = addr.substr(1, addr.size() - 2);
   uint32_t port;
-  if (!nic::ParseU32(endpoint.substr(colon + 1), 1, 65535, &port)) {
+  if (!nic::ParseU32(endpoint.substr(colon + 1), 0, 65535, &port)) {
     *error = "--kv: bad port in '" + endpoint + "'";
     return false;
   }

@@ -33,7 +33,8 @@ struct RuntimeAccess {
   std::function<void(rt::ActorId)> unroute;  // after it returns the sink is not called again
 };
 
-// Parses wave-nicd's --kv value: `ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]`.
+// Parses wave-nicd's --kv value: `ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]` (port 0: any free
+// port, which wave-nicd prints).
 bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* error);
 
 class KvServer {

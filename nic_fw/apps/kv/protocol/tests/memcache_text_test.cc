@@ -115,6 +115,8 @@ TEST(MemcacheText, ServerCommands) {
   EXPECT_TRUE(r.noreply);
   EXPECT_TRUE(MustParse("flush_all noreply\r\n").noreply);
   EXPECT_EQ(MustParse("version\r\n").op, Op::kVersion);
+  EXPECT_EQ(MustParse("version foo bar\r\n").op, Op::kVersion);
+  EXPECT_TRUE(MustParse("verbosity noreply\r\n").noreply);
   EXPECT_EQ(MustParse("quit\r\n").op, Op::kQuit);
   EXPECT_EQ(MustParse("stats\r\n").stats_arg, "");
   EXPECT_EQ(MustParse("stats slabs\r\n").stats_arg, "slabs");

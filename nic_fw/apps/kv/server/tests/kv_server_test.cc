@@ -276,6 +276,7 @@ TEST(KvServer, KvOptionParsing) {
   EXPECT_EQ(cfg.shard_mem_bytes, 64ull << 20);
   EXPECT_FALSE(ParseKvOption("11211", &cfg, &err));
   EXPECT_FALSE(ParseKvOption("127.0.0.1:99999", &cfg, &err));
+  EXPECT_FALSE(ParseKvOption("127.0.0.1:", &cfg, &err));
   EXPECT_FALSE(ParseKvOption("127.0.0.1:1,shards=0", &cfg, &err));
   EXPECT_FALSE(ParseKvOption("127.0.0.1:1,colour=blue", &cfg, &err));
   EXPECT_NE(err.find("colour=blue"), std::string::npos);
