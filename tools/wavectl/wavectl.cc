@@ -3,11 +3,13 @@
 //   ping    echo round trips across the link, with the mappings' memtypes (device_command.cc)
 //   stats   the NIC actor runtime's statistics (table or JSON)
 //   sched   the scheduling offload: start/stop/status/run (sched_command.cc)
+//   kv      the key-value store on the NIC: status (kv_command.cc)
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "device_command.h"
+#include "kv_command.h"
 #include "sched_command.h"
 #include "stats_command.h"
 
@@ -22,7 +24,8 @@ void Usage(FILE* f) {
       "  stats   NIC runtime statistics: per-actor mean/tail, queues, migrations, "
       "violations\n"
       "  sched   scheduling offload: start [--policy fifo|shinjuku] [--partial], stop, "
-      "status [--json], run -- CMD\n",
+      "status [--json], run -- CMD\n"
+      "  kv      the key-value store on the NIC: status --server ADDR:PORT [--json]\n",
       f);
 }
 
@@ -36,11 +39,16 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   std::string out, err;
   int rc;
-  if (cmd == "info") return wave::wavectl::RunInfo(argc - 1, argv + 1);
-  if (cmd == "ping") return wave::wavectl::RunPing(argc - 1, argv + 1);
-  if (cmd == "sched") return wave::wavectl::RunSched(argc - 1, argv + 1);
+  if (cmd == "info")
+    return wave::wavectl::RunInfo(argc - 1, argv + 1);
+  if (cmd == "ping")
+    return wave::wavectl::RunPing(argc - 1, argv + 1);
+  if (cmd == "sched")
+    return wave::wavectl::RunSched(argc - 1, argv + 1);
   if (cmd == "stats") {
     rc = wave::wavectl::RunStats(argc - 1, argv + 1, &out, &err);
+  } else if (cmd == "kv") {
+    rc = wave::wavectl::RunKv(argc - 1, argv + 1, &out, &err);
   } else {
     std::fprintf(stderr, "wavectl: unknown command '%s'\n", cmd.c_str());
     Usage(stderr);

@@ -75,8 +75,10 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
     server->shards_.push_back(id);
   }
   rt::Runtime* runtime = access.runtime;
+  KvServer* raw = server.get();
   server->frontend_ = std::make_unique<MemcacheFrontend>(
-      ShardSet{server->shards_, [runtime](rt::Message&& m) { return runtime->post(std::move(m)); }},
+      ShardSet{server->shards_, [runtime](rt::Message&& m) { return runtime->post(std::move(m)); },
+               [raw] { return raw->WaveStats(); }},
       cfg.limits);
   MemcacheFrontend* fe = server->frontend_.get();
   for (rt::ActorId id : server->shards_)
@@ -88,6 +90,74 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
   if (status != nullptr)
     *status = nic::Status::Ok();
   return server;
+}
+
+std::string KvServer::WaveStats() const {
+  std::string out;
+  auto stat = [&out](const std::string& name, const std::string& value) {
+    AppendStat(&out, name, value);
+  };
+  const rt::RuntimeStats rs = access_.runtime->stats();
+  stat("shards", std::to_string(shards_.size()));
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    const std::string p = "shard." + std::to_string(i) + ".";
+    stat(p + "actor", std::to_string(shards_[i]));
+    for (const rt::ActorStats& a : rs.actors) {
+      if (a.id != shards_[i])
+        continue;
+      const char* where = "nic";
+      switch (a.sched.location) {
+        case rt::ActorLocation::kNic:
+          break;
+        case rt::ActorLocation::kMigratingOut:
+          where = "to-host";
+          break;
+        case rt::ActorLocation::kHost:
+          where = "host";
+          break;
+        case rt::ActorLocation::kReturning:
+          where = "to-nic";
+          break;
+      }
+      stat(p + "name", a.name);
+      stat(p + "where", where);
+      stat(p + "group", a.sched.group == rt::CoreGroup::kDrr ? "drr" : "fcfs");
+      stat(p + "processed", std::to_string(a.sched.processed));
+      stat(p + "queued", std::to_string(a.sched.queued));
+      stat(p + "latency_mean_ns", std::to_string(static_cast<uint64_t>(a.sched.latency_mean_ns)));
+      stat(p + "latency_tail_ns", std::to_string(static_cast<uint64_t>(a.sched.latency_tail_ns)));
+      stat(p + "mem_used", std::to_string(a.mem.used_bytes));
+      stat(p + "mem_cap", std::to_string(a.mem.cap_bytes));
+      stat(p + "objects", std::to_string(a.mem.objects));
+      stat(p + "migrations", std::to_string(a.migrations));
+      stat(p + "quarantined", a.sched.quarantined ? "1" : "0");
+    }
+  }
+  const rpc::NetPortStats n = port_->stats();
+  stat("net.tcp_port", std::to_string(port_->tcp_port()));
+  stat("net.udp_port", std::to_string(port_->udp_port()));
+  stat("net.open", std::to_string(n.open));
+  stat("net.accepted", std::to_string(n.accepted));
+  stat("net.refused", std::to_string(n.refused));
+  stat("net.bytes_in", std::to_string(n.bytes_in));
+  stat("net.bytes_out", std::to_string(n.bytes_out));
+  stat("net.backpressure_stalls", std::to_string(n.backpressure_stalls));
+  stat("net.input_overflows", std::to_string(n.input_overflows));
+  stat("net.udp_datagrams", std::to_string(n.udp_datagrams));
+  stat("net.udp_bad", std::to_string(n.udp_bad));
+  const FrontendStats f = frontend_->stats();
+  stat("front.requests", std::to_string(f.requests));
+  stat("front.protocol_errors", std::to_string(f.protocol_errors));
+  stat("front.shard_failures", std::to_string(f.shard_failures));
+  stat("runtime.nic_latency_mean_ns",
+       std::to_string(static_cast<uint64_t>(rs.sched.nic_latency_mean_ns)));
+  stat("runtime.migrations_out", std::to_string(rs.migrations_out));
+  stat("runtime.migrations_in", std::to_string(rs.migrations_in));
+  if (replication_stats_)
+    out += replication_stats_();
+  else
+    stat("repl.enabled", "0");
+  return out;
 }
 
 KvServer::~KvServer() {

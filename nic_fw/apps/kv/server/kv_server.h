@@ -50,6 +50,8 @@ class KvServer {
   const std::vector<rt::ActorId>& shards() const { return shards_; }
   FrontendStats frontend_stats() const { return frontend_->stats(); }
   rpc::NetPortStats net_stats() const { return port_->stats(); }
+  // The STAT lines of "stats wave" (what `wavectl kv status` shows).
+  std::string WaveStats() const;
 
  private:
   KvServer() = default;
@@ -57,6 +59,7 @@ class KvServer {
   std::vector<rt::ActorId> shards_;
   std::unique_ptr<MemcacheFrontend> frontend_;
   std::unique_ptr<rpc::NetPort> port_;
+  std::function<std::string()> replication_stats_;  // STAT repl.* lines, when replicated
 };
 
 }  // namespace wave::kv

@@ -162,6 +162,10 @@ void MemcacheFrontend::Dispatch(rpc::ConnId conn, Request&& req, rpc::NetPort& p
         port.Complete(conn, slot, "RESET\r\n");
         return;
       }
+      if (req.stats_arg == "wave" && shards_.wave_stats) {
+        port.Complete(conn, slot, shards_.wave_stats() + "END\r\n");
+        return;
+      }
       if (!req.stats_arg.empty()) {
         port.Complete(conn, slot,
                       req.stats_arg == "settings" || req.stats_arg == "items" ||

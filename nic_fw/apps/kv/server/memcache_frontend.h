@@ -28,6 +28,8 @@ namespace wave::kv {
 struct ShardSet {
   std::vector<rt::ActorId> shards;
   std::function<rt::Status(rt::Message&&)> post;
+  // "stats wave": STAT lines about the store's actors, network and replication (no END).
+  std::function<std::string()> wave_stats;
 };
 
 struct FrontendStats {

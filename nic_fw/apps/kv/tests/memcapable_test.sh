@@ -43,4 +43,16 @@ reply=$(printf 'set after 0 0 2\r\nok\r\nget after\r\n' | timeout 5 bash -c \
 	echo "FAIL: after memcapable: '$reply'"
 	exit 1
 }
+# The operator's view: wavectl kv status, text and JSON.
+wavectl=$(dirname "$nicd")/../../tools/wavectl/wavectl
+status=$("$wavectl" kv status --server 127.0.0.1:$port) || { echo "FAIL: wavectl kv status"; exit 1; }
+echo "$status"
+grep -q "2 shards" <<<"$status" && grep -qE "kv.shard1 +nic" <<<"$status" ||
+	{ echo "FAIL: wavectl kv status does not show the shards"; exit 1; }
+"$wavectl" kv status --server 127.0.0.1:$port --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert len(s["shards"]) == 2 and all(x["where"] == "nic" for x in s["shards"]), s
+assert s["front"]["requests"] > 0, s
+' || { echo "FAIL: wavectl kv status --json"; exit 1; }
 echo "ok"
