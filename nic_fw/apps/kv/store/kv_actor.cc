@@ -15,7 +15,7 @@ rt::ActorType MemtableActorType(MemtableConfig cfg, UnixClock now_s) {
     KvOp op;
     KvResult r;
     if (msg.kind == kKvOpKind && DecodeOp(msg.payload, &op))
-      r = Memtable(ctx, now_s()).Execute(op);
+      r = Memtable(ctx, op.now_s != 0 ? op.now_s : now_s()).Execute(op);
     ctx.reply(EncodeResult(r));
   };
   return type;

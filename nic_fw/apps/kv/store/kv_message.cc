@@ -96,6 +96,7 @@ std::vector<std::byte> EncodeOp(const KvOp& op) {
   w.put(op.cas_unique);
   w.put(op.delta);
   w.put(op.delay_s);
+  w.put(op.now_s);
   w.put_bytes(op.key);
   w.put_bytes(op.value);
   return w.take();
@@ -108,8 +109,9 @@ bool DecodeOp(std::span<const std::byte> bytes, KvOp* out) {
     return false;
   out->code = static_cast<KvOpCode>(code);
   return r.get(&out->flags) && r.get(&out->exptime) && r.get(&out->cas_unique) &&
-         r.get(&out->delta) && r.get(&out->delay_s) && r.get_bytes(&out->key, kMaxKeyBytes) &&
-         r.get_bytes(&out->value, kMaxValueBytes) && r.at_end();
+         r.get(&out->delta) && r.get(&out->delay_s) && r.get(&out->now_s) &&
+         r.get_bytes(&out->key, kMaxKeyBytes) && r.get_bytes(&out->value, kMaxValueBytes) &&
+         r.at_end();
 }
 
 std::vector<std::byte> EncodeResult(const KvResult& res) {

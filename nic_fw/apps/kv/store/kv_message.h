@@ -39,6 +39,9 @@ struct KvOp {
   uint64_t cas_unique = 0;
   uint64_t delta = 0;   // incr/decr
   int64_t delay_s = 0;  // flush_all
+  // The Unix time the op runs at (0: the shard's clock). A replicated write carries its
+  // primary's time, so every replica resolves relative expiry times alike.
+  int64_t now_s = 0;
   std::string key;
   std::string value;
 };
