@@ -45,6 +45,7 @@ check: all
 
 demo: all
 	WAVE_BUILD=$(BUILD) tools/vm/run -- tools/demo/demo.sh $(BUILD)
+	tools/vm/enter tools/demo/kv_demo.sh $(BUILD)
 
 bench: all
 	tools/bench/run-all $(BUILD)
