@@ -106,6 +106,13 @@ int RunNicd(const Options& options) {
     if (!kv::ParseKvOption(options.kv_spec, &kv_config, &why)) {
       return Fail(why);
     }
+    if (!options.kv_replicas.empty()) {
+      if (!kv::ParseReplicasOption(options.kv_replicas, &kv_config.replication, &why)) {
+        return Fail(why);
+      }
+      kv_config.replicated = true;
+      kv_config.replication.log_path = options.kv_log;
+    }
     rt::NicRuntimeService* service = runtime.get();
     kv::RuntimeAccess access{&service->runtime(), &service->registry(),
                              [service](rt::ActorId id, rt::ReplySink sink) {

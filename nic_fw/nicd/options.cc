@@ -40,6 +40,10 @@ const char* Usage() {
          "                       (memcached text protocol) on the NIC's network port: TCP on\n"
          "                       ADDR:PORT, UDP if udp= is given; N memtable shards (default\n"
          "                       2) of at most BYTES each (default 256M) as runtime actors\n"
+         "  --kv-replicas INDEX@ADDR:PORT,ADDR:PORT,ADDR:PORT  replicate the store's writes\n"
+         "                       (Viewstamped Replication) over these replicas' peer\n"
+         "                       addresses; this instance is replica INDEX. Needs --kv-log\n"
+         "  --kv-log PATH        the replica's log file (created if missing, replayed at start)\n"
          "  -h, --help           show this text\n";
 }
 
@@ -132,6 +136,19 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
         return ParseResult::kError;
       }
       opts.kv_spec = value;
+    } else if (name == "--kv-replicas" || name == "--kv-log") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (name == "--kv-log") {
+        opts.kv_log = value;
+      } else {
+        kv::ReplicationConfig repl;
+        if (!kv::ParseReplicasOption(value, &repl, error)) {
+          return ParseResult::kError;
+        }
+        opts.kv_replicas = value;
+      }
     } else if (name == "--sched-agent") {
       if (!take_value()) {
         return ParseResult::kError;
@@ -146,6 +163,10 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       *error = "unknown argument '" + arg + "'";
       return ParseResult::kError;
     }
+  }
+  if (!opts.kv_replicas.empty() && (opts.kv_spec.empty() || opts.kv_log.empty())) {
+    *error = "--kv-replicas needs --kv and --kv-log";
+    return ParseResult::kError;
   }
   if (!opts.socket_path.empty() + !opts.device_path.empty() + !opts.attach_path.empty() != 1) {
     *error = "give exactly one of --socket, --device and --attach";

@@ -29,6 +29,10 @@ struct Options {
   // --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]: the key-value store (nic_fw/apps/kv) on
   // the NIC's network port; starts the runtime too.
   std::string kv_spec;
+  // --kv-replicas INDEX@ADDR:PORT,ADDR:PORT,ADDR:PORT and --kv-log PATH: the store replicated
+  // across that many wave-nicd instances (this one is INDEX), its log in PATH.
+  std::string kv_replicas;
+  std::string kv_log;
 };
 
 using nic::ParseResult;

@@ -83,6 +83,23 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
   MemcacheFrontend* fe = server->frontend_.get();
   for (rt::ActorId id : server->shards_)
     access.route(id, [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); });
+  if (cfg.replicated) {
+    // The log is replayed into the shards before the port takes any client.
+    nic::Status rs = nic::Status::Ok();
+    server->replication_ = ReplicationService::Start(
+        cfg.replication, [raw](const KvOp& op, uint64_t token) { raw->ApplyCommitted(op, token); },
+        [fe](uint64_t token, std::string reply) { fe->Refuse(token, std::move(reply)); }, &rs);
+    if (!server->replication_)
+      return fail("kv: " + rs.message());
+    ReplicationService* repl = server->replication_.get();
+    server->replication_stats_ = [repl] { return repl->StatLines(); };
+    fe->SetReplication([repl](uint64_t token, const KvOp& op) { return repl->Submit(token, op); },
+                       [repl] {
+                         return "SERVER_ERROR not the primary; the primary is replica " +
+                                std::to_string(repl->Primary()) + " (peer " +
+                                repl->PeerAddress(repl->Primary()) + ")\r\n";
+                       });
+  }
   nic::Status s = nic::Status::Ok();
   server->port_ = rpc::NetPort::Start(cfg.net, *server->frontend_, &s);
   if (!server->port_)
@@ -160,7 +177,23 @@ std::string KvServer::WaveStats() const {
   return out;
 }
 
+void KvServer::ApplyCommitted(const KvOp& op, uint64_t token) {
+  const std::vector<std::byte> payload = EncodeOp(op);
+  auto post = [&](size_t shard, uint64_t request_id) {
+    access_.runtime->post(rt::Message{
+        .request_id = request_id, .dst = shards_[shard], .kind = kKvOpKind, .payload = payload});
+  };
+  if (op.code == KvOpCode::kFlushAll) {
+    for (size_t s = 0; s < shards_.size(); ++s)
+      post(s, token != 0 ? token | s : background_ids_++);
+    return;
+  }
+  post(frontend_->ShardOf(op.key), token != 0 ? token : background_ids_++);
+}
+
 KvServer::~KvServer() {
+  // Replication stops first: no committed write is posted to shards that are going away.
+  replication_.reset();
   // The shards' replies stop first, then the port (and its connections) goes: a reply that
   // arrives in between finds no route and is dropped, never sent on a freed port.
   for (rt::ActorId id : shards_)

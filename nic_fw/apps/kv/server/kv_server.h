@@ -4,6 +4,7 @@
 // replies, so nothing is answered on a connection that is gone.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "base/status.h"
 #include "kv/protocol/memcache_text.h"
 #include "kv/server/memcache_frontend.h"
+#include "kv/server/replication_service.h"
 #include "rpc/net_port.h"
 #include "runtime/actor.h"
 #include "runtime/runtime.h"
@@ -23,6 +25,8 @@ struct KvServerConfig {
   uint32_t shards = 2;
   uint64_t shard_mem_bytes = 256ull << 20;  // each shard's DMO cap
   ParseLimits limits;
+  bool replicated = false;  // then `replication` says how
+  ReplicationConfig replication;
 };
 
 // How the server reaches the runtime it lives in (NicRuntimeService gives all four).
@@ -59,7 +63,12 @@ class KvServer {
   std::vector<rt::ActorId> shards_;
   std::unique_ptr<MemcacheFrontend> frontend_;
   std::unique_ptr<rpc::NetPort> port_;
+  // Posts a committed write to its shard(s); `token` 0: nobody here waits for the result.
+  void ApplyCommitted(const KvOp& op, uint64_t token);
+
+  std::unique_ptr<ReplicationService> replication_;
   std::function<std::string()> replication_stats_;  // STAT repl.* lines, when replicated
+  std::atomic<uint64_t> background_ids_{1ull << 63};
 };
 
 }  // namespace wave::kv

@@ -237,6 +237,27 @@ void MemcacheFrontend::Dispatch(rpc::ConnId conn, Request&& req, rpc::NetPort& p
     p->id = next_pending_++;
     pending_.emplace(p->id, p);
   }
+  const bool touches = r.op == Op::kGat || r.op == Op::kGats;
+  if (shards_.replicate && r.op != Op::kStats && (!IsGet(r.op) || touches)) {
+    // Writes (and gat, which moves expiry) go through the log, one entry per key, each
+    // carrying the primary's clock; a flush_all is one entry that fans out when applied.
+    const uint64_t base = p->id << kIndexBits;
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    const size_t entries = r.op == Op::kFlushAll ? 1 : ops.size();
+    for (size_t i = 0; i < entries; ++i) {
+      KvOp op = ops[i].first;
+      op.now_s = now;
+      if (shards_.replicate(base | i, op))
+        continue;
+      if (i == 0) {
+        Refuse(base,
+               shards_.not_primary ? shards_.not_primary() : "SERVER_ERROR not the primary\r\n");
+        return;
+      }
+      OnShardReply(rt::Reply{.request_id = base | i, .status = rt::Status::kInvalid});
+    }
+    return;
+  }
   for (size_t i = 0; i < ops.size(); ++i)
     Send(p, i, ops[i].first, ops[i].second);
 }
@@ -279,6 +300,19 @@ void MemcacheFrontend::OnShardReply(rt::Reply&& reply) {
     }
     Finish(*p);
   }
+}
+
+void MemcacheFrontend::Refuse(uint64_t token, std::string reply) {
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(token >> kIndexBits);
+    if (it == pending_.end())
+      return;
+    p = std::move(it->second);
+    pending_.erase(it);
+  }
+  p->port->Complete(p->conn, p->slot, p->req.noreply ? "" : std::move(reply));
 }
 
 void MemcacheFrontend::Finish(Pending& p) {

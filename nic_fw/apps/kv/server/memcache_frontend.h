@@ -30,6 +30,11 @@ struct ShardSet {
   std::function<rt::Status(rt::Message&&)> post;
   // "stats wave": STAT lines about the store's actors, network and replication (no END).
   std::function<std::string()> wave_stats;
+  // A replicated store: writes go into the replicated log (token: the request's first shard
+  // request id) and reach the shards when committed; false when this replica is not the
+  // primary, and then `not_primary` is the client's answer.
+  std::function<bool(uint64_t token, const KvOp& op)> replicate;
+  std::function<std::string()> not_primary;
 };
 
 struct FrontendStats {
@@ -58,6 +63,14 @@ class MemcacheFrontend : public rpc::Handler {
 
   // The shard a key lives in.
   size_t ShardOf(const std::string& key) const;
+  // Turns the replicated write path on (before the port takes clients).
+  void SetReplication(std::function<bool(uint64_t, const KvOp&)> replicate,
+                      std::function<std::string()> not_primary) {
+    shards_.replicate = std::move(replicate);
+    shards_.not_primary = std::move(not_primary);
+  }
+  // A write handed to replicate() that will not be applied after all: its client gets `reply`.
+  void Refuse(uint64_t token, std::string reply);
 
   FrontendStats stats() const;
 
