@@ -2,9 +2,10 @@
 # memcapable (libmemcached-tools' memcached protocol conformance tester, written by others)
 # against the store on wave-nicd's network port, for the protocol the store claims: ascii.
 # Also: a bad --kv is refused with a message, and the store survives every test's traffic.
-#   memcapable_test.sh WAVE_NICD
+#   memcapable_test.sh WAVE_NICD WAVECTL
 set -u
 nicd=$1
+wavectl=$2
 tester=$(command -v memccapable || command -v memcapable) || {
 	echo "SKIP: memcapable is not installed (libmemcached-tools)"
 	exit 77
@@ -44,7 +45,6 @@ reply=$(printf 'set after 0 0 2\r\nok\r\nget after\r\n' | timeout 5 bash -c \
 	exit 1
 }
 # The operator's view: wavectl kv status, text and JSON.
-wavectl=$(dirname "$nicd")/../../tools/wavectl/wavectl
 status=$("$wavectl" kv status --server 127.0.0.1:$port) || { echo "FAIL: wavectl kv status"; exit 1; }
 echo "$status"
 grep -q "2 shards" <<<"$status" && grep -qE "kv.shard1 +nic" <<<"$status" ||
