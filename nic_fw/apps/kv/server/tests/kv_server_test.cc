@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <map>
+#include <random>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -112,6 +113,23 @@ class Client {
     }
     return std::exchange(buf_, {});
   }
+  // Reads until the peer has sent nothing for `quiet_ms` (or closes): for replies whose end
+  // the test cannot predict.
+  std::string ReadUntilQuiet(int quiet_ms) {
+    char buf[65536];
+    for (;;) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, quiet_ms) <= 0)
+        break;
+      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      buf_.append(buf, static_cast<size_t>(n));
+    }
+    return std::exchange(buf_, {});
+  }
   std::string Ask(const std::string& req, const std::string& terminator = "\r\n") {
     Send(req);
     return ReadUntil(terminator);
@@ -185,6 +203,42 @@ TEST(KvServer, MalformedRequestsGetErrorsAndTheConnectionSurvives) {
   Client d(store.server->tcp_port());
   EXPECT_EQ(d.Ask("get k\r\n", "END\r\n"), "VALUE k 0 2\r\nok\r\nEND\r\n");
   EXPECT_GE(store.server->frontend_stats().protocol_errors, 5u);
+}
+
+// Seeded garbage: command words, numbers, CR/LF and binary bytes in random order, on many
+// connections. The server survives, and data stored before is intact and still served. The
+// junk never names the key the test keeps, nor flushes: those would be valid requests.
+TEST(KvServer, GarbageOnManyConnectionsCorruptsNothing) {
+  Store store;
+  {
+    Client c(store.server->tcp_port());
+    ASSERT_EQ(c.Ask("set keep 9 0 4\r\nsafe\r\n"), "STORED\r\n");
+  }
+  std::mt19937_64 rng(2026);
+  const char* words[] = {"get ", "set ",    "cas ",    "incr ", "delete ", "flush_all ",
+                         "gat ", "append ", "stats",   "0 ",    "-1 ",     "99999999999999999999 ",
+                         "\r\n", "\n",      "noreply", "k ",    " ",       "verbosity "};
+  for (int conn = 0; conn < 24; ++conn) {
+    Client c(store.server->tcp_port());
+    std::string junk;
+    for (int i = 0; i < 400; ++i) {
+      if (rng() % 4 == 0)
+        junk.push_back(static_cast<char>(rng()));
+      else
+        junk += words[rng() % (sizeof(words) / sizeof(words[0]))];
+    }
+    for (size_t pos; (pos = junk.find("flush_all")) != std::string::npos;)
+      junk.replace(pos, 5, "xxxxx");
+    for (size_t pos; (pos = junk.find("keep")) != std::string::npos;)
+      junk.replace(pos, 4, "xxxx");
+    c.Send(junk);
+    c.ReadUntilQuiet(200);
+  }
+  Client c(store.server->tcp_port());
+  EXPECT_EQ(c.Ask("get keep\r\n", "END\r\n"), "VALUE keep 9 4\r\nsafe\r\nEND\r\n");
+  EXPECT_EQ(c.Ask("set after 0 0 1\r\nz\r\nget after\r\n", "END\r\n"),
+            "STORED\r\nVALUE after 0 1\r\nz\r\nEND\r\n");
+  EXPECT_GT(store.server->frontend_stats().protocol_errors, 100u);
 }
 
 TEST(KvServer, MultiGetAcrossShardsKeepsKeyOrder) {
