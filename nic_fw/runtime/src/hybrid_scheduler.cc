@@ -351,6 +351,7 @@ void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t ex
   const uint64_t latency = now > msg.arrival_ns ? now - msg.arrival_ns : 0;
   nic_latency_.add(static_cast<double>(latency));
   ++completed_;
+  busy_ns_total_ += exec_ns;
   Actor* a = find(msg.dst);
   if (a == nullptr)
     return;

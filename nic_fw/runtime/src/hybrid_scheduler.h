@@ -81,6 +81,13 @@ class HybridScheduler {
   SchedStats stats() const;
   CoreGroup core_group(uint32_t core) const;
   double nic_latency_mean_ns() const;
+  // Called once per management tick. A NIC that completed nothing since the last call and has
+  // nothing waiting would answer a request at once: the mean latency takes a zero sample, so
+  // that it decays once load is gone (otherwise it would keep the value of the last busy
+  // moment forever, and a migrated actor would never come back).
+  void sample_idle_tick();
+  // Execution time of every request completed here so far (the NIC cores' busy time).
+  uint64_t busy_ns_total() const;
 
  private:
   struct Actor {
@@ -138,6 +145,8 @@ class HybridScheduler {
   uint64_t next_seq_ = 1;
   LatencyStats nic_latency_;
   uint64_t completed_ = 0;
+  uint64_t completed_at_idle_sample_ = 0;
+  uint64_t busy_ns_total_ = 0;
   uint64_t core_moves_ = 0;
   // Work done per group since load_epoch_, and the smoothed load (in cores) it gives.
   uint64_t group_work_ns_[2] = {0, 0};

@@ -184,4 +184,20 @@ double HybridScheduler::nic_latency_mean_ns() const {
   return nic_latency_.mean_ns();
 }
 
+void HybridScheduler::sample_idle_tick() {
+  std::lock_guard lock(mu_);
+  bool busy =
+      completed_ != completed_at_idle_sample_ || !shared_queue_.empty() || !drr_list_.empty();
+  for (const Core& c : cores_)
+    busy = busy || c.busy;
+  completed_at_idle_sample_ = completed_;
+  if (!busy && nic_latency_.count() > 0)
+    nic_latency_.add(0.0);
+}
+
+uint64_t HybridScheduler::busy_ns_total() const {
+  std::lock_guard lock(mu_);
+  return busy_ns_total_;
+}
+
 }  // namespace wave::rt

@@ -129,6 +129,18 @@ class Runtime::Impl {
   ActorId return_actor_ = kNoActorId;
   uint64_t last_migration_ns_ = 0;
   std::vector<ActorId> on_host_;  // in migration order
+  // The NIC cores' busy time and the requests sent to the host over the last complete window
+  // (measure_load), from which auto_migrate judges whether a host actor may return.
+  uint64_t forwarded_total_ = 0;
+  struct LoadMark {
+    uint64_t at_ns = 0, busy_ns = 0, forwarded = 0;
+  } load_mark_;
+  struct LoadWindow {
+    bool measured = false;  // a whole window passed since the last migration
+    uint64_t length_ns = 0, busy_ns = 0, forwarded = 0;
+  } load_window_;
+  void measure_load(uint64_t now);
+  void restart_load_window(uint64_t now);
   // Requests forwarded to the host and not answered yet, by the NIC's sequence number (the id
   // on the wire): a host reply is delivered only if it matches one, and only once.
   struct Forwarded {

@@ -1,7 +1,9 @@
 // The management thread and the link to the host runtime: each tick it runs the watchdog,
 // takes frames from the host (replies, acknowledgements, DMA grants, returning state), forwards
 // the requests of actors living on the host, and decides migrations by NIC latency.
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "runtime_impl.h"
 
@@ -12,6 +14,9 @@ using mig::FrameHeader;
 using mig::FrameType;
 
 constexpr uint32_t kMaxReplyPayload = mig::kMaxFramePayload;
+// The NIC cores' utilisation, counting a returning actor's load, below which it may return.
+// Queueing latency climbs steeply past about 70 %; half leaves room for bursts.
+constexpr double kReturnUtilization = 0.5;
 
 }  // namespace
 
@@ -133,8 +138,10 @@ void Runtime::Impl::forward_outboxes() {
       }
       if (!sent) {
         reject(std::move(m), Status::kLinkError);
-      } else if (m.wants_reply) {
-        outstanding_[m.seq] = Forwarded{m.request_id, id};
+      } else {
+        ++forwarded_total_;
+        if (m.wants_reply)
+          outstanding_[m.seq] = Forwarded{m.request_id, id};
       }
       out.pop_front();
     }
@@ -143,6 +150,8 @@ void Runtime::Impl::forward_outboxes() {
 
 void Runtime::Impl::auto_migrate() {
   const uint64_t now = clock_.now_ns();
+  sched_.sample_idle_tick();
+  measure_load(now);
   if (last_migration_ns_ != 0 && now - last_migration_ns_ < cfg_.migration_cooldown_ns)
     return;
   const double mean = sched_.nic_latency_mean_ns();
@@ -157,11 +166,48 @@ void Runtime::Impl::auto_migrate() {
       }
     }
     const ActorId victim = sched_.pick_heaviest(candidates);
-    if (victim != kNoActorId)
-      do_migrate_out(victim, nullptr);
-  } else if (mean < (1.0 - cfg_.sched.alpha) * threshold && !on_host_.empty()) {
-    do_migrate_in(on_host_.back(), nullptr);
+    if (victim != kNoActorId && do_migrate_out(victim, nullptr) == Status::kOk)
+      restart_load_window(clock_.now_ns());
+  } else if (mean < (1.0 - cfg_.sched.alpha) * threshold && !on_host_.empty() &&
+             load_window_.measured) {
+    // A NIC whose hot actor left is idle, so its latency alone says "come back" while the
+    // load that drove the actor out may still be there. Bring it back only if the NIC could
+    // have carried that load over the last window: its own busy time plus the actor's
+    // requests at the execution time the actor had here, within kReturnUtilization.
+    const ActorId back = on_host_.back();
+    double exec_ns = 0;
+    for (const ActorSchedStats& a : sched_.actor_stats()) {
+      if (a.id == back)
+        exec_ns = a.exec_mean_ns;
+    }
+    const LoadWindow& w = load_window_;
+    const double work = static_cast<double>(w.busy_ns) + static_cast<double>(w.forwarded) * exec_ns;
+    const double utilization =
+        work / (static_cast<double>(w.length_ns) * std::max<uint32_t>(1, cfg_.sched.cores));
+    if (utilization < kReturnUtilization && do_migrate_in(back, nullptr) == Status::kOk)
+      restart_load_window(clock_.now_ns());
   }
+}
+
+void Runtime::Impl::restart_load_window(uint64_t now) {
+  load_window_ = LoadWindow{};
+  load_mark_ = LoadMark{now, sched_.busy_ns_total(), forwarded_total_};
+}
+
+void Runtime::Impl::measure_load(uint64_t now) {
+  if (load_mark_.at_ns == 0 || now < load_mark_.at_ns) {
+    restart_load_window(now);
+    return;
+  }
+  // Windows one cooldown long (at least ten ticks): a per-tick count of bursty traffic would
+  // read zero between bursts.
+  const uint64_t length = std::max(cfg_.migration_cooldown_ns, 10 * cfg_.tick_ns);
+  if (now - load_mark_.at_ns < length)
+    return;
+  const LoadMark mark{now, sched_.busy_ns_total(), forwarded_total_};
+  load_window_ = LoadWindow{true, now - load_mark_.at_ns, mark.busy_ns - load_mark_.busy_ns,
+                            mark.forwarded - load_mark_.forwarded};
+  load_mark_ = mark;
 }
 
 }  // namespace wave::rt

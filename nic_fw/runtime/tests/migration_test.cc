@@ -201,6 +201,52 @@ TEST_P(Migration, PolicyMigratesOnMeanThresholdAndPullsBack) {
   rig.replies.expect_exactly_once(0, n);
 }
 
+// The NIC goes idle once its hot actor leaves, but the actor's load has not gone: it must
+// stay on the host while that load would overload the NIC, and come back once it stops.
+TEST_P(Migration, StaysOnTheHostWhileItsLoadPersists) {
+  RuntimeConfig cfg;
+  cfg.sched.cores = 1;
+  cfg.mean_threshold_ns = 2'000'000;
+  cfg.migration_cooldown_ns = 20'000'000;
+  cfg.tick_ns = 500'000;
+  Rig rig(GetParam(), cfg);
+  ActorType slow;
+  slow.name = "slow";
+  slow.handler = [](ActorContext& ctx, const Message&) {
+    test::spin_for(std::chrono::microseconds(100));
+    ctx.reply({});
+  };
+  ASSERT_TRUE(rig.reg.register_type(slow));
+  ActorId heavy;
+  ASSERT_EQ(rig.nic->create_actor({.type = "slow", .name = "heavy"}, &heavy), Status::kOk);
+  uint64_t n = 0;
+  for (; n < 3000; ++n)
+    rig.nic->post(Message{.request_id = n, .dst = heavy});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rig.nic->stats().migrations_out == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(rig.nic->stats().migrations_out, 1u);
+  // About a core's worth of work per millisecond (10 x 100 us) for 400 ms: twice what the
+  // return rule allows, and many cooldowns long.
+  for (int ms = 0; ms < 400; ++ms) {
+    for (int i = 0; i < 10; ++i, ++n)
+      rig.nic->post(Message{.request_id = n, .dst = heavy});
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(rig.nic->stats().migrations_in, 0u);
+  EXPECT_TRUE(rig.host->has_actor(heavy));
+  ASSERT_TRUE(rig.replies.wait_for(n));
+  // The load stops: the idle NIC's latency decays and the actor returns without any traffic.
+  const auto back_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rig.nic->stats().migrations_in == 0 && std::chrono::steady_clock::now() < back_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(rig.nic->stats().migrations_in, 1u);
+  rig.nic->post(Message{.request_id = n++, .dst = heavy});
+  ASSERT_TRUE(rig.replies.wait_for(n));
+  EXPECT_FALSE(rig.replies.get(n - 1).on_host);
+  rig.replies.expect_exactly_once(0, n);
+}
+
 }  // namespace
 }  // namespace wave::rt
 

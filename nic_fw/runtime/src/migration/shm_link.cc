@@ -1,9 +1,11 @@
 #include "runtime/migration/shm_link.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 
@@ -44,29 +46,66 @@ FrameChannel& LinkEnd::rx() {
   return *rx_;
 }
 
-std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes, uint64_t window_bytes) {
+namespace {
+
+// Sizes the file and formats both rings; the window stays zero (a fresh file reads as zeros).
+bool format_link_file(int fd, uint32_t ring_bytes, uint64_t window_bytes) {
   const size_t region = page_round(ShmRing::bytes_for(ring_bytes));
   const size_t total = 2 * region + page_round(window_bytes);
-  int fd = memfd_create("wave-migration-link", MFD_CLOEXEC);
-  if (fd < 0)
-    return nullptr;
-  if (ftruncate(fd, static_cast<off_t>(total)) != 0) {
-    close(fd);
-    return nullptr;
-  }
+  if (ftruncate(fd, static_cast<off_t>(total)) != 0)
+    return false;
   void* p = mmap(nullptr, 2 * region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    close(fd);
-    return nullptr;
-  }
+  if (p == MAP_FAILED)
+    return false;
   auto* base = static_cast<std::byte*>(p);
   const bool ok = ShmRing::format({base, region}) && ShmRing::format({base + region, region});
   munmap(p, 2 * region);
-  if (!ok) {
+  return ok;
+}
+
+}  // namespace
+
+std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes, uint64_t window_bytes) {
+  int fd = memfd_create("wave-migration-link", MFD_CLOEXEC);
+  if (fd < 0)
+    return nullptr;
+  if (!format_link_file(fd, ring_bytes, window_bytes)) {
     close(fd);
     return nullptr;
   }
   return std::unique_ptr<ShmLink>(new ShmLink(fd));
+}
+
+std::unique_ptr<ShmLink> ShmLink::create_file(const std::string& path, uint32_t ring_bytes,
+                                              uint64_t window_bytes, std::string* error) {
+  // O_EXCL: a link file left by a crashed host side holds rings in an unknown state; the
+  // caller removes it knowingly rather than inheriting it.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  if (!format_link_file(fd, ring_bytes, window_bytes)) {
+    *error = path + ": cannot size or format the link: " + std::strerror(errno);
+    close(fd);
+    unlink(path.c_str());
+    return nullptr;
+  }
+  return std::unique_ptr<ShmLink>(new ShmLink(fd));
+}
+
+std::unique_ptr<LinkEnd> ShmLink::open_path(const std::string& path, LinkSide side,
+                                            std::string* error) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    *error = path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  auto end = open_fd(fd, side);  // the mapping outlives the descriptor
+  close(fd);
+  if (!end)
+    *error = path + ": not a migration link file (bad size or ring header)";
+  return end;
 }
 
 ShmLink::~ShmLink() {

@@ -49,11 +49,18 @@ class ShmLink {
   ShmLink(const ShmLink&) = delete;
   ShmLink& operator=(const ShmLink&) = delete;
 
+  // The same in a named file (tmpfs, e.g. /dev/shm/NAME), for a peer process that opens it
+  // by path (open_path). The file must not exist yet. Null with *error set on failure.
+  static std::unique_ptr<ShmLink> create_file(const std::string& path, uint32_t ring_bytes,
+                                              uint64_t window_bytes, std::string* error);
   int fd() const { return fd_; }
   // Maps the file again for one side. Null on failure.
   std::unique_ptr<LinkEnd> open(LinkSide side) const;
   // Maps a link file received from elsewhere (e.g. an fd passed to another process).
   static std::unique_ptr<LinkEnd> open_fd(int fd, LinkSide side);
+  // Maps a link file made by create_file. Null with *error set on failure.
+  static std::unique_ptr<LinkEnd> open_path(const std::string& path, LinkSide side,
+                                            std::string* error);
 
  private:
   explicit ShmLink(int fd) : fd_(fd) {}
