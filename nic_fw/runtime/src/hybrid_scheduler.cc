@@ -108,6 +108,26 @@ void HybridScheduler::route(Actor& a, Message&& msg) {
   }
 }
 
+void HybridScheduler::insert_in_order(std::deque<Message>& q, Message&& msg) {
+  auto at = std::upper_bound(q.begin(), q.end(), msg.seq,
+                             [](uint64_t seq, const Message& m) { return seq < m.seq; });
+  q.insert(at, std::move(msg));
+}
+
+void HybridScheduler::take_from_shared_queue(Actor& a) {
+  if (a.in_shared_queue == 0)
+    return;
+  for (auto it = shared_queue_.begin(); it != shared_queue_.end();) {
+    if (it->dst == a.id) {
+      insert_in_order(a.mailbox, std::move(*it));
+      it = shared_queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  a.in_shared_queue = 0;
+}
+
 void HybridScheduler::make_drr_runnable(Actor& a) {
   if (a.in_drr_list || a.on_drr_core)
     return;
@@ -197,7 +217,7 @@ std::optional<Message> HybridScheduler::take_fcfs(Core& core) {
       continue;
     }
     if (a->group == CoreGroup::kDrr) {  // downgraded since the request was queued
-      a->mailbox.push_back(std::move(msg));
+      insert_in_order(a->mailbox, std::move(msg));
       make_drr_runnable(*a);
       continue;
     }
@@ -335,6 +355,9 @@ void HybridScheduler::maybe_change_group(Actor& a) {
   if (a.group == CoreGroup::kFcfs && tail > static_cast<double>(cfg_.tail_threshold_ns)) {
     a.group = CoreGroup::kDrr;  // downgrade: served by processor sharing from now on
     ++a.to_drr;
+    // Its requests still in the shared queue join its mailbox now, in arrival order, so that
+    // none falls behind a request that arrives in the mailbox later.
+    take_from_shared_queue(a);
     if (!a.mailbox.empty())
       make_drr_runnable(a);
   } else if (a.group == CoreGroup::kDrr &&

@@ -120,6 +120,9 @@ class HybridScheduler {
   Actor* find(ActorId id) const;
   void route(Actor& a, Message&& msg);  // a is on the NIC and not quarantined
   void make_drr_runnable(Actor& a);
+  // Per-actor order is arrival order (seq) whichever queue a request waits in.
+  static void insert_in_order(std::deque<Message>& q, Message&& msg);
+  void take_from_shared_queue(Actor& a);  // a's shared-queue requests into its mailbox
   std::optional<Message> take_fcfs(Core& core);
   std::optional<Message> take_drr(Core& core);
   void end_drr_turn(Core& core);

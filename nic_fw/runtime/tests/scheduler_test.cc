@@ -145,6 +145,55 @@ TEST(Scheduler, DowngradeAndUpgradeExactlyAtThresholds) {
   EXPECT_EQ(st[0].to_fcfs, 1u);
 }
 
+// An actor's requests run in arrival order across its moves between FCFS and DRR: the ones
+// still in the shared queue when it is downgraded must not fall behind the ones that arrive
+// in its DRR mailbox afterwards (a key-value shard would read before its own write).
+TEST(Scheduler, RequestsKeepArrivalOrderAcrossGroupChanges) {
+  ManualClock clock;
+  SchedulerConfig cfg;
+  cfg.cores = 1;
+  cfg.tail_threshold_ns = 100'000;
+  cfg.alpha = 0.2;
+  cfg.window = 8;
+  cfg.min_samples = 2;
+  HybridScheduler s(cfg, clock);
+  s.add_actor(1, true, false);
+  uint64_t next_id = 0, expect = 0;
+  int downgrades_seen = 0, upgrades_seen = 0;
+  CoreGroup last = CoreGroup::kFcfs;
+  // Bursts of requests queue up behind each other; every fifth burst is expensive, so the
+  // actor's tail crosses the threshold both ways while requests wait in its queues.
+  for (int burst = 0; burst < 60; ++burst) {
+    for (int i = 0; i < 6; ++i) {
+      Message m = request(1, burst % 5 == 4 ? 400'000 : 2'000, next_id++);
+      s.enqueue(m);
+    }
+    for (int i = 0; i < 3; ++i) {
+      auto m = s.next(0);
+      ASSERT_TRUE(m);
+      ASSERT_EQ(m->request_id, expect) << "burst " << burst;
+      ++expect;
+      clock.advance(m->cost_ns);
+      s.complete(0, *m, m->cost_ns);
+      Message more = request(1, 2'000, next_id++);  // arrives right after a possible move
+      s.enqueue(more);
+      const CoreGroup now = group_of(s, 1);
+      downgrades_seen += last == CoreGroup::kFcfs && now == CoreGroup::kDrr;
+      upgrades_seen += last == CoreGroup::kDrr && now == CoreGroup::kFcfs;
+      last = now;
+    }
+  }
+  while (auto m = s.next(0)) {
+    ASSERT_EQ(m->request_id, expect);
+    ++expect;
+    clock.advance(m->cost_ns);
+    s.complete(0, *m, m->cost_ns);
+  }
+  EXPECT_EQ(expect, next_id);
+  EXPECT_GE(downgrades_seen, 1);
+  EXPECT_GE(upgrades_seen, 1);
+}
+
 TEST(Scheduler, HysteresisKeepsActorInDrrBetweenThresholds) {
   ManualClock clock;
   SchedulerConfig cfg;

@@ -149,6 +149,30 @@ TEST(KvActor, MigrationUnderLoadKeepsEveryValueAndAnswersOnce) {
       ASSERT_EQ(rs[0].code, KvResultCode::kStored) << id;
     }
   }
+  // Each read saw the key's last write before it (one client, one serial shard): the moves
+  // neither reorder requests nor lose a write's effect.
+  int stale_reads = 0;
+  for (uint64_t i = 2; i < kRequests; i += 3) {
+    const uint64_t k = i % kKeys;
+    int64_t last = -1;
+    for (int64_t j = static_cast<int64_t>(i) - static_cast<int64_t>(kKeys); j >= 0;
+         j -= static_cast<int64_t>(kKeys)) {
+      if (j % 3 != 2) {
+        last = j;
+        break;
+      }
+    }
+    const KvResult& g = all[i][0];
+    const std::string want = std::string(200 + k % 300, 'a' + k % 26) + std::to_string(last);
+    const bool ok =
+        last < 0 ? g.code == KvResultCode::kMiss : g.code == KvResultCode::kHit && g.value == want;
+    if (!ok && stale_reads++ < 5)
+      ADD_FAILURE() << "read " << i << " of key " << k << " wanted the write of request " << last
+                    << ", got code " << static_cast<int>(g.code) << " '"
+                    << g.value.substr(g.value.size() > 8 ? g.value.size() - 8 : 0) << "'"
+                    << (results.all()[i].size() ? "" : "");
+  }
+  EXPECT_EQ(stale_reads, 0);
   // The final value of each key is its last write, after all the moves.
   for (uint64_t k = 0; k < kKeys; ++k) {
     uint64_t last = 0;
