@@ -20,6 +20,7 @@
 #include "kv/server/kv_server.h"
 #include "nicd/open_transport.h"
 #include "nicd/sched_service.h"
+#include "runtime/migration/shm_link.h"
 #include "runtime/nic_service.h"
 
 namespace wave::nicd {
@@ -66,7 +67,7 @@ int RunNicd(const Options& options) {
   std::unique_ptr<rt::NicRuntimeService> runtime;
   const bool agent_actor = options.sched_agent && !options.sched_thread;
   if (!options.runtime_config.empty() || !options.runtime_settings.empty() || agent_actor ||
-      !options.kv_spec.empty()) {
+      !options.kv_spec.empty() || !options.runtime_host.empty()) {
     std::string why;
     // The agent's core polls while the link is busy, like the thread mode's loop (a wake-up
     // costs more than a decision); --runtime core_spin_us=N overrides it.
@@ -80,6 +81,18 @@ int RunNicd(const Options& options) {
     if (!runtime) {
       control_plane.Stop();
       return Fail("actor runtime: " + why);
+    }
+    // The host runtime (wave-kv-host) made the link file; the NIC maps it and may then move
+    // its unpinned actors there under overload (RuntimeConfig::mean_threshold_ns).
+    if (!options.runtime_host.empty()) {
+      auto end = rt::mig::ShmLink::open_path(options.runtime_host, rt::mig::LinkSide::kNic, &why);
+      if (!end) {
+        runtime.reset();
+        control_plane.Stop();
+        return Fail("--runtime-host: " + why);
+      }
+      runtime->runtime().attach_host_link(std::move(end));
+      std::printf("wave-nicd: runtime host link %s\n", options.runtime_host.c_str());
     }
   }
 

@@ -44,6 +44,9 @@ const char* Usage() {
          "                       (Viewstamped Replication) over these replicas' peer\n"
          "                       addresses; this instance is replica INDEX. Needs --kv-log\n"
          "  --kv-log PATH        the replica's log file (created if missing, replayed at start)\n"
+         "  --runtime-host PATH  attach the runtime to a host runtime over the migration link\n"
+         "                       file PATH (made by wave-kv-host --link PATH): overloaded\n"
+         "                       actors move to the host and come back when load drops\n"
          "  -h, --help           show this text\n";
 }
 
@@ -127,6 +130,11 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       } else {
         opts.runtime_config = value;
       }
+    } else if (name == "--runtime-host") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      opts.runtime_host = value;
     } else if (name == "--kv") {
       if (!take_value()) {
         return ParseResult::kError;

@@ -25,73 +25,16 @@
 #include <thread>
 #include <vector>
 
+#include "store_process.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-int failures = 0;
-#define CHECK(cond, ...)                  \
-  do {                                    \
-    if (!(cond)) {                        \
-      std::printf("not ok: %s: ", #cond); \
-      std::printf(__VA_ARGS__);           \
-      std::printf("\n");                  \
-      ++failures;                         \
-    }                                     \
-  } while (0)
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-class Conn {
- public:
-  explicit Conn(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  }
-  ~Conn() { close(fd_); }
-  bool ok() const { return ok_; }
-  // Sends `req` and reads until the reply ends with `end` ("" on a timeout or a closed peer).
-  std::string Ask(const std::string& req, const std::string& end) {
-    if (!ok_ || send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-      return ok_ = false, "";
-    std::string got;
-    char buf[8192];
-    while (
-        !(got.size() >= end.size() && got.compare(got.size() - end.size(), end.size(), end) == 0)) {
-      ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0)
-        return ok_ = false, "";
-      got.append(buf, static_cast<size_t>(n));
-      if (got.starts_with("SERVER_ERROR") && got.ends_with("\r\n"))
-        return got;
-    }
-    return got;
-  }
-
- private:
-  int fd_;
-  bool ok_ = false;
-};
+using wave::kv::test::Conn;
+using wave::kv::test::FreePort;
+using wave::kv::test::WaitConnectable;
+#define CHECK KV_CHECK
 
 struct Replica {
   int index = 0;
@@ -103,16 +46,6 @@ struct Replica {
 std::string nicd;
 std::vector<std::string> peers;
 std::vector<Replica> replicas(3);
-
-bool WaitConnectable(int port) {
-  for (int i = 0; i < 200; ++i) {
-    Conn c(port);
-    if (c.ok())
-      return true;
-    std::this_thread::sleep_for(25ms);
-  }
-  return false;
-}
 
 void Start(int i) {
   Replica& r = replicas[i];
@@ -144,18 +77,9 @@ void Stop(int i, int sig) {
 }
 
 std::map<std::string, std::string> Stats(int i) {
-  std::map<std::string, std::string> out;
   if (replicas[i].pid <= 0)
-    return out;
-  Conn c(replicas[i].client_port);
-  std::string reply = c.Ask("stats wave\r\n", "END\r\n");
-  size_t pos = 0;
-  while ((pos = reply.find("STAT ", pos)) != std::string::npos) {
-    size_t sp = reply.find(' ', pos + 5), nl = reply.find("\r\n", pos);
-    out[reply.substr(pos + 5, sp - pos - 5)] = reply.substr(sp + 1, nl - sp - 1);
-    pos = nl;
-  }
-  return out;
+    return {};
+  return wave::kv::test::StoreStats(replicas[i].client_port);
 }
 
 // The live replica that says it is the primary, once a majority agrees on its view.
@@ -347,8 +271,9 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < 3; ++i)
     Stop(i, SIGTERM);
-  if (failures == 0)
+  if (wave::kv::test::failures == 0)
     std::system(("rm -rf " + root).c_str());
-  std::printf("%s: %d failures\n", failures ? "FAIL" : "ok", failures);
-  return failures ? 1 : 0;
+  std::printf("%s: %d failures\n", wave::kv::test::failures ? "FAIL" : "ok",
+              wave::kv::test::failures);
+  return wave::kv::test::failures ? 1 : 0;
 }

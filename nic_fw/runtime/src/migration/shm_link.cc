@@ -78,17 +78,25 @@ std::unique_ptr<ShmLink> ShmLink::create(uint32_t ring_bytes, uint64_t window_by
 
 std::unique_ptr<ShmLink> ShmLink::create_file(const std::string& path, uint32_t ring_bytes,
                                               uint64_t window_bytes, std::string* error) {
-  // O_EXCL: a link file left by a crashed host side holds rings in an unknown state; the
-  // caller removes it knowingly rather than inheriting it.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // Formatted under a private name, then linked into place: a peer that opens `path` never
+  // sees a half-formatted file, and link() fails if `path` exists (a link file left by a
+  // crashed host side holds rings in an unknown state; the caller removes it knowingly).
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    *error = path + ": " + std::strerror(errno);
+    *error = tmp + ": " + std::strerror(errno);
     return nullptr;
   }
-  if (!format_link_file(fd, ring_bytes, window_bytes)) {
-    *error = path + ": cannot size or format the link: " + std::strerror(errno);
+  const bool formatted = format_link_file(fd, ring_bytes, window_bytes);
+  const int format_errno = errno;
+  const bool placed = formatted && ::link(tmp.c_str(), path.c_str()) == 0;
+  const int place_errno = errno;
+  unlink(tmp.c_str());
+  if (!placed) {
+    *error = formatted ? path + ": " + std::strerror(place_errno)
+                       : path + ": cannot size or format the link: " + std::strerror(format_errno);
     close(fd);
-    unlink(path.c_str());
+    errno = formatted ? place_errno : format_errno;
     return nullptr;
   }
   return std::unique_ptr<ShmLink>(new ShmLink(fd));
