@@ -1,0 +1,284 @@
+// The replica in scripted scenarios on the simulated network (sim_cluster.h): each test drives
+// one protocol path by hand and checks where every replica ends up.
+#include <algorithm>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "sim_cluster.h"
+
+namespace wave::kv::repl {
+namespace {
+
+using sim::Cluster;
+using sim::Op;
+
+std::vector<std::string> Ops(uint64_t first, uint64_t last) {
+  std::vector<std::string> out;
+  for (uint64_t t = first; t <= last; ++t)
+    out.push_back("op-" + std::to_string(t));
+  return out;
+}
+
+// Ticks and delivers until some replica other than `not_this` is primary of a normal view.
+int ElectAnotherPrimary(Cluster& c, int not_this, int rounds = 500) {
+  for (int r = 0; r < rounds; ++r) {
+    c.tick_all();
+    c.deliver_all();
+    int p = c.primary();
+    if (p >= 0 && p != not_this)
+      return p;
+  }
+  return -1;
+}
+
+TEST(ReplReplica, AFreshClusterIsNormalInViewZero) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.replica(i).status(), ReplicaStatus::kNormal);
+    EXPECT_EQ(c.replica(i).view(), 0u);
+    EXPECT_EQ(c.replica(i).primary(), 0u);
+    EXPECT_EQ(c.log(i).metadata().incarnation, 1u);  // bumped, and synced
+    EXPECT_FALSE(c.log(i).dirty());
+  }
+  EXPECT_TRUE(c.replica(0).is_primary());
+  EXPECT_EQ(c.submit(1, 1), Status::kNotPrimary);
+  EXPECT_EQ(c.submit(2, 1), Status::kNotPrimary);
+  EXPECT_TRUE(c.network().empty());  // nothing is sent before the first tick
+  std::vector<std::byte> big(kMaxOpBytes + 1);
+  EXPECT_EQ(c.replica(0).submit(1, big), Status::kTooLarge);
+}
+
+TEST(ReplReplica, ABadConfigFailsTheReplica) {
+  MemoryLog log;
+  struct NullEnv : Env {
+    void send(uint32_t, std::span<const std::byte>) override {}
+    void apply(uint64_t, std::span<const std::byte>) override {}
+    void on_client_reply(uint64_t, uint64_t) override {}
+  } env;
+  for (ReplicaConfig cfg : {ReplicaConfig{.self = 3, .n = 3}, ReplicaConfig{.self = 0, .n = 0},
+                            ReplicaConfig{.self = 0, .n = kMaxReplicas + 1}}) {
+    Replica r(cfg, log, env);
+    EXPECT_EQ(r.status(), ReplicaStatus::kFailed);
+    EXPECT_EQ(r.submit(1, Op("x")), Status::kFailed);
+  }
+}
+
+TEST(ReplReplica, AnOpIsAcknowledgedOnlyOnceAMajorityHoldsIt) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  c.replica(0).flush();  // the primary's own copy is durable: one of three
+  EXPECT_TRUE(c.acknowledged().empty());
+  EXPECT_TRUE(c.applied(0).empty());
+  ASSERT_EQ(c.network().size(), 2u);  // the Prepares
+  // The Prepare to 2 is lost; the one to 1 arrives, and 1's PrepareOk is held back.
+  const uint32_t first_to = c.network()[0].to;
+  c.network().erase(c.network().begin() + (first_to == 2 ? 0 : 1));
+  c.deliver(0);
+  EXPECT_EQ(c.log(1).last_op(), 1u);
+  EXPECT_FALSE(c.log(1).dirty());  // synced before the PrepareOk left
+  ASSERT_EQ(c.network().size(), 1u);
+  EXPECT_EQ(c.network()[0].to, 0u);
+  EXPECT_TRUE(c.acknowledged().empty());
+  EXPECT_TRUE(c.applied(0).empty());
+  c.deliver(0);  // two of three: committed, applied, answered
+  ASSERT_EQ(c.acknowledged().size(), 1u);
+  EXPECT_EQ(c.acknowledged().at(1), "op-1");
+  EXPECT_EQ(c.applied(0), Ops(1, 1));
+  EXPECT_TRUE(c.applied(1).empty());  // a backup applies once it hears the commit number
+  ASSERT_TRUE(c.settle());
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.applied(i), Ops(1, 1)) << i;
+}
+
+TEST(ReplReplica, NoMajorityNoAnswer) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  c.cut(0, 1);
+  c.cut(0, 2);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  for (int i = 0; i < 40; ++i) {  // under the view change timeout: 0 stays primary
+    c.tick_all();
+    c.deliver_all();
+  }
+  EXPECT_TRUE(c.replica(0).is_primary());
+  EXPECT_TRUE(c.acknowledged().empty());
+  EXPECT_TRUE(c.applied(0).empty());
+  EXPECT_EQ(c.replica(0).commit_number(), 0u);
+}
+
+TEST(ReplReplica, ManyOpsApplyInOrderOnEveryReplica) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  uint64_t token = 0;
+  for (int burst = 0; burst < 10; ++burst) {
+    const uint64_t syncs = c.log(0).syncs();
+    for (int i = 0; i < 7; ++i)
+      ASSERT_EQ(c.submit(0, ++token), Status::kOk);
+    c.replica(0).flush();
+    EXPECT_EQ(c.log(0).syncs(), syncs + 1);  // the ops submitted between two calls: one sync
+    c.deliver_all();
+  }
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.acknowledged().size(), token);
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.applied(i), Ops(1, token)) << i;
+    EXPECT_EQ(c.replica(i).stats().ops_committed, token);
+  }
+}
+
+TEST(ReplReplica, DuplicatedAndReorderedTrafficChangesNothing) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  std::mt19937_64 rng(7);
+  uint64_t token = 0;
+  for (int round = 0; round < 30; ++round) {
+    if (c.primary() == 0) {
+      ASSERT_EQ(c.submit(0, ++token), Status::kOk);
+    }
+    c.replica(0).flush();
+    // Every packet twice, in a shuffled order.
+    std::deque<sim::Packet>& net = c.network();
+    const size_t n = net.size();
+    for (size_t i = 0; i < n; ++i)
+      net.push_back(net[i]);
+    std::shuffle(net.begin(), net.end(), rng);
+    while (!net.empty())
+      c.deliver(rng() % net.size());
+    if (round % 3 == 0)
+      c.tick_all();
+  }
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.primary(), 0);
+  EXPECT_EQ(c.acknowledged().size(), token);
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.applied(i), Ops(1, token)) << i;
+    EXPECT_EQ(c.replica(i).stats().dropped_bad, 0u) << i;
+  }
+}
+
+TEST(ReplReplica, APrimaryCrashElectsANewPrimaryThatKeepsTheCommittedOps) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  for (uint64_t t = 1; t <= 5; ++t)
+    ASSERT_EQ(c.submit(0, t), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(0);
+  const int p = ElectAnotherPrimary(c, 0);
+  ASSERT_EQ(p, 1);  // view 1's primary
+  EXPECT_EQ(c.replica(1).view(), 1u);
+  EXPECT_GE(c.replica(2).stats().view_changes, 1u);
+  for (uint64_t t = 6; t <= 10; ++t)
+    ASSERT_EQ(c.submit(1, t), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.acknowledged().size(), 10u);
+  EXPECT_EQ(c.applied(1), Ops(1, 10));
+  EXPECT_EQ(c.applied(2), Ops(1, 10));
+  // The old primary comes back on its log: it recovers into view 1 as a backup.
+  c.start(0);
+  EXPECT_EQ(c.replica(0).status(), ReplicaStatus::kRecovering);
+  EXPECT_EQ(c.applied(0), Ops(1, 5));  // its committed prefix, replayed
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.replica(0).view(), 1u);
+  EXPECT_FALSE(c.replica(0).is_primary());
+  EXPECT_EQ(c.replica(0).stats().recoveries, 1u);
+  EXPECT_EQ(c.applied(0), Ops(1, 10));
+}
+
+TEST(ReplReplica, APartitionedPrimarysUncommittedOpIsDiscardedNotApplied) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.cut(0, 1);
+  c.cut(0, 2);
+  ASSERT_EQ(c.submit(0, 2), Status::kOk);  // logged on 0 alone
+  ASSERT_EQ(ElectAnotherPrimary(c, 0), 1);
+  ASSERT_EQ(c.submit(1, 3), Status::kOk);
+  c.heal();
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.acknowledged().size(), 2u);
+  EXPECT_FALSE(c.acknowledged().contains(2));
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.applied(i), (std::vector<std::string>{"op-1", "op-3"})) << i;
+    EXPECT_EQ(c.replica(i).view(), 1u);
+  }
+  EXPECT_GE(c.replica(0).stats().state_transfers, 1u);
+}
+
+TEST(ReplReplica, ABackupRestartedOnItsFileLogRecoversAndCatchesUp) {
+  Cluster c(3, Cluster::Logs::kFile);
+  for (uint64_t t = 1; t <= 10; ++t)
+    ASSERT_EQ(c.submit(0, t), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(2);
+  for (uint64_t t = 11; t <= 20; ++t)
+    ASSERT_EQ(c.submit(0, t), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.start(2);
+  const Replica& r2 = c.replica(2);
+  EXPECT_EQ(r2.status(), ReplicaStatus::kRecovering);
+  EXPECT_EQ(r2.stats().ops_replayed, 10u);
+  EXPECT_EQ(c.applied(2), Ops(1, 10));
+  EXPECT_EQ(c.log(2).metadata().incarnation, 2u);
+  EXPECT_EQ(c.submit(2, 99), Status::kNotPrimary);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(r2.status(), ReplicaStatus::kNormal);
+  EXPECT_EQ(r2.stats().recoveries, 1u);
+  EXPECT_EQ(c.applied(2), Ops(1, 20));
+  // A second restart bumps the incarnation again, and recovers again.
+  c.stop(2);
+  c.start(2);
+  EXPECT_EQ(c.log(2).metadata().incarnation, 3u);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.applied(2), Ops(1, 20));
+}
+
+TEST(ReplReplica, AWholeClusterRestartKeepsEveryAcknowledgedOp) {
+  Cluster c(3, Cluster::Logs::kFile);
+  for (uint64_t t = 1; t <= 8; ++t)
+    ASSERT_EQ(c.submit(0, t), Status::kOk);
+  c.replica(0).flush();
+  c.deliver_all();  // acknowledged on the primary; the backups have not heard the commit
+  ASSERT_EQ(c.acknowledged().size(), 8u);
+  for (uint32_t i = 0; i < 3; ++i)
+    c.stop(i);
+  for (uint32_t i = 0; i < 3; ++i) {
+    c.start(i);
+    EXPECT_EQ(c.replica(i).status(), ReplicaStatus::kRecovering);
+  }
+  ASSERT_TRUE(c.settle());
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.applied(i), Ops(1, 8)) << i;
+  const int p = c.primary();
+  ASSERT_GE(p, 0);
+  ASSERT_EQ(c.submit(static_cast<uint32_t>(p), 9), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.applied(i), Ops(1, 9)) << i;
+}
+
+TEST(ReplReplica, GarbageIsCountedAndDropped) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  std::mt19937_64 rng(99);
+  Replica& r1 = c.replica(1);
+  const uint64_t before = r1.stats().dropped_bad;
+  for (int i = 0; i < 500; ++i) {
+    std::vector<std::byte> junk(rng() % 64);
+    for (auto& b : junk)
+      b = static_cast<std::byte>(rng());
+    r1.receive(0, junk);
+  }
+  EXPECT_EQ(r1.stats().dropped_bad, before + 500);
+  // A well-formed message from itself, from outside the group, or from the wrong primary.
+  const std::vector<std::byte> commit = Encode(Commit{.view = 0, .commit_number = 1});
+  r1.receive(1, commit);
+  r1.receive(7, commit);
+  r1.receive(2, commit);
+  EXPECT_EQ(r1.stats().dropped_bad, before + 503);
+  EXPECT_EQ(r1.status(), ReplicaStatus::kNormal);
+  EXPECT_TRUE(c.network().empty());  // none of it was answered
+  ASSERT_EQ(c.submit(0, 2), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.applied(1), Ops(1, 2));
+}
+
+}  // namespace
+}  // namespace wave::kv::repl
