@@ -351,7 +351,9 @@ void Replica::BecomePrimary() {
 }
 
 void Replica::SendStartView(uint32_t to) {
-  if (start_view_sent_[to] != 0 && now_ - start_view_sent_[to] < cfg_.heartbeat_ticks) return;
+  // start_view_sent_ holds the tick + 1 (0: never), so a second request in the same tick is
+  // 0 ticks after the first, not (unsigned) minus one.
+  if (start_view_sent_[to] != 0 && now_ + 1 - start_view_sent_[to] < cfg_.heartbeat_ticks) return;
   start_view_sent_[to] = now_ + 1;
   Queue(to, StartView{.view = view_,
                       .op_number = log_.last_op(),

@@ -280,5 +280,26 @@ TEST(ReplReplica, GarbageIsCountedAndDropped) {
   EXPECT_EQ(c.applied(1), Ops(1, 2));
 }
 
+// A backup that missed the StartView keeps asking for it; the new primary answers each
+// replica at most once per heartbeat, however many copies of the request arrive at once.
+TEST(ReplReplica, StartViewRetransmissionIsRateLimited) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(0);
+  ASSERT_EQ(ElectAnotherPrimary(c, 0), 1);
+  ASSERT_TRUE(c.settle());
+  const std::vector<std::byte> svc = Encode(StartViewChange{.view = 1, .replica = 2});
+  for (int i = 0; i < 10; ++i) {  // well past the last StartView
+    c.tick_all();
+    c.deliver_all();
+  }
+  const uint64_t sent = c.replica(1).stats().out[static_cast<size_t>(MsgType::kStartView)];
+  for (int i = 0; i < 10; ++i)
+    c.replica(1).receive(2, svc);
+  const uint64_t now_sent = c.replica(1).stats().out[static_cast<size_t>(MsgType::kStartView)];
+  EXPECT_LE(now_sent - sent, 1u);
+}
+
 }  // namespace
 }  // namespace wave::kv::repl
