@@ -336,7 +336,7 @@ void Replica::BecomePrimary() {
       best = &d;
     max_commit = std::max(max_commit, d.commit_number);
   }
-  if (!InstallSuffix(0, best->entries)) {
+  if (!InstallSuffix(0, best->entries, view_)) {
     ++stats_.dropped_bad;
     return;
   }
@@ -376,7 +376,7 @@ void Replica::OnStartView(uint32_t from, const StartView& m) {
     need_prepare_ok_ = true;  // a duplicate: acknowledge again
     return;
   }
-  if (!InstallSuffix(0, m.entries)) {
+  if (!InstallSuffix(0, m.entries, m.view)) {
     ++stats_.dropped_bad;
     return;
   }
@@ -451,7 +451,7 @@ void Replica::OnRecoveryResponse(uint32_t from, RecoveryResponse&& m) {
     return;
   const RecoveryResponse& p = it->second;
   if (p.from_op != commit_) return;  // an answer to an older request
-  if (!InstallSuffix(p.from_op, p.entries)) {
+  if (!InstallSuffix(p.from_op, p.entries, latest)) {
     ++stats_.dropped_bad;
     return;
   }
@@ -513,7 +513,7 @@ void Replica::OnNewState(uint32_t, const NewState& m) {
       ++stats_.dropped_stale;
       return;
     }
-    if (!InstallSuffix(m.from_op, m.entries)) {
+    if (!InstallSuffix(m.from_op, m.entries, view_)) {
       ++stats_.dropped_bad;
       return;
     }
@@ -550,7 +550,7 @@ void Replica::OnNewState(uint32_t, const NewState& m) {
 
 // ---- the log ----
 
-bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries) {
+bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries, uint64_t view) {
   // Keep the longest common prefix (an entry is named by its view and op number).
   uint64_t keep = from_op;
   size_t i = 0;
@@ -561,18 +561,26 @@ bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries)
   }
   if (keep < commit_) return false;  // would rewrite a committed op
   if (from_op > log_.last_op()) return false;
-  if (log_.truncate_after(keep) != Status::kOk) {
-    Fail();
-    return false;
-  }
-  for (; i < entries.size(); ++i) {
-    if (log_.append(entries[i]) != Status::kOk) {
+  if (i < entries.size()) {  // ours ends or diverges at keep + 1: the sender's from there
+    if (log_.truncate_after(keep) != Status::kOk) {
       Fail();
       return false;
     }
+    for (; i < entries.size(); ++i) {
+      if (log_.append(entries[i]) != Status::kOk) {
+        Fail();
+        return false;
+      }
+    }
   }
-  // Nothing of ours beyond what the sender vouched for.
-  if (log_.truncate_after(from_op + entries.size()) != Status::kOk) {
+  // Beyond what the sender vouched for, keep only entries of the sender's view: its primary
+  // assigned them (never a number twice in its view), so they are in the view's log, and this
+  // replica may have acknowledged them before a restart; a late StartView or NewState must not
+  // take back ops the primary counts as held. Entries of older views there are not in it.
+  uint64_t end = from_op + entries.size();
+  while (end < log_.last_op() && log_.read(end + 1)->view == view)
+    ++end;
+  if (log_.truncate_after(end) != Status::kOk) {
     Fail();
     return false;
   }

@@ -280,6 +280,47 @@ TEST(ReplReplica, GarbageIsCountedAndDropped) {
   EXPECT_EQ(c.applied(1), Ops(1, 2));
 }
 
+// A backup restarted in view v must not give up, to a late copy of v's StartView, the ops it
+// acknowledged in v: the primary counts them as held, and may have answered clients for them.
+TEST(ReplReplica, ALateStartViewDoesNotUndoAcknowledgedOps) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(0);
+  std::vector<sim::Packet> start_views_to_2;
+  for (int r = 0; r < 500 && c.primary() != 1; ++r) {
+    c.tick_all();
+    while (!c.network().empty()) {
+      const sim::Packet& p = c.network().front();
+      if (p.to == 2 && p.bytes[6] == std::byte{static_cast<uint8_t>(MsgType::kStartView)})
+        start_views_to_2.push_back(p);
+      c.deliver(0);
+    }
+  }
+  ASSERT_EQ(c.primary(), 1);
+  ASSERT_FALSE(start_views_to_2.empty());
+  // Ops 2..6 reach 2 and are acknowledged; 2 has not heard they are committed.
+  for (uint64_t t = 2; t <= 6; ++t)
+    ASSERT_EQ(c.submit(1, t), Status::kOk);
+  c.replica(1).flush();
+  c.deliver_all();
+  ASSERT_EQ(c.acknowledged().size(), 6u);
+  ASSERT_EQ(c.log(2).last_op(), 6u);
+  ASSERT_EQ(c.replica(2).commit_number(), 1u);
+  // 2 restarts (its log keeps 1..6) and the old StartView of view 1 turns up.
+  c.stop(2);
+  c.start(2);
+  c.network().push_back(start_views_to_2.front());
+  c.deliver(0);
+  EXPECT_EQ(c.log(2).last_op(), 6u);
+  // Were ops 2..6 gone from 2, losing the primary would lose them.
+  c.stop(1);
+  c.start(0);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.applied(2), Ops(1, 6));
+  EXPECT_EQ(c.applied(0), Ops(1, 6));
+}
+
 // A backup that missed the StartView keeps asking for it; the new primary answers each
 // replica at most once per heartbeat, however many copies of the request arrive at once.
 TEST(ReplReplica, StartViewRetransmissionIsRateLimited) {
