@@ -97,8 +97,12 @@ void Replica::tick() {
         for (uint32_t r = 0; r < cfg_.n; ++r) {
           if (r == cfg_.self) continue;
           uint64_t last = std::min(log_.last_op(), acked_[r] + 16);
-          for (uint64_t op = std::max(acked_[r], commit_) + 1; op <= last; ++op)
-            Send(r, Prepare{.view = view_, .commit_number = commit_, .entry = *log_.read(op)});
+          for (uint64_t op = std::max(acked_[r], commit_) + 1; op <= last; ++op) {
+            const Entry* e = log_.read(op);
+            if (e->view != view_)
+              continue;
+            Send(r, Prepare{.view = view_, .commit_number = commit_, .entry = *e});
+          }
         }
       } else if (now_ - last_heard_ > cfg_.view_change_timeout_ticks) {
         StartViewChangeTo(view_ + 1);

@@ -321,6 +321,43 @@ TEST(ReplReplica, ALateStartViewDoesNotUndoAcknowledgedOps) {
   EXPECT_EQ(c.applied(0), Ops(1, 6));
 }
 
+// Ops of an older view still uncommitted in a new primary's log reach a backup through the
+// StartView (or a NewState), never as Prepares: a Prepare's entry is of the Prepare's view, so
+// the backup's decoder would refuse it as malformed.
+TEST(ReplReplica, ANewPrimaryRetransmitsOnlyOpsOfItsOwnView) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  // Op 2 reaches 1 alone and is never committed in view 0.
+  ASSERT_EQ(c.submit(0, 2), Status::kOk);
+  c.replica(0).flush();
+  for (const sim::Packet& p : c.network())
+    if (p.to == 1)
+      c.replica(1).receive(p.from, p.bytes);
+  c.network().clear();
+  c.stop(0);
+  // The view change, without the first StartViews to 2.
+  int start_views_dropped = 0;
+  for (int r = 0; r < 500 && c.primary() != 1; ++r) {
+    c.tick_all();
+    while (!c.network().empty()) {
+      const sim::Packet& p = c.network().front();
+      if (p.to == 2 && p.bytes[6] == std::byte{static_cast<uint8_t>(MsgType::kStartView)}) {
+        c.network().pop_front();
+        ++start_views_dropped;
+        continue;
+      }
+      c.deliver(0);
+    }
+  }
+  ASSERT_EQ(c.primary(), 1);
+  ASSERT_GE(start_views_dropped, 1);
+  EXPECT_EQ(c.log(1).read(2)->view, 0u);  // op 2 is in view 1's log, uncommitted
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.replica(2).stats().dropped_bad, 0u);
+  EXPECT_EQ(c.applied(2), Ops(1, 2));
+}
+
 // A backup that missed the StartView keeps asking for it; the new primary answers each
 // replica at most once per heartbeat, however many copies of the request arrive at once.
 TEST(ReplReplica, StartViewRetransmissionIsRateLimited) {
