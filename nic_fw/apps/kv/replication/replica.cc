@@ -299,7 +299,8 @@ void Replica::OnStartViewChange(uint32_t from, const StartViewChange& m) {
     if (is_primary()) SendStartView(from);  // it missed our StartView
     return;
   }
-  if (m.view > view_ || status_ == ReplicaStatus::kRecovering) StartViewChangeTo(m.view);
+  if (m.view > view_ || RecoveringInViewChange())
+    StartViewChangeTo(m.view);
   if (status_ != ReplicaStatus::kViewChange) return;  // kTransfer: the view exists already
   svc_from_[from] = true;
   MaybeSendDoViewChange();
@@ -320,7 +321,8 @@ void Replica::OnDoViewChange(uint32_t from, DoViewChange&& m) {
     SendStartView(from);  // the view is started; it missed the StartView
     return;
   }
-  if (m.view > view_ || status_ == ReplicaStatus::kRecovering) StartViewChangeTo(m.view);
+  if (m.view > view_ || RecoveringInViewChange())
+    StartViewChangeTo(m.view);
   if (status_ != ReplicaStatus::kViewChange) return;
   // A DoViewChange implies the sender's StartViewChange.
   svc_from_[from] = true;

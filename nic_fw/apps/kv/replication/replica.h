@@ -106,6 +106,12 @@ class Replica {
   // Normal-status traffic (Prepare, Commit) from the primary of view v; false if the message
   // is not for this replica's current normal view (and starts a state transfer if v is newer).
   bool AcceptNormal(uint32_t from, uint64_t v);
+  // kRecovering in a view this replica was changing to but never normal in: it may rejoin
+  // that view change with its durable log. A view it was normal in it must not start again:
+  // as its primary it would number ops anew that it numbered (unsynced) before the crash.
+  bool RecoveringInViewChange() const {
+    return status_ == ReplicaStatus::kRecovering && last_normal_view_ < view_;
+  }
   void StartViewChangeTo(uint64_t v);
   void MaybeSendDoViewChange();
   void BecomePrimary();

@@ -358,6 +358,54 @@ TEST(ReplReplica, ANewPrimaryRetransmitsOnlyOpsOfItsOwnView) {
   EXPECT_EQ(c.applied(2), Ops(1, 2));
 }
 
+// A primary that restarts must not become primary of the same view again: ops it numbered
+// before the crash but had not synced are still on a backup under the same (view, op number),
+// and it would number different ops the same. Late view-change messages of the view it was
+// normal in must not start that view again.
+TEST(ReplReplica, ARestartedPrimaryDoesNotRestartItsOwnView) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(0);
+  std::vector<sim::Packet> view_change_from_2;  // 2's StartViewChange and DoViewChange of view 1
+  for (int r = 0; r < 500 && c.primary() != 1; ++r) {
+    c.tick_all();
+    while (!c.network().empty()) {
+      const sim::Packet& p = c.network().front();
+      const auto type = static_cast<MsgType>(p.bytes[6]);
+      if (p.from == 2 && p.to == 1 &&
+          (type == MsgType::kStartViewChange || type == MsgType::kDoViewChange))
+        view_change_from_2.push_back(p);
+      c.deliver(0);
+    }
+  }
+  ASSERT_EQ(c.primary(), 1);
+  ASSERT_TRUE(c.settle());
+  // Op 2 = op-10 reaches 2 (durably); 1 crashes before syncing it.
+  ASSERT_EQ(c.submit(1, 10), Status::kOk);
+  for (const sim::Packet& p : c.network())
+    if (p.to == 2)
+      c.replica(2).receive(p.from, p.bytes);
+  c.network().clear();
+  ASSERT_EQ(c.log(2).last_op(), 2u);
+  c.stop(1);
+  c.start(1);
+  ASSERT_EQ(c.log(1).last_op(), 1u);
+  for (const sim::Packet& p : view_change_from_2)
+    c.replica(1).receive(p.from, p.bytes);
+  c.network().clear();
+  EXPECT_EQ(c.replica(1).status(), ReplicaStatus::kRecovering);
+  EXPECT_FALSE(c.replica(1).is_primary());
+  // Were it primary of view 1 again, op 2 would be op-11 on 1 and op-10 on 2.
+  if (c.replica(1).is_primary()) {
+    EXPECT_EQ(c.submit(1, 11), Status::kOk);
+  }
+  c.start(0);
+  ASSERT_TRUE(c.settle());
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.applied(i), (std::vector<std::string>{"op-1", "op-10"})) << i;
+}
+
 // A backup that missed the StartView keeps asking for it; the new primary answers each
 // replica at most once per heartbeat, however many copies of the request arrive at once.
 TEST(ReplReplica, StartViewRetransmissionIsRateLimited) {
