@@ -557,6 +557,8 @@ void Replica::OnNewState(uint32_t, const NewState& m) {
 // ---- the log ----
 
 bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries, uint64_t view) {
+  if (from_op > log_.last_op())
+    return false;
   // Keep the longest common prefix (an entry is named by its view and op number).
   uint64_t keep = from_op;
   size_t i = 0;
@@ -565,9 +567,9 @@ bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries,
     ++keep;
     ++i;
   }
-  if (keep < commit_) return false;  // would rewrite a committed op
-  if (from_op > log_.last_op()) return false;
   if (i < entries.size()) {  // ours ends or diverges at keep + 1: the sender's from there
+    if (keep < commit_)
+      return false;  // would rewrite a committed op
     if (log_.truncate_after(keep) != Status::kOk) {
       Fail();
       return false;
@@ -578,14 +580,17 @@ bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries,
         return false;
       }
     }
+    return true;
   }
-  // Beyond what the sender vouched for, keep only entries of the sender's view: its primary
-  // assigned them (never a number twice in its view), so they are in the view's log, and this
-  // replica may have acknowledged them before a restart; a late StartView or NewState must not
-  // take back ops the primary counts as held. Entries of older views there are not in it.
-  uint64_t end = from_op + entries.size();
+  // The sender's entries are all ours. Beyond them keep only entries of the sender's view: its
+  // primary assigned them (never a number twice in its view), so they are in the view's log,
+  // and this replica may have acknowledged or committed them before a restart; a late
+  // StartView or NewState must not take them back. Entries of older views there are not in it.
+  uint64_t end = keep;
   while (end < log_.last_op() && log_.read(end + 1)->view == view)
     ++end;
+  if (end < commit_)
+    return false;  // would drop a committed op
   if (log_.truncate_after(end) != Status::kOk) {
     Fail();
     return false;

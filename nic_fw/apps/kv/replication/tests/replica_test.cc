@@ -358,6 +358,39 @@ TEST(ReplReplica, ANewPrimaryRetransmitsOnlyOpsOfItsOwnView) {
   EXPECT_EQ(c.applied(2), Ops(1, 2));
 }
 
+// The same late StartView after the backup had also committed those ops: its log is the
+// view's log extended, not a contradiction, so it is no bad message.
+TEST(ReplReplica, ALateStartViewToARestartedBackupIsNotRefusedAsBad) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(0);
+  std::vector<sim::Packet> start_views_to_2;
+  for (int r = 0; r < 500 && c.primary() != 1; ++r) {
+    c.tick_all();
+    while (!c.network().empty()) {
+      const sim::Packet& p = c.network().front();
+      if (p.to == 2 && p.bytes[6] == std::byte{static_cast<uint8_t>(MsgType::kStartView)})
+        start_views_to_2.push_back(p);
+      c.deliver(0);
+    }
+  }
+  ASSERT_EQ(c.primary(), 1);
+  ASSERT_FALSE(start_views_to_2.empty());
+  for (uint64_t t = 2; t <= 6; ++t)
+    ASSERT_EQ(c.submit(1, t), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.stop(2);
+  c.start(2);
+  ASSERT_EQ(c.replica(2).commit_number(), 6u);
+  c.network().push_back(start_views_to_2.front());
+  c.deliver(0);
+  EXPECT_EQ(c.replica(2).stats().dropped_bad, 0u);
+  EXPECT_EQ(c.log(2).last_op(), 6u);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.applied(2), Ops(1, 6));
+}
+
 // A primary that restarts must not become primary of the same view again: ops it numbered
 // before the crash but had not synced are still on a backup under the same (view, op number),
 // and it would number different ops the same. Late view-change messages of the view it was
