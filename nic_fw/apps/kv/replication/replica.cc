@@ -12,19 +12,26 @@ namespace wave::kv::repl {
 
 const char* ReplicaStatusName(ReplicaStatus s) {
   switch (s) {
-    case ReplicaStatus::kNormal: return "normal";
-    case ReplicaStatus::kViewChange: return "view-change";
-    case ReplicaStatus::kRecovering: return "recovering";
-    case ReplicaStatus::kTransfer: return "transfer";
-    case ReplicaStatus::kFailed: return "failed";
+    case ReplicaStatus::kNormal:
+      return "normal";
+    case ReplicaStatus::kViewChange:
+      return "view-change";
+    case ReplicaStatus::kRecovering:
+      return "recovering";
+    case ReplicaStatus::kTransfer:
+      return "transfer";
+    case ReplicaStatus::kFailed:
+      return "failed";
   }
   return "?";
 }
 
 bool detail::Contiguous(const std::vector<Entry>& es, uint64_t from_op, uint64_t max_view) {
   for (size_t i = 0; i < es.size(); ++i) {
-    if (es[i].op_number != from_op + 1 + i || es[i].view > max_view) return false;
-    if (i > 0 && es[i].view < es[i - 1].view) return false;
+    if (es[i].op_number != from_op + 1 + i || es[i].view > max_view)
+      return false;
+    if (i > 0 && es[i].view < es[i - 1].view)
+      return false;
   }
   return true;
 }
@@ -48,13 +55,15 @@ Replica::Replica(const ReplicaConfig& config, Log& log, Env& env)
   stats_.ops_replayed = stats_.ops_committed;
   status_ = fresh ? ReplicaStatus::kNormal : ReplicaStatus::kRecovering;
   PersistMeta();
-  if (log_.sync() != Status::kOk) Fail();
+  if (log_.sync() != Status::kOk)
+    Fail();
 }
 
 // ---- the embedder's calls ----
 
 void Replica::receive(uint32_t from, std::span<const std::byte> bytes) {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   Message m;
   if (Decode(bytes, &m) != Status::kOk || from >= cfg_.n || from == cfg_.self) {
     ++stats_.dropped_bad;
@@ -64,37 +73,50 @@ void Replica::receive(uint32_t from, std::span<const std::byte> bytes) {
   std::visit(
       [&](auto& msg) {
         using M = std::decay_t<decltype(msg)>;
-        if constexpr (std::is_same_v<M, Prepare>) OnPrepare(from, msg);
-        if constexpr (std::is_same_v<M, PrepareOk>) OnPrepareOk(from, msg);
-        if constexpr (std::is_same_v<M, Commit>) OnCommit(from, msg);
-        if constexpr (std::is_same_v<M, StartViewChange>) OnStartViewChange(from, msg);
-        if constexpr (std::is_same_v<M, DoViewChange>) OnDoViewChange(from, std::move(msg));
-        if constexpr (std::is_same_v<M, StartView>) OnStartView(from, msg);
-        if constexpr (std::is_same_v<M, Recovery>) OnRecovery(from, msg);
+        if constexpr (std::is_same_v<M, Prepare>)
+          OnPrepare(from, msg);
+        if constexpr (std::is_same_v<M, PrepareOk>)
+          OnPrepareOk(from, msg);
+        if constexpr (std::is_same_v<M, Commit>)
+          OnCommit(from, msg);
+        if constexpr (std::is_same_v<M, StartViewChange>)
+          OnStartViewChange(from, msg);
+        if constexpr (std::is_same_v<M, DoViewChange>)
+          OnDoViewChange(from, std::move(msg));
+        if constexpr (std::is_same_v<M, StartView>)
+          OnStartView(from, msg);
+        if constexpr (std::is_same_v<M, Recovery>)
+          OnRecovery(from, msg);
         if constexpr (std::is_same_v<M, RecoveryResponse>)
           OnRecoveryResponse(from, std::move(msg));
-        if constexpr (std::is_same_v<M, GetState>) OnGetState(from, msg);
-        if constexpr (std::is_same_v<M, NewState>) OnNewState(from, msg);
+        if constexpr (std::is_same_v<M, GetState>)
+          OnGetState(from, msg);
+        if constexpr (std::is_same_v<M, NewState>)
+          OnNewState(from, msg);
       },
       m);
   Finish();
 }
 
 void Replica::tick() {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   ++now_;
   const bool resend = now_ - last_resend_ >= cfg_.heartbeat_ticks;
-  if (resend) last_resend_ = now_;
+  if (resend)
+    last_resend_ = now_;
   const bool timed_out = now_ - status_since_ > cfg_.view_change_timeout_ticks;
   switch (status_) {
     case ReplicaStatus::kNormal:
       if (is_primary()) {
-        if (!resend) break;
+        if (!resend)
+          break;
         Broadcast(Commit{.view = view_, .commit_number = commit_}, true);
         // Retransmit the Prepares a backup has not acknowledged (a few per heartbeat; one far
         // behind catches up with GetState instead).
         for (uint32_t r = 0; r < cfg_.n; ++r) {
-          if (r == cfg_.self) continue;
+          if (r == cfg_.self)
+            continue;
           uint64_t last = std::min(log_.last_op(), acked_[r] + 16);
           for (uint64_t op = std::max(acked_[r], commit_) + 1; op <= last; ++op) {
             const Entry* e = log_.read(op);
@@ -137,24 +159,30 @@ void Replica::tick() {
                   true);
       }
       break;
-    case ReplicaStatus::kFailed: break;
+    case ReplicaStatus::kFailed:
+      break;
   }
   Finish();
 }
 
 Status Replica::submit(uint64_t client_token, std::span<const std::byte> op) {
-  if (status_ == ReplicaStatus::kFailed) return Status::kFailed;
-  if (!is_primary()) return Status::kNotPrimary;
-  if (op.size() > kMaxOpBytes) return Status::kTooLarge;
+  if (status_ == ReplicaStatus::kFailed)
+    return Status::kFailed;
+  if (!is_primary())
+    return Status::kNotPrimary;
+  if (op.size() > kMaxOpBytes)
+    return Status::kTooLarge;
   Entry e{.view = view_, .op_number = log_.last_op() + 1, .op = {op.begin(), op.end()}};
-  if (Status st = log_.append(e); st != Status::kOk) return st;
+  if (Status st = log_.append(e); st != Status::kOk)
+    return st;
   tokens_[e.op_number] = client_token;
   Broadcast(Prepare{.view = view_, .commit_number = commit_, .entry = std::move(e)}, false);
   return Status::kOk;
 }
 
 void Replica::flush() {
-  if (status_ != ReplicaStatus::kFailed) Finish();
+  if (status_ != ReplicaStatus::kFailed)
+    Finish();
 }
 
 // ---- normal operation ----
@@ -176,13 +204,15 @@ bool Replica::AcceptNormal(uint32_t from, uint64_t v) {
     BeginTransfer(v);  // a view this replica missed the start of
     return false;
   }
-  if (status_ != ReplicaStatus::kNormal) return false;  // kTransfer: waiting for NewState
+  if (status_ != ReplicaStatus::kNormal)
+    return false;  // kTransfer: waiting for NewState
   last_heard_ = now_;
   return true;
 }
 
 void Replica::OnPrepare(uint32_t from, const Prepare& m) {
-  if (!AcceptNormal(from, m.view)) return;
+  if (!AcceptNormal(from, m.view))
+    return;
   const uint64_t op = m.entry.op_number;
   if (op <= log_.last_op()) {
     if (log_.read(op)->view != m.entry.view) {
@@ -215,15 +245,18 @@ void Replica::OnPrepareOk(uint32_t from, const PrepareOk& m) {
 }
 
 void Replica::OnCommit(uint32_t from, const Commit& m) {
-  if (!AcceptNormal(from, m.view)) return;
-  if (m.commit_number > log_.last_op()) RequestState(log_.last_op());
+  if (!AcceptNormal(from, m.view))
+    return;
+  if (m.commit_number > log_.last_op())
+    RequestState(log_.last_op());
   CommitTo(std::min(m.commit_number, log_.last_op()));
 }
 
 void Replica::CommitTo(uint64_t k) {
   while (commit_ < k) {
     const Entry* e = log_.read(commit_ + 1);
-    if (e == nullptr) break;
+    if (e == nullptr)
+      break;
     ++commit_;
     ++stats_.ops_committed;
     env_.apply(commit_, e->op);
@@ -237,14 +270,16 @@ void Replica::CommitTo(uint64_t k) {
 }
 
 void Replica::AdvanceCommit() {
-  if (!is_primary()) return;
+  if (!is_primary())
+    return;
   std::vector<uint64_t> have;
   for (uint32_t r = 0; r < cfg_.n; ++r)
     have.push_back(r == cfg_.self ? synced_op_ : std::min(acked_[r], log_.last_op()));
   std::sort(have.begin(), have.end(), std::greater<>());
   // The (f+1)-th highest: that many replicas hold ops 1..have[f] durably.
   const uint64_t majority_has = have[f()];
-  if (majority_has > commit_) CommitTo(majority_has);
+  if (majority_has > commit_)
+    CommitTo(majority_has);
 }
 
 // ---- the log ----
@@ -297,7 +332,8 @@ std::vector<Entry> Replica::Entries(uint64_t from_op, uint64_t max_entries,
   uint64_t bytes = 0;
   for (uint64_t op = from_op + 1; op <= log_.last_op() && out.size() < max_entries; ++op) {
     const Entry* e = log_.read(op);
-    if (!out.empty() && bytes + e->op.size() > max_bytes) break;
+    if (!out.empty() && bytes + e->op.size() > max_bytes)
+      break;
     bytes += e->op.size();
     out.push_back(*e);
   }
@@ -305,28 +341,34 @@ std::vector<Entry> Replica::Entries(uint64_t from_op, uint64_t max_entries,
 }
 
 void Replica::PersistMeta() {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   Metadata m{.view = view_,
              .last_normal_view = last_normal_view_,
              .commit_number = commit_,
              .incarnation = incarnation_};
-  if (log_.set_metadata(m) != Status::kOk) Fail();
+  if (log_.set_metadata(m) != Status::kOk)
+    Fail();
 }
 
 // ---- sending ----
 
 void Replica::Send(uint32_t to, const Message& m) {
   std::vector<std::byte> bytes;
-  if (Encode(m, bytes) != Status::kOk) return;  // a log too large for one message
+  if (Encode(m, bytes) != Status::kOk)
+    return;  // a log too large for one message
   ++stats_.out[m.index()];
   env_.send(to, bytes);
 }
 
-void Replica::Queue(uint32_t to, Message m) { queue_.emplace_back(to, std::move(m)); }
+void Replica::Queue(uint32_t to, Message m) {
+  queue_.emplace_back(to, std::move(m));
+}
 
 void Replica::Broadcast(const Message& m, bool queued) {
   for (uint32_t r = 0; r < cfg_.n; ++r) {
-    if (r == cfg_.self) continue;
+    if (r == cfg_.self)
+      continue;
     if (queued)
       Queue(r, m);
     else
@@ -335,19 +377,22 @@ void Replica::Broadcast(const Message& m, bool queued) {
 }
 
 void Replica::Finish() {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   if (log_.dirty() && log_.sync() != Status::kOk) {
     Fail();
     return;
   }
   synced_op_ = log_.last_op();
-  if (is_primary()) AdvanceCommit();
+  if (is_primary())
+    AdvanceCommit();
   if (need_prepare_ok_ && status_ == ReplicaStatus::kNormal && !is_primary())
     Queue(primary(), PrepareOk{.view = view_, .op_number = log_.last_op(), .replica = cfg_.self});
   need_prepare_ok_ = false;
   std::vector<std::pair<uint32_t, Message>> q;
   q.swap(queue_);
-  for (const auto& [to, m] : q) Send(to, m);
+  for (const auto& [to, m] : q)
+    Send(to, m);
 }
 
 void Replica::Fail() {

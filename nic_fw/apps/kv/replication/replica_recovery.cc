@@ -38,9 +38,9 @@ void Replica::OnRecovery(uint32_t from, const Recovery& m) {
 
 void Replica::OnRecoveryResponse(uint32_t from, RecoveryResponse&& m) {
   if (m.replica != from || (m.is_primary && PrimaryOf(m.view) != from) ||
-      (m.is_primary && (m.commit_number > m.op_number ||
-                        m.from_op + m.entries.size() > m.op_number ||
-                        !Contiguous(m.entries, m.from_op, m.view)))) {
+      (m.is_primary &&
+       (m.commit_number > m.op_number || m.from_op + m.entries.size() > m.op_number ||
+        !Contiguous(m.entries, m.from_op, m.view)))) {
     ++stats_.dropped_bad;
     return;
   }
@@ -51,15 +51,19 @@ void Replica::OnRecoveryResponse(uint32_t from, RecoveryResponse&& m) {
   recovery_responses_[from] = std::move(m);
   // Done with f answers (this replica's durable state is the (f+1)-th) that include the
   // primary of the latest view they name, if that view is not older than ours.
-  if (recovery_responses_.size() < f()) return;
+  if (recovery_responses_.size() < f())
+    return;
   uint64_t latest = 0;
-  for (const auto& [r, resp] : recovery_responses_) latest = std::max(latest, resp.view);
-  if (latest < view_) return;
+  for (const auto& [r, resp] : recovery_responses_)
+    latest = std::max(latest, resp.view);
+  if (latest < view_)
+    return;
   auto it = recovery_responses_.find(PrimaryOf(latest));
   if (it == recovery_responses_.end() || it->second.view != latest || !it->second.is_primary)
     return;
   const RecoveryResponse& p = it->second;
-  if (p.from_op != commit_) return;  // an answer to an older request
+  if (p.from_op != commit_)
+    return;  // an answer to an older request
   if (!InstallSuffix(p.from_op, p.entries, latest)) {
     ++stats_.dropped_bad;
     return;
@@ -69,7 +73,8 @@ void Replica::OnRecoveryResponse(uint32_t from, RecoveryResponse&& m) {
   EnterNormal(latest);
   CommitTo(std::min(primary_commit, log_.last_op()));
   need_prepare_ok_ = true;
-  if (log_.last_op() < primary_last) RequestState(log_.last_op());
+  if (log_.last_op() < primary_last)
+    RequestState(log_.last_op());
 }
 
 // ---- state transfer ----
@@ -85,7 +90,8 @@ void Replica::BeginTransfer(uint64_t v) {
 }
 
 void Replica::RequestState(uint64_t from_op) {
-  if (from_op == get_state_from_ && now_ - last_get_state_ < cfg_.heartbeat_ticks) return;
+  if (from_op == get_state_from_ && now_ - last_get_state_ < cfg_.heartbeat_ticks)
+    return;
   get_state_from_ = from_op;
   last_get_state_ = now_;
   Queue(PrimaryOf(view_), GetState{.view = view_, .op_number = from_op, .replica = cfg_.self});
@@ -154,7 +160,8 @@ void Replica::OnNewState(uint32_t, const NewState& m) {
   last_heard_ = now_;
   need_prepare_ok_ = true;
   CommitTo(std::min(m.commit_number, log_.last_op()));
-  if (log_.last_op() < m.op_number) RequestState(log_.last_op());
+  if (log_.last_op() < m.op_number)
+    RequestState(log_.last_op());
 }
 
 }  // namespace wave::kv::repl

@@ -27,10 +27,13 @@ void Replica::StartViewChangeTo(uint64_t v) {
 }
 
 void Replica::MaybeSendDoViewChange() {
-  if (status_ != ReplicaStatus::kViewChange || dvc_sent_) return;
+  if (status_ != ReplicaStatus::kViewChange || dvc_sent_)
+    return;
   uint32_t votes = 0;
-  for (uint32_t r = 0; r < cfg_.n; ++r) votes += (r != cfg_.self && svc_from_[r]) ? 1 : 0;
-  if (votes < f()) return;
+  for (uint32_t r = 0; r < cfg_.n; ++r)
+    votes += (r != cfg_.self && svc_from_[r]) ? 1 : 0;
+  if (votes < f())
+    return;
   dvc_sent_ = true;
   DoViewChange dvc{.view = view_,
                    .last_normal_view = last_normal_view_,
@@ -40,7 +43,8 @@ void Replica::MaybeSendDoViewChange() {
                    .entries = Entries(0, UINT64_MAX, UINT64_MAX)};
   if (PrimaryOf(view_) == cfg_.self) {
     dvcs_[cfg_.self] = std::move(dvc);
-    if (dvcs_.size() >= f() + 1) BecomePrimary();
+    if (dvcs_.size() >= f() + 1)
+      BecomePrimary();
   } else {
     Queue(PrimaryOf(view_), std::move(dvc));
   }
@@ -56,12 +60,14 @@ void Replica::OnStartViewChange(uint32_t from, const StartViewChange& m) {
     return;
   }
   if (m.view == view_ && status_ == ReplicaStatus::kNormal) {
-    if (is_primary()) SendStartView(from);  // it missed our StartView
+    if (is_primary())
+      SendStartView(from);  // it missed our StartView
     return;
   }
   if (m.view > view_ || RecoveringInViewChange())
     StartViewChangeTo(m.view);
-  if (status_ != ReplicaStatus::kViewChange) return;  // kTransfer: the view exists already
+  if (status_ != ReplicaStatus::kViewChange)
+    return;  // kTransfer: the view exists already
   svc_from_[from] = true;
   MaybeSendDoViewChange();
 }
@@ -83,7 +89,8 @@ void Replica::OnDoViewChange(uint32_t from, DoViewChange&& m) {
   }
   if (m.view > view_ || RecoveringInViewChange())
     StartViewChangeTo(m.view);
-  if (status_ != ReplicaStatus::kViewChange) return;
+  if (status_ != ReplicaStatus::kViewChange)
+    return;
   // A DoViewChange implies the sender's StartViewChange.
   svc_from_[from] = true;
   dvcs_[from] = std::move(m);
@@ -112,14 +119,16 @@ void Replica::BecomePrimary() {
   start_view_sent_.assign(cfg_.n, 0);
   dvcs_.clear();
   for (uint32_t r = 0; r < cfg_.n; ++r)
-    if (r != cfg_.self) SendStartView(r);
+    if (r != cfg_.self)
+      SendStartView(r);
   CommitTo(std::min(max_commit, log_.last_op()));
 }
 
 void Replica::SendStartView(uint32_t to) {
   // start_view_sent_ holds the tick + 1 (0: never), so a second request in the same tick is
   // 0 ticks after the first, not (unsigned) minus one.
-  if (start_view_sent_[to] != 0 && now_ + 1 - start_view_sent_[to] < cfg_.heartbeat_ticks) return;
+  if (start_view_sent_[to] != 0 && now_ + 1 - start_view_sent_[to] < cfg_.heartbeat_ticks)
+    return;
   start_view_sent_[to] = now_ + 1;
   Queue(to, StartView{.view = view_,
                       .op_number = log_.last_op(),
@@ -153,7 +162,8 @@ void Replica::OnStartView(uint32_t from, const StartView& m) {
 }
 
 void Replica::EnterNormal(uint64_t v) {
-  if (status_ == ReplicaStatus::kRecovering) ++stats_.recoveries;
+  if (status_ == ReplicaStatus::kRecovering)
+    ++stats_.recoveries;
   view_ = v;
   last_normal_view_ = v;
   status_ = ReplicaStatus::kNormal;
@@ -163,7 +173,8 @@ void Replica::EnterNormal(uint64_t v) {
   ++stats_.views_started;
   recovery_responses_.clear();
   dvcs_.clear();
-  if (!is_primary()) tokens_.clear();
+  if (!is_primary())
+    tokens_.clear();
   PersistMeta();
 }
 
