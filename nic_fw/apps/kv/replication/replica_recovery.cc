@@ -21,7 +21,10 @@ void Replica::OnRecovery(uint32_t from, const Recovery& m) {
     ++stats_.dropped_stale;
     return;
   }
-  RecoveryResponse r{.view = view_, .nonce = m.nonce, .replica = cfg_.self};
+  RecoveryResponse r;  // the log fields stay empty unless this replica is the primary
+  r.view = view_;
+  r.nonce = m.nonce;
+  r.replica = cfg_.self;
   if (is_primary()) {
     if (m.commit_number > log_.last_op()) {
       ++stats_.dropped_bad;  // it claims more committed ops than the primary has
