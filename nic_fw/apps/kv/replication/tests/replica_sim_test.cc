@@ -1,7 +1,8 @@
-// Long seeded runs of three replicas on the simulated network (sim_cluster.h) under every fault
-// at once: lost, duplicated and reordered messages, cut links, crashed and restarted replicas
-// (one at a time, so a majority survives). The Env checks hold at every step; at the end,
-// with the faults healed, the replicas agree on one log holding every acknowledged op.
+// Long seeded runs of three (and five) replicas on the simulated network (sim_cluster.h) under
+// every fault at once: lost, duplicated and reordered messages, cut links, crashed and
+// restarted replicas (at most f down at once, so a majority survives). The Env checks hold at every
+// step; at the end, with the faults healed, the replicas agree on one log holding every
+// acknowledged op.
 #include <random>
 
 #include <gtest/gtest.h>
@@ -19,9 +20,10 @@ struct RunStats {
   uint64_t restarts = 0;
 };
 
-RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps) {
+RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps, uint32_t n = 3) {
   // Short timeouts, so a 2000-step run sees many heartbeats and view changes.
-  Cluster c(3, logs, ReplicaConfig{.heartbeat_ticks = 2, .view_change_timeout_ticks = 12});
+  Cluster c(n, logs, ReplicaConfig{.heartbeat_ticks = 2, .view_change_timeout_ticks = 12});
+  const uint32_t f = (n - 1) / 2;
   std::mt19937_64 rng(seed);
   auto chance = [&](int percent) { return static_cast<int>(rng() % 100) < percent; };
   uint64_t token = 0;
@@ -39,12 +41,12 @@ RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps) {
       if (!net.empty())
         net.push_back(net[rng() % net.size()]);
     } else if (action < 80) {
-      const uint32_t r = static_cast<uint32_t>(rng() % 3);
+      const uint32_t r = static_cast<uint32_t>(rng() % n);
       if (c.up(r))
         c.replica(r).tick();
     } else if (action < 95) {
       // A client asks the replica it believes is primary, and sometimes a random one.
-      int p = chance(80) ? c.primary() : static_cast<int>(rng() % 3);
+      int p = chance(80) ? c.primary() : static_cast<int>(rng() % n);
       if (p >= 0 && c.up(static_cast<uint32_t>(p))) {
         c.submit(static_cast<uint32_t>(p), ++token);
         if (chance(50))
@@ -52,26 +54,26 @@ RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps) {
       }
     } else if (action < 97) {
       if (chance(50))
-        c.cut(static_cast<uint32_t>(rng() % 3), static_cast<uint32_t>(rng() % 3));
+        c.cut(static_cast<uint32_t>(rng() % n), static_cast<uint32_t>(rng() % n));
       else
         c.heal();
     } else if (chance(40)) {
-      uint32_t down = 3;
-      for (uint32_t i = 0; i < 3; ++i)
-        if (!c.up(i))
-          down = i;
-      if (down < 3) {
-        c.start(down);
-      } else {
-        c.stop(static_cast<uint32_t>(rng() % 3));
+      // Stop one more replica while fewer than f are down, else restart one.
+      std::vector<uint32_t> down, up;
+      for (uint32_t i = 0; i < n; ++i)
+        (c.up(i) ? up : down).push_back(i);
+      if (down.size() < f && (down.empty() || chance(50))) {
+        c.stop(up[rng() % up.size()]);
         ++out.restarts;
+      } else {
+        c.start(down[rng() % down.size()]);
       }
     }
     if (::testing::Test::HasFatalFailure())
       return out;
   }
   c.heal();
-  for (uint32_t i = 0; i < 3; ++i)
+  for (uint32_t i = 0; i < n; ++i)
     if (!c.up(i))
       c.start(i);
   EXPECT_TRUE(c.settle()) << "seed " << seed << ": no agreement after healing";
@@ -84,7 +86,7 @@ RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps) {
   }
 
   const std::vector<std::string>& log0 = c.applied(0);
-  for (uint32_t i = 0; i < 3; ++i) {
+  for (uint32_t i = 0; i < n; ++i) {
     EXPECT_EQ(c.applied(i), log0) << "seed " << seed << " replica " << i;
     EXPECT_EQ(c.replica(i).commit_number(), log0.size());
     // Lost, doubled and late messages are not malformed ones: an honest run drops none as bad.
@@ -126,6 +128,18 @@ TEST(ReplSim, RandomFaultsWithFileLogs) {
     acknowledged += RandomRun(seed, Cluster::Logs::kFile, 2000).acknowledged;
   }
   EXPECT_GT(acknowledged, 60u);
+}
+
+TEST(ReplSim, RandomFaultsWithFiveReplicas) {
+  RunStats total;
+  for (uint64_t seed = 1000; seed < 1020; ++seed) {
+    SCOPED_TRACE(seed);
+    RunStats s = RandomRun(seed, Cluster::Logs::kMemory, 3000, 5);
+    total.acknowledged += s.acknowledged;
+    total.restarts += s.restarts;
+  }
+  EXPECT_GT(total.acknowledged, 100u);
+  EXPECT_GT(total.restarts, 20u);
 }
 
 }  // namespace
