@@ -64,6 +64,54 @@ TEST(ReplReplica, ABadConfigFailsTheReplica) {
   }
 }
 
+// A log whose sync can be made to fail, as a full or broken disk would.
+class FailingLog final : public Log {
+ public:
+  Status sync() override {
+    if (fail)
+      return Status::kIoError;
+    pending_.clear();
+    ++syncs_;
+    return Status::kOk;
+  }
+  bool fail = false;
+};
+
+// A replica whose log fails stops (fail-stop): it sends nothing more, in particular no
+// acknowledgement of what it could not make durable, and answers no client.
+TEST(ReplReplica, ALogFailureStopsTheReplica) {
+  struct RecordingEnv : Env {
+    void send(uint32_t, std::span<const std::byte>) override { ++sent; }
+    void apply(uint64_t, std::span<const std::byte>) override { ++applied; }
+    void on_client_reply(uint64_t, uint64_t) override { ++replies; }
+    int sent = 0, applied = 0, replies = 0;
+  };
+  FailingLog log;
+  RecordingEnv env;
+  Replica primary(ReplicaConfig{.self = 0, .n = 3}, log, env);
+  ASSERT_EQ(primary.status(), ReplicaStatus::kNormal);
+  log.fail = true;
+  ASSERT_EQ(primary.submit(1, Op("x")), Status::kOk);  // appended; Prepares sent at once
+  const int sent_before = env.sent;
+  primary.flush();  // the sync fails
+  EXPECT_EQ(primary.status(), ReplicaStatus::kFailed);
+  EXPECT_EQ(primary.stats().log_errors, 1u);
+  // A backup's PrepareOk for the op would make a majority: it is not counted any more.
+  primary.receive(1, Encode(PrepareOk{.view = 0, .op_number = 1, .replica = 1}));
+  for (int i = 0; i < 100; ++i)
+    primary.tick();
+  EXPECT_EQ(env.sent, sent_before);
+  EXPECT_EQ(env.replies, 0);
+  EXPECT_EQ(env.applied, 0);
+  EXPECT_EQ(primary.submit(2, Op("y")), Status::kFailed);
+
+  // The constructor's own sync (the incarnation bump) failing fails the replica too.
+  FailingLog broken;
+  broken.fail = true;
+  Replica never(ReplicaConfig{.self = 1, .n = 3}, broken, env);
+  EXPECT_EQ(never.status(), ReplicaStatus::kFailed);
+}
+
 TEST(ReplReplica, AnOpIsAcknowledgedOnlyOnceAMajorityHoldsIt) {
   Cluster c(3, Cluster::Logs::kMemory);
   ASSERT_EQ(c.submit(0, 1), Status::kOk);
@@ -227,6 +275,41 @@ TEST(ReplReplica, ABackupRestartedOnItsFileLogRecoversAndCatchesUp) {
   EXPECT_EQ(c.log(2).metadata().incarnation, 3u);
   ASSERT_TRUE(c.settle());
   EXPECT_EQ(c.applied(2), Ops(1, 20));
+}
+
+// Further behind than one NewState or RecoveryResponse carries (1024 ops): it catches up in
+// chunks, both as a partitioned backup (Commit shows the gap) and as a restarted one.
+TEST(ReplReplica, AFarBehindBackupCatchesUpInChunks) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  uint64_t token = 0;
+  auto commit_many = [&](int ops) {
+    for (int i = 0; i < ops; ++i) {
+      ASSERT_EQ(c.submit(0, ++token), Status::kOk);
+      if (i % 100 == 99) {
+        c.replica(0).flush();
+        c.deliver_all();
+      }
+    }
+    c.replica(0).flush();
+    c.deliver_all();
+  };
+  c.cut(0, 2);
+  c.cut(1, 2);
+  commit_many(2500);
+  ASSERT_EQ(c.acknowledged().size(), 2500u);
+  EXPECT_EQ(c.log(2).last_op(), 0u);
+  c.heal();
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.applied(2), Ops(1, 2500));
+  EXPECT_GE(c.replica(2).stats().state_transfers, 3u);
+
+  c.stop(2);
+  commit_many(2500);
+  c.start(2);
+  ASSERT_TRUE(c.settle());
+  EXPECT_EQ(c.applied(2), Ops(1, 5000));
+  EXPECT_EQ(c.replica(2).stats().recoveries, 1u);
+  EXPECT_GE(c.replica(2).stats().state_transfers, 2u);
 }
 
 TEST(ReplReplica, AWholeClusterRestartKeepsEveryAcknowledgedOp) {
