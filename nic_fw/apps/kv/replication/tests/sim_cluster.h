@@ -253,4 +253,25 @@ class Cluster {
   uint64_t delivered_ = 0;
 };
 
+// What Cluster::submit() submits for tokens first..last, in order.
+inline std::vector<std::string> Ops(uint64_t first, uint64_t last) {
+  std::vector<std::string> out;
+  for (uint64_t t = first; t <= last; ++t)
+    out.push_back("op-" + std::to_string(t));
+  return out;
+}
+
+// Ticks and delivers until some replica other than `not_this` is primary of a normal view;
+// that replica, or -1.
+inline int ElectAnotherPrimary(Cluster& c, int not_this, int rounds = 500) {
+  for (int r = 0; r < rounds; ++r) {
+    c.tick_all();
+    c.deliver_all();
+    int p = c.primary();
+    if (p >= 0 && p != not_this)
+      return p;
+  }
+  return -1;
+}
+
 }  // namespace wave::kv::repl::sim
