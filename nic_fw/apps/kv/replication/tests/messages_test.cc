@@ -1,9 +1,20 @@
 // The codec: every message survives Encode/Decode unchanged, and bytes that are not exactly one
 // canonical encoding (truncated, padded, mislabelled, lying about a length or count, random) are
 // refused without a crash and without an allocation larger than the input justifies.
-// This file replaces operator new with malloc and operator delete with free: GCC, seeing
-// std::allocator's new paired with our free, would warn of a mismatch that is not one.
+
+// To measure allocations this file replaces operator new with malloc and operator delete with
+// free. Not under a sanitizer, which owns operator new; and GCC, seeing std::allocator's new
+// paired with our free, would warn of a mismatch that is not one.
+#if defined(__SANITIZE_ADDRESS__)
+#define REPL_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REPL_SANITIZED 1
+#endif
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 #include <cstdlib>
 #include <new>
@@ -16,9 +27,8 @@
 namespace wave::kv::repl {
 namespace {
 
-// ---- the largest single allocation, to show a lying count allocates nothing big ----
-// (Not under ASan, which owns operator new.)
-#if !defined(__SANITIZE_ADDRESS__)
+// The largest single allocation, to show a lying count allocates nothing big.
+#if !defined(REPL_SANITIZED)
 size_t g_largest_allocation = 0;
 #define REPL_TRACKS_ALLOCATIONS 1
 #endif
