@@ -27,7 +27,9 @@ void Replica::OnRecovery(uint32_t from, const Recovery& m) {
   r.replica = cfg_.self;
   if (is_primary()) {
     if (m.commit_number > log_.last_op()) {
-      ++stats_.dropped_bad;  // it claims more committed ops than the primary has
+      // It has seen more ops committed than this primary holds: a newer view exists, which
+      // this primary has not heard of (cut off). Nothing to answer, but no lie either.
+      ++stats_.dropped_stale;
       return;
     }
     r.is_primary = true;

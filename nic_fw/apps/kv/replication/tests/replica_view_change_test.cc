@@ -304,6 +304,36 @@ TEST(ReplViewChange, ARestartedPrimaryDoesNotRestartItsOwnView) {
     EXPECT_EQ(c.applied(i), (std::vector<std::string>{"op-1", "op-10"})) << i;
 }
 
+// A primary cut off in an old view meets a restarted replica that committed more than it
+// holds: that says a newer view exists, not that the sender lies.
+TEST(ReplViewChange, ADeposedPrimaryCountsALaterRecoveryAsStaleNotBad) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  ASSERT_EQ(c.submit(0, 1), Status::kOk);
+  ASSERT_TRUE(c.settle());
+  c.cut(0, 1);
+  c.cut(0, 2);
+  ASSERT_EQ(ElectAnotherPrimary(c, 0), 1);
+  for (uint64_t t = 2; t <= 5; ++t)
+    ASSERT_EQ(c.submit(1, t), Status::kOk);
+  for (int i = 0; i < 20; ++i) {
+    c.tick_all();
+    c.deliver_all();
+  }
+  ASSERT_EQ(c.replica(2).commit_number(), 5u);
+  ASSERT_TRUE(c.replica(0).is_primary());  // of view 0, unaware of view 1
+  c.uncut(0, 2);
+  c.stop(2);
+  c.start(2);
+  c.replica(2).tick();  // Recovery to all, 0 included
+  c.deliver_all();
+  EXPECT_EQ(c.replica(0).stats().dropped_bad, 0u);
+  EXPECT_GE(c.replica(0).stats().dropped_stale, 1u);
+  c.heal();
+  ASSERT_TRUE(c.settle());
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(c.applied(i), Ops(1, 5)) << i;
+}
+
 // A backup that missed the StartView keeps asking for it; the new primary answers each
 // replica at most once per heartbeat, however many copies of the request arrive at once.
 TEST(ReplViewChange, StartViewRetransmissionIsRateLimited) {

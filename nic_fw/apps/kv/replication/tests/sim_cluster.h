@@ -86,6 +86,7 @@ class Cluster {
 
   // ---- faults ----
   void cut(uint32_t a, uint32_t b) { cut_.insert({std::min(a, b), std::max(a, b)}); }
+  void uncut(uint32_t a, uint32_t b) { cut_.erase({std::min(a, b), std::max(a, b)}); }
   void heal() { cut_.clear(); }
   bool linked(uint32_t a, uint32_t b) const {
     return !cut_.contains({std::min(a, b), std::max(a, b)});
