@@ -120,7 +120,7 @@ class Replica {
   void EnterNormal(uint64_t v);
   // Makes the log ops 1..from_op (kept) + entries (ops from_op+1..), then drops the rest but
   // for entries of `view` (the sender's view) that extend it. false (log untouched) if that
-  // would change a committed op.
+  // would change or drop a committed op.
   bool InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries, uint64_t view);
   void CommitTo(uint64_t k);
   void AdvanceCommit();
