@@ -1,34 +1,40 @@
+// The replica (replica.h): the embedder's calls, normal operation, the log and sending. The
+// view change is in replica_view_change.cc, recovery and state transfer in replica_recovery.cc.
 #include "kv/replication/replica.h"
 
 #include <algorithm>
 #include <functional>
 #include <utility>
 
+#include "kv/replication/replica_internal.h"
+
 namespace wave::kv::repl {
 
 const char* ReplicaStatusName(ReplicaStatus s) {
   switch (s) {
-    case ReplicaStatus::kNormal: return "normal";
-    case ReplicaStatus::kViewChange: return "view-change";
-    case ReplicaStatus::kRecovering: return "recovering";
-    case ReplicaStatus::kTransfer: return "transfer";
-    case ReplicaStatus::kFailed: return "failed";
+    case ReplicaStatus::kNormal:
+      return "normal";
+    case ReplicaStatus::kViewChange:
+      return "view-change";
+    case ReplicaStatus::kRecovering:
+      return "recovering";
+    case ReplicaStatus::kTransfer:
+      return "transfer";
+    case ReplicaStatus::kFailed:
+      return "failed";
   }
   return "?";
 }
 
-namespace {
-
-// Entries that are ops from_op+1, from_op+2, ... of a log of view at most max_view.
-bool Contiguous(const std::vector<Entry>& es, uint64_t from_op, uint64_t max_view) {
+bool detail::Contiguous(const std::vector<Entry>& es, uint64_t from_op, uint64_t max_view) {
   for (size_t i = 0; i < es.size(); ++i) {
-    if (es[i].op_number != from_op + 1 + i || es[i].view > max_view) return false;
-    if (i > 0 && es[i].view < es[i - 1].view) return false;
+    if (es[i].op_number != from_op + 1 + i || es[i].view > max_view)
+      return false;
+    if (i > 0 && es[i].view < es[i - 1].view)
+      return false;
   }
   return true;
 }
-
-}  // namespace
 
 Replica::Replica(const ReplicaConfig& config, Log& log, Env& env)
     : cfg_(config), log_(log), env_(env) {
@@ -49,13 +55,15 @@ Replica::Replica(const ReplicaConfig& config, Log& log, Env& env)
   stats_.ops_replayed = stats_.ops_committed;
   status_ = fresh ? ReplicaStatus::kNormal : ReplicaStatus::kRecovering;
   PersistMeta();
-  if (log_.sync() != Status::kOk) Fail();
+  if (log_.sync() != Status::kOk)
+    Fail();
 }
 
 // ---- the embedder's calls ----
 
 void Replica::receive(uint32_t from, std::span<const std::byte> bytes) {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   Message m;
   if (Decode(bytes, &m) != Status::kOk || from >= cfg_.n || from == cfg_.self) {
     ++stats_.dropped_bad;
@@ -65,40 +73,57 @@ void Replica::receive(uint32_t from, std::span<const std::byte> bytes) {
   std::visit(
       [&](auto& msg) {
         using M = std::decay_t<decltype(msg)>;
-        if constexpr (std::is_same_v<M, Prepare>) OnPrepare(from, msg);
-        if constexpr (std::is_same_v<M, PrepareOk>) OnPrepareOk(from, msg);
-        if constexpr (std::is_same_v<M, Commit>) OnCommit(from, msg);
-        if constexpr (std::is_same_v<M, StartViewChange>) OnStartViewChange(from, msg);
-        if constexpr (std::is_same_v<M, DoViewChange>) OnDoViewChange(from, std::move(msg));
-        if constexpr (std::is_same_v<M, StartView>) OnStartView(from, msg);
-        if constexpr (std::is_same_v<M, Recovery>) OnRecovery(from, msg);
+        if constexpr (std::is_same_v<M, Prepare>)
+          OnPrepare(from, msg);
+        if constexpr (std::is_same_v<M, PrepareOk>)
+          OnPrepareOk(from, msg);
+        if constexpr (std::is_same_v<M, Commit>)
+          OnCommit(from, msg);
+        if constexpr (std::is_same_v<M, StartViewChange>)
+          OnStartViewChange(from, msg);
+        if constexpr (std::is_same_v<M, DoViewChange>)
+          OnDoViewChange(from, std::move(msg));
+        if constexpr (std::is_same_v<M, StartView>)
+          OnStartView(from, msg);
+        if constexpr (std::is_same_v<M, Recovery>)
+          OnRecovery(from, msg);
         if constexpr (std::is_same_v<M, RecoveryResponse>)
           OnRecoveryResponse(from, std::move(msg));
-        if constexpr (std::is_same_v<M, GetState>) OnGetState(from, msg);
-        if constexpr (std::is_same_v<M, NewState>) OnNewState(from, msg);
+        if constexpr (std::is_same_v<M, GetState>)
+          OnGetState(from, msg);
+        if constexpr (std::is_same_v<M, NewState>)
+          OnNewState(from, msg);
       },
       m);
   Finish();
 }
 
 void Replica::tick() {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   ++now_;
   const bool resend = now_ - last_resend_ >= cfg_.heartbeat_ticks;
-  if (resend) last_resend_ = now_;
+  if (resend)
+    last_resend_ = now_;
   const bool timed_out = now_ - status_since_ > cfg_.view_change_timeout_ticks;
   switch (status_) {
     case ReplicaStatus::kNormal:
       if (is_primary()) {
-        if (!resend) break;
+        if (!resend)
+          break;
         Broadcast(Commit{.view = view_, .commit_number = commit_}, true);
         // Retransmit the Prepares a backup has not acknowledged (a few per heartbeat; one far
         // behind catches up with GetState instead).
         for (uint32_t r = 0; r < cfg_.n; ++r) {
-          if (r == cfg_.self) continue;
+          if (r == cfg_.self)
+            continue;
           uint64_t last = std::min(log_.last_op(), acked_[r] + 16);
-          for (uint64_t op = std::max(acked_[r], commit_) + 1; op <= last; ++op)
-            Send(r, Prepare{.view = view_, .commit_number = commit_, .entry = *log_.read(op)});
+          for (uint64_t op = std::max(acked_[r], commit_) + 1; op <= last; ++op) {
+            const Entry* e = log_.read(op);
+            if (e->view != view_)
+              continue;
+            Send(r, Prepare{.view = view_, .commit_number = commit_, .entry = *e});
+          }
         }
       } else if (now_ - last_heard_ > cfg_.view_change_timeout_ticks) {
         StartViewChangeTo(view_ + 1);
@@ -134,24 +159,30 @@ void Replica::tick() {
                   true);
       }
       break;
-    case ReplicaStatus::kFailed: break;
+    case ReplicaStatus::kFailed:
+      break;
   }
   Finish();
 }
 
 Status Replica::submit(uint64_t client_token, std::span<const std::byte> op) {
-  if (status_ == ReplicaStatus::kFailed) return Status::kFailed;
-  if (!is_primary()) return Status::kNotPrimary;
-  if (op.size() > kMaxOpBytes) return Status::kTooLarge;
+  if (status_ == ReplicaStatus::kFailed)
+    return Status::kFailed;
+  if (!is_primary())
+    return Status::kNotPrimary;
+  if (op.size() > kMaxOpBytes)
+    return Status::kTooLarge;
   Entry e{.view = view_, .op_number = log_.last_op() + 1, .op = {op.begin(), op.end()}};
-  if (Status st = log_.append(e); st != Status::kOk) return st;
+  if (Status st = log_.append(e); st != Status::kOk)
+    return st;
   tokens_[e.op_number] = client_token;
   Broadcast(Prepare{.view = view_, .commit_number = commit_, .entry = std::move(e)}, false);
   return Status::kOk;
 }
 
 void Replica::flush() {
-  if (status_ != ReplicaStatus::kFailed) Finish();
+  if (status_ != ReplicaStatus::kFailed)
+    Finish();
 }
 
 // ---- normal operation ----
@@ -173,13 +204,15 @@ bool Replica::AcceptNormal(uint32_t from, uint64_t v) {
     BeginTransfer(v);  // a view this replica missed the start of
     return false;
   }
-  if (status_ != ReplicaStatus::kNormal) return false;  // kTransfer: waiting for NewState
+  if (status_ != ReplicaStatus::kNormal)
+    return false;  // kTransfer: waiting for NewState
   last_heard_ = now_;
   return true;
 }
 
 void Replica::OnPrepare(uint32_t from, const Prepare& m) {
-  if (!AcceptNormal(from, m.view)) return;
+  if (!AcceptNormal(from, m.view))
+    return;
   const uint64_t op = m.entry.op_number;
   if (op <= log_.last_op()) {
     if (log_.read(op)->view != m.entry.view) {
@@ -212,15 +245,18 @@ void Replica::OnPrepareOk(uint32_t from, const PrepareOk& m) {
 }
 
 void Replica::OnCommit(uint32_t from, const Commit& m) {
-  if (!AcceptNormal(from, m.view)) return;
-  if (m.commit_number > log_.last_op()) RequestState(log_.last_op());
+  if (!AcceptNormal(from, m.view))
+    return;
+  if (m.commit_number > log_.last_op())
+    RequestState(log_.last_op());
   CommitTo(std::min(m.commit_number, log_.last_op()));
 }
 
 void Replica::CommitTo(uint64_t k) {
   while (commit_ < k) {
     const Entry* e = log_.read(commit_ + 1);
-    if (e == nullptr) break;
+    if (e == nullptr)
+      break;
     ++commit_;
     ++stats_.ops_committed;
     env_.apply(commit_, e->op);
@@ -234,321 +270,23 @@ void Replica::CommitTo(uint64_t k) {
 }
 
 void Replica::AdvanceCommit() {
-  if (!is_primary()) return;
+  if (!is_primary())
+    return;
   std::vector<uint64_t> have;
   for (uint32_t r = 0; r < cfg_.n; ++r)
     have.push_back(r == cfg_.self ? synced_op_ : std::min(acked_[r], log_.last_op()));
   std::sort(have.begin(), have.end(), std::greater<>());
   // The (f+1)-th highest: that many replicas hold ops 1..have[f] durably.
   const uint64_t majority_has = have[f()];
-  if (majority_has > commit_) CommitTo(majority_has);
-}
-
-// ---- view change ----
-
-void Replica::StartViewChangeTo(uint64_t v) {
-  ++stats_.view_changes;
-  view_ = v;
-  status_ = ReplicaStatus::kViewChange;
-  status_since_ = now_;
-  last_resend_ = now_;
-  svc_from_.assign(cfg_.n, false);
-  dvc_sent_ = false;
-  dvcs_.clear();
-  tokens_.clear();  // the clients of a former primary hear nothing; they retry elsewhere
-  recovery_responses_.clear();
-  PersistMeta();  // synced before the StartViewChange leaves
-  Broadcast(StartViewChange{.view = v, .replica = cfg_.self}, true);
-  MaybeSendDoViewChange();
-}
-
-void Replica::MaybeSendDoViewChange() {
-  if (status_ != ReplicaStatus::kViewChange || dvc_sent_) return;
-  uint32_t votes = 0;
-  for (uint32_t r = 0; r < cfg_.n; ++r) votes += (r != cfg_.self && svc_from_[r]) ? 1 : 0;
-  if (votes < f()) return;
-  dvc_sent_ = true;
-  DoViewChange dvc{.view = view_,
-                   .last_normal_view = last_normal_view_,
-                   .op_number = log_.last_op(),
-                   .commit_number = commit_,
-                   .replica = cfg_.self,
-                   .entries = Entries(0, UINT64_MAX, UINT64_MAX)};
-  if (PrimaryOf(view_) == cfg_.self) {
-    dvcs_[cfg_.self] = std::move(dvc);
-    if (dvcs_.size() >= f() + 1) BecomePrimary();
-  } else {
-    Queue(PrimaryOf(view_), std::move(dvc));
-  }
-}
-
-void Replica::OnStartViewChange(uint32_t from, const StartViewChange& m) {
-  if (m.replica != from) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (m.view < view_) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  if (m.view == view_ && status_ == ReplicaStatus::kNormal) {
-    if (is_primary()) SendStartView(from);  // it missed our StartView
-    return;
-  }
-  if (m.view > view_ || status_ == ReplicaStatus::kRecovering) StartViewChangeTo(m.view);
-  if (status_ != ReplicaStatus::kViewChange) return;  // kTransfer: the view exists already
-  svc_from_[from] = true;
-  MaybeSendDoViewChange();
-}
-
-void Replica::OnDoViewChange(uint32_t from, DoViewChange&& m) {
-  if (m.replica != from || PrimaryOf(m.view) != cfg_.self || m.last_normal_view >= m.view ||
-      m.entries.size() != m.op_number || m.commit_number > m.op_number ||
-      !Contiguous(m.entries, 0, m.last_normal_view)) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (m.view < view_) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  if (m.view == view_ && status_ == ReplicaStatus::kNormal) {
-    SendStartView(from);  // the view is started; it missed the StartView
-    return;
-  }
-  if (m.view > view_ || status_ == ReplicaStatus::kRecovering) StartViewChangeTo(m.view);
-  if (status_ != ReplicaStatus::kViewChange) return;
-  // A DoViewChange implies the sender's StartViewChange.
-  svc_from_[from] = true;
-  dvcs_[from] = std::move(m);
-  MaybeSendDoViewChange();
-  if (status_ == ReplicaStatus::kViewChange && dvc_sent_ && dvcs_.size() >= f() + 1)
-    BecomePrimary();
-}
-
-void Replica::BecomePrimary() {
-  // The log of the view: the one from the latest normal view, the longest among those.
-  const DoViewChange* best = nullptr;
-  uint64_t max_commit = commit_;
-  for (const auto& [r, d] : dvcs_) {
-    if (best == nullptr || d.last_normal_view > best->last_normal_view ||
-        (d.last_normal_view == best->last_normal_view && d.op_number > best->op_number))
-      best = &d;
-    max_commit = std::max(max_commit, d.commit_number);
-  }
-  if (!InstallSuffix(0, best->entries)) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  EnterNormal(view_);
-  acked_.assign(cfg_.n, 0);
-  synced_op_ = 0;
-  start_view_sent_.assign(cfg_.n, 0);
-  dvcs_.clear();
-  for (uint32_t r = 0; r < cfg_.n; ++r)
-    if (r != cfg_.self) SendStartView(r);
-  CommitTo(std::min(max_commit, log_.last_op()));
-}
-
-void Replica::SendStartView(uint32_t to) {
-  if (start_view_sent_[to] != 0 && now_ - start_view_sent_[to] < cfg_.heartbeat_ticks) return;
-  start_view_sent_[to] = now_ + 1;
-  Queue(to, StartView{.view = view_,
-                      .op_number = log_.last_op(),
-                      .commit_number = commit_,
-                      .entries = Entries(0, UINT64_MAX, UINT64_MAX)});
-}
-
-void Replica::OnStartView(uint32_t from, const StartView& m) {
-  if (PrimaryOf(m.view) != from || m.entries.size() != m.op_number ||
-      m.commit_number > m.op_number || !Contiguous(m.entries, 0, m.view)) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (m.view < view_) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  if (m.view == view_ && status_ == ReplicaStatus::kNormal) {
-    last_heard_ = now_;
-    need_prepare_ok_ = true;  // a duplicate: acknowledge again
-    return;
-  }
-  if (!InstallSuffix(0, m.entries)) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  view_ = m.view;
-  EnterNormal(m.view);
-  CommitTo(std::min(m.commit_number, log_.last_op()));
-  need_prepare_ok_ = true;
-}
-
-void Replica::EnterNormal(uint64_t v) {
-  if (status_ == ReplicaStatus::kRecovering) ++stats_.recoveries;
-  view_ = v;
-  last_normal_view_ = v;
-  status_ = ReplicaStatus::kNormal;
-  status_since_ = now_;
-  last_heard_ = now_;
-  last_resend_ = now_;
-  ++stats_.views_started;
-  recovery_responses_.clear();
-  dvcs_.clear();
-  if (!is_primary()) tokens_.clear();
-  PersistMeta();
-}
-
-// ---- recovery (of a replica restarted on its durable log) ----
-
-void Replica::OnRecovery(uint32_t from, const Recovery& m) {
-  if (m.replica != from) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (status_ != ReplicaStatus::kNormal) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  RecoveryResponse r{.view = view_, .nonce = m.nonce, .replica = cfg_.self};
-  if (is_primary()) {
-    if (m.commit_number > log_.last_op()) {
-      ++stats_.dropped_bad;  // it claims more committed ops than the primary has
-      return;
-    }
-    r.is_primary = true;
-    r.op_number = log_.last_op();
-    r.commit_number = commit_;
-    r.from_op = m.commit_number;
-    r.entries = Entries(m.commit_number, kMaxTransferEntries, kMaxTransferBytes);
-  }
-  Queue(from, std::move(r));
-}
-
-void Replica::OnRecoveryResponse(uint32_t from, RecoveryResponse&& m) {
-  if (m.replica != from || (m.is_primary && PrimaryOf(m.view) != from) ||
-      (m.is_primary && (m.commit_number > m.op_number ||
-                        m.from_op + m.entries.size() > m.op_number ||
-                        !Contiguous(m.entries, m.from_op, m.view)))) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (status_ != ReplicaStatus::kRecovering || m.nonce != incarnation_) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  recovery_responses_[from] = std::move(m);
-  // Done with f answers (this replica's durable state is the (f+1)-th) that include the
-  // primary of the latest view they name, if that view is not older than ours.
-  if (recovery_responses_.size() < f()) return;
-  uint64_t latest = 0;
-  for (const auto& [r, resp] : recovery_responses_) latest = std::max(latest, resp.view);
-  if (latest < view_) return;
-  auto it = recovery_responses_.find(PrimaryOf(latest));
-  if (it == recovery_responses_.end() || it->second.view != latest || !it->second.is_primary)
-    return;
-  const RecoveryResponse& p = it->second;
-  if (p.from_op != commit_) return;  // an answer to an older request
-  if (!InstallSuffix(p.from_op, p.entries)) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  const uint64_t primary_commit = p.commit_number;
-  const uint64_t primary_last = p.op_number;
-  EnterNormal(latest);
-  CommitTo(std::min(primary_commit, log_.last_op()));
-  need_prepare_ok_ = true;
-  if (log_.last_op() < primary_last) RequestState(log_.last_op());
-}
-
-// ---- state transfer ----
-
-void Replica::BeginTransfer(uint64_t v) {
-  view_ = v;
-  status_ = ReplicaStatus::kTransfer;
-  status_since_ = now_;
-  transfer_from_ = commit_;  // beyond the commit point the log may be from an older view
-  tokens_.clear();
-  PersistMeta();
-  Queue(PrimaryOf(v), GetState{.view = v, .op_number = transfer_from_, .replica = cfg_.self});
-}
-
-void Replica::RequestState(uint64_t from_op) {
-  if (from_op == get_state_from_ && now_ - last_get_state_ < cfg_.heartbeat_ticks) return;
-  get_state_from_ = from_op;
-  last_get_state_ = now_;
-  Queue(PrimaryOf(view_), GetState{.view = view_, .op_number = from_op, .replica = cfg_.self});
-}
-
-void Replica::OnGetState(uint32_t from, const GetState& m) {
-  if (m.replica != from) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (m.view != view_ || status_ != ReplicaStatus::kNormal || m.op_number > log_.last_op()) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  Queue(from, NewState{.view = view_,
-                       .from_op = m.op_number,
-                       .op_number = log_.last_op(),
-                       .commit_number = commit_,
-                       .entries = Entries(m.op_number, kMaxTransferEntries, kMaxTransferBytes)});
-}
-
-void Replica::OnNewState(uint32_t, const NewState& m) {
-  if (m.commit_number > m.op_number || m.from_op + m.entries.size() > m.op_number ||
-      !Contiguous(m.entries, m.from_op, m.view)) {
-    ++stats_.dropped_bad;
-    return;
-  }
-  if (m.view != view_) {
-    ++stats_.dropped_stale;
-    return;
-  }
-  if (status_ == ReplicaStatus::kTransfer) {
-    if (m.from_op != transfer_from_) {
-      ++stats_.dropped_stale;
-      return;
-    }
-    if (!InstallSuffix(m.from_op, m.entries)) {
-      ++stats_.dropped_bad;
-      return;
-    }
-    EnterNormal(view_);
-  } else if (status_ == ReplicaStatus::kNormal && !is_primary()) {
-    // Same view: our log is a prefix of the sender's; take what we lack.
-    if (m.from_op > log_.last_op()) {
-      ++stats_.dropped_stale;
-      return;
-    }
-    for (const Entry& e : m.entries) {
-      if (e.op_number <= log_.last_op()) {
-        if (log_.read(e.op_number)->view != e.view) {
-          ++stats_.dropped_bad;
-          return;
-        }
-        continue;
-      }
-      if (log_.append(e) != Status::kOk) {
-        Fail();
-        return;
-      }
-    }
-  } else {
-    ++stats_.dropped_stale;
-    return;
-  }
-  ++stats_.state_transfers;
-  last_heard_ = now_;
-  need_prepare_ok_ = true;
-  CommitTo(std::min(m.commit_number, log_.last_op()));
-  if (log_.last_op() < m.op_number) RequestState(log_.last_op());
+  if (majority_has > commit_)
+    CommitTo(majority_has);
 }
 
 // ---- the log ----
 
-bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries) {
+bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries, uint64_t view) {
+  if (from_op > log_.last_op())
+    return false;
   // Keep the longest common prefix (an entry is named by its view and op number).
   uint64_t keep = from_op;
   size_t i = 0;
@@ -557,20 +295,31 @@ bool Replica::InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries)
     ++keep;
     ++i;
   }
-  if (keep < commit_) return false;  // would rewrite a committed op
-  if (from_op > log_.last_op()) return false;
-  if (log_.truncate_after(keep) != Status::kOk) {
-    Fail();
-    return false;
-  }
-  for (; i < entries.size(); ++i) {
-    if (log_.append(entries[i]) != Status::kOk) {
+  if (i < entries.size()) {  // ours ends or diverges at keep + 1: the sender's from there
+    if (keep < commit_)
+      return false;  // would rewrite a committed op
+    if (log_.truncate_after(keep) != Status::kOk) {
       Fail();
       return false;
     }
+    for (; i < entries.size(); ++i) {
+      if (log_.append(entries[i]) != Status::kOk) {
+        Fail();
+        return false;
+      }
+    }
+    return true;
   }
-  // Nothing of ours beyond what the sender vouched for.
-  if (log_.truncate_after(from_op + entries.size()) != Status::kOk) {
+  // The sender's entries are all ours. Beyond them keep only entries of the sender's view: its
+  // primary assigned them (never a number twice in its view), so they are in the view's log,
+  // and this replica may have acknowledged or committed them before a restart; a late
+  // StartView or NewState must not take them back. Entries of older views there are not in it.
+  uint64_t end = keep;
+  while (end < log_.last_op() && log_.read(end + 1)->view == view)
+    ++end;
+  if (end < commit_)
+    return false;  // would drop a committed op
+  if (log_.truncate_after(end) != Status::kOk) {
     Fail();
     return false;
   }
@@ -583,7 +332,8 @@ std::vector<Entry> Replica::Entries(uint64_t from_op, uint64_t max_entries,
   uint64_t bytes = 0;
   for (uint64_t op = from_op + 1; op <= log_.last_op() && out.size() < max_entries; ++op) {
     const Entry* e = log_.read(op);
-    if (!out.empty() && bytes + e->op.size() > max_bytes) break;
+    if (!out.empty() && bytes + e->op.size() > max_bytes)
+      break;
     bytes += e->op.size();
     out.push_back(*e);
   }
@@ -591,28 +341,34 @@ std::vector<Entry> Replica::Entries(uint64_t from_op, uint64_t max_entries,
 }
 
 void Replica::PersistMeta() {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   Metadata m{.view = view_,
              .last_normal_view = last_normal_view_,
              .commit_number = commit_,
              .incarnation = incarnation_};
-  if (log_.set_metadata(m) != Status::kOk) Fail();
+  if (log_.set_metadata(m) != Status::kOk)
+    Fail();
 }
 
 // ---- sending ----
 
 void Replica::Send(uint32_t to, const Message& m) {
   std::vector<std::byte> bytes;
-  if (Encode(m, bytes) != Status::kOk) return;  // a log too large for one message
+  if (Encode(m, bytes) != Status::kOk)
+    return;  // a log too large for one message
   ++stats_.out[m.index()];
   env_.send(to, bytes);
 }
 
-void Replica::Queue(uint32_t to, Message m) { queue_.emplace_back(to, std::move(m)); }
+void Replica::Queue(uint32_t to, Message m) {
+  queue_.emplace_back(to, std::move(m));
+}
 
 void Replica::Broadcast(const Message& m, bool queued) {
   for (uint32_t r = 0; r < cfg_.n; ++r) {
-    if (r == cfg_.self) continue;
+    if (r == cfg_.self)
+      continue;
     if (queued)
       Queue(r, m);
     else
@@ -621,19 +377,22 @@ void Replica::Broadcast(const Message& m, bool queued) {
 }
 
 void Replica::Finish() {
-  if (status_ == ReplicaStatus::kFailed) return;
+  if (status_ == ReplicaStatus::kFailed)
+    return;
   if (log_.dirty() && log_.sync() != Status::kOk) {
     Fail();
     return;
   }
   synced_op_ = log_.last_op();
-  if (is_primary()) AdvanceCommit();
+  if (is_primary())
+    AdvanceCommit();
   if (need_prepare_ok_ && status_ == ReplicaStatus::kNormal && !is_primary())
     Queue(primary(), PrepareOk{.view = view_, .op_number = log_.last_op(), .replica = cfg_.self});
   need_prepare_ok_ = false;
   std::vector<std::pair<uint32_t, Message>> q;
   q.swap(queue_);
-  for (const auto& [to, m] : q) Send(to, m);
+  for (const auto& [to, m] : q)
+    Send(to, m);
 }
 
 void Replica::Fail() {

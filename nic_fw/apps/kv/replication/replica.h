@@ -33,7 +33,7 @@ struct ReplicaConfig {
 
 struct Env {
   virtual void send(uint32_t to, std::span<const std::byte> encoded_msg) = 0;
-  virtual void apply(uint64_t op_number, std::span<const std::byte> op) = 0;  // in order, once
+  virtual void apply(uint64_t op_number, std::span<const std::byte> op) = 0;    // in order, once
   virtual void on_client_reply(uint64_t client_token, uint64_t op_number) = 0;  // leader: committed
   virtual ~Env() = default;
 };
@@ -50,11 +50,11 @@ const char* ReplicaStatusName(ReplicaStatus s);
 struct ReplicaStats {
   std::array<uint64_t, kMsgTypeCount> in{};   // valid messages received, by MsgType
   std::array<uint64_t, kMsgTypeCount> out{};  // messages sent, by MsgType
-  uint64_t dropped_bad = 0;    // undecodable, from a bad sender, or self-contradictory
-  uint64_t dropped_stale = 0;  // from an older view, or not for the current status/nonce
-  uint64_t view_changes = 0;   // view changes this replica started or joined
-  uint64_t views_started = 0;  // views it entered in normal status (StartView, as primary too)
-  uint64_t recoveries = 0;     // restarts completed through Recovery
+  uint64_t dropped_bad = 0;      // undecodable, from a bad sender, or self-contradictory
+  uint64_t dropped_stale = 0;    // from an older view, or not for the current status/nonce
+  uint64_t view_changes = 0;     // view changes this replica started or joined
+  uint64_t views_started = 0;    // views it entered in normal status (StartView, as primary too)
+  uint64_t recoveries = 0;       // restarts completed through Recovery
   uint64_t state_transfers = 0;  // NewStates installed
   uint64_t ops_committed = 0;    // apply() calls, replay included
   uint64_t ops_replayed = 0;     // apply() calls made by the constructor
@@ -106,15 +106,22 @@ class Replica {
   // Normal-status traffic (Prepare, Commit) from the primary of view v; false if the message
   // is not for this replica's current normal view (and starts a state transfer if v is newer).
   bool AcceptNormal(uint32_t from, uint64_t v);
+  // kRecovering in a view this replica was changing to but never normal in: it may rejoin
+  // that view change with its durable log. A view it was normal in it must not start again:
+  // as its primary it would number ops anew that it numbered (unsynced) before the crash.
+  bool RecoveringInViewChange() const {
+    return status_ == ReplicaStatus::kRecovering && last_normal_view_ < view_;
+  }
   void StartViewChangeTo(uint64_t v);
   void MaybeSendDoViewChange();
   void BecomePrimary();
   void BeginTransfer(uint64_t v);
   void RequestState(uint64_t from_op);
   void EnterNormal(uint64_t v);
-  // Makes the log ops 1..from_op (kept) + entries (ops from_op+1..), dropping the rest.
-  // false (log untouched) if that would change a committed op.
-  bool InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries);
+  // Makes the log ops 1..from_op (kept) + entries (ops from_op+1..), then drops the rest but
+  // for entries of `view` (the sender's view) that extend it. false (log untouched) if that
+  // would change or drop a committed op.
+  bool InstallSuffix(uint64_t from_op, const std::vector<Entry>& entries, uint64_t view);
   void CommitTo(uint64_t k);
   void AdvanceCommit();
   void PersistMeta();
@@ -136,9 +143,9 @@ class Replica {
   uint64_t commit_ = 0;  // == the last op applied
   uint64_t incarnation_ = 0;
   uint64_t now_ = 0;
-  uint64_t status_since_ = 0;   // when the current status (and view) began
-  uint64_t last_heard_ = 0;     // backup: last Prepare/Commit from the primary
-  uint64_t last_resend_ = 0;    // heartbeat / retransmission clock
+  uint64_t status_since_ = 0;  // when the current status (and view) began
+  uint64_t last_heard_ = 0;    // backup: last Prepare/Commit from the primary
+  uint64_t last_resend_ = 0;   // heartbeat / retransmission clock
   uint64_t last_get_state_ = 0;
   uint64_t get_state_from_ = UINT64_MAX;
   uint64_t transfer_from_ = 0;  // kTransfer: the op the asked NewState must start after
@@ -146,10 +153,10 @@ class Replica {
   bool recovery_sent_ = false;
 
   // Primary of a normal view.
-  uint64_t synced_op_ = 0;                  // its own durable last op
-  std::vector<uint64_t> acked_;             // per replica: PrepareOk'd up to
-  std::map<uint64_t, uint64_t> tokens_;     // op_number -> client token
-  std::vector<uint64_t> start_view_sent_;   // per replica: tick StartView was last resent
+  uint64_t synced_op_ = 0;                 // its own durable last op
+  std::vector<uint64_t> acked_;            // per replica: PrepareOk'd up to
+  std::map<uint64_t, uint64_t> tokens_;    // op_number -> client token
+  std::vector<uint64_t> start_view_sent_;  // per replica: tick StartView was last resent
   // View change.
   std::vector<bool> svc_from_;
   bool dvc_sent_ = false;
