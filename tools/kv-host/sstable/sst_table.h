@@ -76,7 +76,7 @@ class SstReader {
   SstReader(const SstReader&) = delete;
   SstReader& operator=(const SstReader&) = delete;
 
-  // Binary search over the index; nullopt-like: found false when the key is not in the table.
+  // Binary search over the in-memory keys; found is false when the key is not in the table.
   // An error only if the file cannot be read any more.
   struct Found {
     bool found = false;
