@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 
 namespace wave::kv {
 
@@ -25,8 +26,88 @@ void SstStore::Insert(std::unique_ptr<SstReader> table) {
   auto& list = shards_[table->meta().shard];
   list.push_back(std::move(table));
   std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-    return a->meta().generation_hi > b->meta().generation_hi;
+    if (a->meta().generation_hi != b->meta().generation_hi)
+      return a->meta().generation_hi > b->meta().generation_hi;
+    return a->meta().generation_lo < b->meta().generation_lo;  // a merged table first
   });
+}
+
+void SstStore::Forget(const SstReader& table) {
+  stats_.tables--;
+  stats_.entries -= table.entry_count();
+  stats_.bytes -= table.file_bytes();
+}
+
+// A compaction that crashed after its merged table was renamed into place but before it
+// unlinked every input leaves inputs whose generations the merged table covers. They must go:
+// the merge dropped tombstones, so an input left behind could resurrect a deleted key.
+void SstStore::DropSuperseded() {
+  for (auto& [shard, list] : shards_) {
+    std::vector<bool> covered(list.size(), false);  // decided before any table moves
+    for (size_t i = 0; i < list.size(); ++i) {
+      const SstMeta& a = list[i]->meta();
+      for (size_t j = 0; j < list.size(); ++j) {
+        const SstMeta& b = list[j]->meta();
+        if (j != i && b.generation_lo <= a.generation_lo && a.generation_hi <= b.generation_hi &&
+            (b.generation_lo != a.generation_lo || b.generation_hi != a.generation_hi))
+          covered[i] = true;
+      }
+    }
+    std::vector<std::unique_ptr<SstReader>> kept;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!covered[i]) {
+        kept.push_back(std::move(list[i]));
+        continue;
+      }
+      Forget(*list[i]);
+      if (unlink(list[i]->path().c_str()) == 0)
+        stats_.deleted_superseded_files++;
+    }
+    list = std::move(kept);
+  }
+}
+
+Status SstStore::Compact(uint32_t shard, size_t count) {
+  std::lock_guard lock(mu_);
+  auto it = shards_.find(shard);
+  if (count < 2 || it == shards_.end() || it->second.size() < count)
+    return Error{EINVAL, "compaction of " + std::to_string(count) + " tables of shard " +
+                             std::to_string(shard) + ": not that many"};
+  auto& list = it->second;
+  std::map<std::string, SstEntry> merged;
+  SstMeta meta{shard, UINT64_MAX, 0, 0, 0, 0};
+  for (size_t i = list.size() - count; i < list.size(); ++i) {  // newest of the inputs first
+    const SstMeta& m = list[i]->meta();
+    meta.generation_lo = std::min(meta.generation_lo, m.generation_lo);
+    meta.generation_hi = std::max(meta.generation_hi, m.generation_hi);
+    if (m.first_op != 0)
+      meta.first_op = meta.first_op == 0 ? m.first_op : std::min(meta.first_op, m.first_op);
+    meta.last_op = std::max(meta.last_op, m.last_op);
+    Result<std::vector<SstEntry>> all = list[i]->ReadAll();
+    if (!all)
+      return all.error();
+    for (SstEntry& e : *all)
+      merged.try_emplace(e.key, std::move(e));  // an entry already there is newer
+  }
+  std::vector<FlushEntryView> views;
+  for (const auto& [key, e] : merged) {
+    if (!e.tombstone)
+      views.push_back({e.key, e.value, e.flags, e.exptime, e.cas, false});
+  }
+  std::string path = TablePath(shard, meta.generation_lo, meta.generation_hi);
+  if (Status s = WriteSst(path, meta, views); !s)
+    return s;
+  Result<std::unique_ptr<SstReader>> t = SstReader::Open(path);
+  if (!t)
+    return t.error();
+  for (size_t i = list.size() - count; i < list.size(); ++i) {
+    Forget(*list[i]);
+    unlink(list[i]->path().c_str());
+  }
+  list.resize(list.size() - count);
+  Insert(std::move(t.value()));
+  stats_.compactions++;
+  return {};
 }
 
 Result<std::unique_ptr<SstStore>> SstStore::Open(const std::string& dir) {
@@ -68,6 +149,7 @@ Result<std::unique_ptr<SstStore>> SstStore::Open(const std::string& dir) {
     }
     store->Insert(std::move(t.value()));
   }
+  store->DropSuperseded();
   return store;
 }
 

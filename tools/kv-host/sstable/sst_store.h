@@ -31,6 +31,8 @@ struct SstStoreStats {
   uint64_t refused_batches = 0;
   uint64_t refused_files = 0;  // corrupt or misnamed tables found by Open (left in place)
   uint64_t deleted_tmp_files = 0;
+  uint64_t compactions = 0;
+  uint64_t deleted_superseded_files = 0;  // left by a compaction that crashed, found by Open
 };
 
 class SstStore {
@@ -54,6 +56,12 @@ class SstStore {
   // and <= now_s, memcached's rule) is not found, and hides every older table's value.
   Result<std::optional<SstEntry>> Lookup(uint32_t shard, std::string_view key, int64_t now_s);
 
+  // Merges the `count` (>= 2) oldest tables of the shard into one, newest value of each key
+  // winning. Tombstones are dropped: the merge reaches down to the oldest table, so there is
+  // nothing older left for them to hide. Crash-safe: the merged table is durable before the
+  // old files go, and Open deletes a table whose generations another table covers.
+  Status Compact(uint32_t shard, size_t count);
+
   // The highest replication op the shard's tables cover (0: none): the log up to it may go.
   uint64_t max_op(uint32_t shard) const;
   // The newest generation ingested for the shard (0: none).
@@ -64,6 +72,8 @@ class SstStore {
  private:
   explicit SstStore(std::string dir) : dir_(std::move(dir)) {}
   void Insert(std::unique_ptr<SstReader> table);  // keeps the shard's list newest first
+  void Forget(const SstReader& table);            // its share of the stats
+  void DropSuperseded();
   std::string TablePath(uint32_t shard, uint64_t gen_lo, uint64_t gen_hi) const;
 
   std::string dir_;

@@ -247,5 +247,42 @@ TEST_F(SstStoreTest, WriterRefusesUnsortedEntries) {
   EXPECT_TRUE(Files().empty());
 }
 
+TEST_F(SstStoreTest, CompactionKeepsNewestWinsAndDropsTombstones) {
+  auto s = OpenStore();
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 1, 3, {Item("k", "old"), Item("a", "a1"), Item("z", "z1")})));
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 2, 6, {Del("k"), Item("a", "a2")})));
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 3, 9, {Item("z", "z3")})));
+  std::string g1 = dir_ + "/s0-g1-1.sst";
+  std::vector<char> g1_bytes(fs::file_size(g1));
+  std::ifstream(g1, std::ios::binary).read(g1_bytes.data(), g1_bytes.size());
+
+  EXPECT_FALSE(s->Compact(0, 4).ok());
+  ASSERT_TRUE(s->Compact(0, 2));
+  EXPECT_EQ(Files(), (std::vector<std::string>{"s0-g1-2.sst", "s0-g3-3.sst"}));
+  SstStoreStats st = s->stats();
+  EXPECT_EQ(st.tables, 2u);
+  EXPECT_EQ(st.entries, 3u);  // a2, z1 merged (k's tombstone and old value gone), z3
+  EXPECT_EQ(Get(*s, 0, "k"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "a"), "a2");
+  EXPECT_EQ(Get(*s, 0, "z"), "z3");
+  EXPECT_EQ(s->max_op(0), 9u);
+  EXPECT_TRUE(s->IngestBytes(Batch(0, 2, 6, {Del("k"), Item("a", "a2")})).ok());  // covered
+  EXPECT_EQ(s->stats().duplicate_batches, 1u);
+  s.reset();
+
+  // A compaction that crashed before it unlinked an input: that input would resurrect "k".
+  std::ofstream(g1, std::ios::binary).write(g1_bytes.data(), g1_bytes.size());
+  s = OpenStore();
+  EXPECT_EQ(s->stats().deleted_superseded_files, 1u);
+  EXPECT_EQ(s->stats().tables, 2u);
+  EXPECT_FALSE(fs::exists(g1));
+  EXPECT_EQ(Get(*s, 0, "k"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "a"), "a2");
+  ASSERT_TRUE(s->Compact(0, 2));
+  EXPECT_EQ(Files(), std::vector<std::string>{"s0-g1-3.sst"});
+  EXPECT_EQ(Get(*s, 0, "z"), "z3");
+  EXPECT_EQ(s->newest_generation(0), 3u);
+}
+
 }  // namespace
 }  // namespace wave::kv
