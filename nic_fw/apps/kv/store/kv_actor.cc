@@ -15,7 +15,7 @@ rt::ActorType MemtableActorType(MemtableConfig cfg, UnixClock now_s) {
     KvOp op;
     KvResult r;
     if (msg.kind == kKvOpKind && DecodeOp(msg.payload, &op))
-      r = Memtable(ctx, op.now_s != 0 ? op.now_s : now_s()).Execute(op);
+      r = Memtable(ctx, op.now_s != 0 ? op.now_s : now_s()).Execute(op, msg.request_id);
     ctx.reply(EncodeResult(r));
   };
   return type;

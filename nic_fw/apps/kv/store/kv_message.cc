@@ -57,13 +57,12 @@ class Reader {
 };
 
 bool KnownOp(uint8_t c) {
-  return c >= static_cast<uint8_t>(KvOpCode::kGet) &&
-         c <= static_cast<uint8_t>(KvOpCode::kShardStats);
+  return c >= static_cast<uint8_t>(KvOpCode::kGet) && c <= static_cast<uint8_t>(KvOpCode::kFetched);
 }
 
 bool KnownResult(uint8_t c) {
   return c >= static_cast<uint8_t>(KvResultCode::kHit) &&
-         c <= static_cast<uint8_t>(KvResultCode::kBadRequest);
+         c <= static_cast<uint8_t>(KvResultCode::kParked);
 }
 
 constexpr size_t kStatsFields = sizeof(ShardStats) / sizeof(uint64_t);
@@ -97,6 +96,7 @@ std::vector<std::byte> EncodeOp(const KvOp& op) {
   w.put(op.delta);
   w.put(op.delay_s);
   w.put(op.now_s);
+  w.put(op.op_number);
   w.put_bytes(op.key);
   w.put_bytes(op.value);
   return w.take();
@@ -110,8 +110,8 @@ bool DecodeOp(std::span<const std::byte> bytes, KvOp* out) {
   out->code = static_cast<KvOpCode>(code);
   return r.get(&out->flags) && r.get(&out->exptime) && r.get(&out->cas_unique) &&
          r.get(&out->delta) && r.get(&out->delay_s) && r.get(&out->now_s) &&
-         r.get_bytes(&out->key, kMaxKeyBytes) && r.get_bytes(&out->value, kMaxValueBytes) &&
-         r.at_end();
+         r.get(&out->op_number) && r.get_bytes(&out->key, kMaxKeyBytes) &&
+         r.get_bytes(&out->value, kMaxValueBytes) && r.at_end();
 }
 
 std::vector<std::byte> EncodeResult(const KvResult& res) {
@@ -122,6 +122,7 @@ std::vector<std::byte> EncodeResult(const KvResult& res) {
   w.put(res.cas);
   w.put(res.number);
   w.put_bytes(res.value);
+  w.put(static_cast<uint8_t>(res.wants_flush));
   w.put(static_cast<uint8_t>(res.has_stats));
   if (res.has_stats) {
     uint64_t fields[kStatsFields];
@@ -139,9 +140,12 @@ bool DecodeResult(std::span<const std::byte> bytes, KvResult* out) {
     return false;
   out->code = static_cast<KvResultCode>(code);
   if (!(r.get(&out->flags) && r.get(&out->cas) && r.get(&out->number) &&
-        r.get_bytes(&out->value, kMaxValueBytes)))
+        r.get_bytes(&out->value, kMaxResultBytes)))
     return false;
-  uint8_t has_stats;
+  uint8_t wants_flush, has_stats;
+  if (!r.get(&wants_flush) || wants_flush > 1)
+    return false;
+  out->wants_flush = wants_flush == 1;
   if (!r.get(&has_stats) || has_stats > 1)
     return false;
   out->has_stats = has_stats == 1;
@@ -152,6 +156,34 @@ bool DecodeResult(std::span<const std::byte> bytes, KvResult* out) {
         return false;
     }
     std::memcpy(&out->stats, fields, sizeof(fields));
+  }
+  return r.at_end();
+}
+
+std::string EncodeParkedResults(const std::vector<ParkedResult>& results) {
+  Writer w;
+  w.put(static_cast<uint32_t>(results.size()));
+  for (const ParkedResult& p : results) {
+    w.put(p.request_id);
+    const std::vector<std::byte> r = EncodeResult(p.result);
+    w.put_bytes(std::string(reinterpret_cast<const char*>(r.data()), r.size()));
+  }
+  std::vector<std::byte> bytes = w.take();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+bool DecodeParkedResults(std::string_view bytes, std::vector<ParkedResult>* out) {
+  Reader r(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  uint32_t n;
+  if (!r.get(&n) || n > kMaxParkedOps + 1)
+    return false;
+  out->assign(n, {});
+  std::string one;
+  for (ParkedResult& p : *out) {
+    if (!r.get(&p.request_id) || !r.get_bytes(&one, kMaxValueBytes + 512) ||
+        !DecodeResult(std::as_bytes(std::span(one.data(), one.size())), &p.result) ||
+        p.result.code == KvResultCode::kParked)
+      return false;
   }
   return r.at_end();
 }

@@ -10,7 +10,7 @@ namespace {
 
 constexpr uint64_t kRootMagic = 0x57415645'4d454d31ull;  // "WAVEMEM1"
 constexpr uint32_t kHeaderMagic = 0x4b564844;            // "KVHD"
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 constexpr uint64_t kMaxBuckets = 1ull << 24;
 // memcached's rule: an exptime beyond 30 days is an absolute Unix time.
 constexpr int64_t kRelativeExpiryLimit = 60 * 60 * 24 * 30;
@@ -30,10 +30,6 @@ template <typename T>
 std::span<const std::byte> AsConstBytes(const T& v) {
   static_assert(std::is_trivially_copyable_v<T>);
   return std::as_bytes(std::span<const T, 1>(&v, 1));
-}
-
-std::span<std::byte> StringBytes(std::string* s) {
-  return std::as_writable_bytes(std::span<char>(s->data(), s->size()));
 }
 
 // memcached's incr/decr accept a decimal number, possibly padded with trailing spaces (its
@@ -94,6 +90,8 @@ int64_t Memtable::AbsoluteExpiry(int64_t exptime) const {
 }
 
 bool Memtable::Live(const ItemHeader& item) const {
+  if (item.kind == kItemPlaceholder)
+    return true;
   if (item.expires_at != 0 && item.expires_at <= now_)
     return false;
   return !(header_.flush_at != 0 && now_ >= header_.flush_at && item.stored_at <= header_.flush_at);
@@ -108,7 +106,7 @@ bool Memtable::Find(const std::string& key, uint64_t hash, Found* out) {
   while (out->id != rt::kNoObjectId) {
     if (ctx_.load(out->id, 0, &out->item) != rt::Status::kOk)
       return false;
-    if (!Live(out->item)) {
+    if (!Live(out->item) && header_.tier_enabled == 0) {
       // Freed where it is found, like memcached's lazy expiry; the walk goes on from the
       // same predecessor.
       rt::ObjectId next = out->item.next;
@@ -121,10 +119,12 @@ bool Memtable::Find(const std::string& key, uint64_t hash, Found* out) {
     }
     if (out->item.hash == hash && out->item.key_len == key.size()) {
       candidate.resize(key.size());
-      if (ctx_.dmo_read(out->id, sizeof(ItemHeader), StringBytes(&candidate)) != rt::Status::kOk)
+      if (ctx_.dmo_read(out->id, sizeof(ItemHeader), StringBytesOf(&candidate)) != rt::Status::kOk)
         return false;
-      if (candidate == key)
+      if (candidate == key) {
+        out->dead = out->item.kind == kItemTombstone || !Live(out->item);
         return true;
+      }
     }
     out->prev = out->id;
     out->id = out->item.next;
@@ -134,7 +134,7 @@ bool Memtable::Find(const std::string& key, uint64_t hash, Found* out) {
 
 bool Memtable::ReadValue(const Found& f, std::string* value) {
   value->resize(f.item.value_len);
-  return ctx_.dmo_read(f.id, sizeof(ItemHeader) + f.item.key_len, StringBytes(value)) ==
+  return ctx_.dmo_read(f.id, sizeof(ItemHeader) + f.item.key_len, StringBytesOf(value)) ==
          rt::Status::kOk;
 }
 
@@ -142,8 +142,12 @@ bool Memtable::Unlink(const Found& f) {
   rt::Status s = f.prev == rt::kNoObjectId
                      ? ctx_.store(header_.buckets, f.bucket * sizeof(rt::ObjectId), f.item.next)
                      : ctx_.store(f.prev, offsetof(ItemHeader, next), f.item.next);
-  if (s != rt::Status::kOk || ctx_.dmo_free(f.id) != rt::Status::kOk)
+  if (s != rt::Status::kOk || !ForgetInTier(f.id, f.item) || ctx_.dmo_free(f.id) != rt::Status::kOk)
     return false;
+  if (f.item.kind == kItemPlaceholder)
+    return true;  // never counted as an item
+  if (f.item.kind == kItemTombstone)
+    --header_.stats.tombstones;
   --header_.stats.items;
   header_.stats.bytes -= f.item.key_len + f.item.value_len;
   return true;
@@ -154,7 +158,10 @@ KvResult Memtable::Store(const KvOp& op, uint64_t hash, const Found* old, uint32
   KvResult r;
   ItemHeader item{};
   item.hash = hash;
-  item.cas = header_.next_cas++;
+  item.cas = cas_override_ != 0 ? cas_override_ : header_.next_cas++;
+  item.frozen_gen = install_clean_ ? header_.acked_gen : 0;
+  item.kind = tombstone_store_ ? kItemTombstone : kItemValue;
+  item.op = op_number_;
   item.expires_at = expires_at;
   item.stored_at = now_;
   item.flags = flags;
@@ -166,6 +173,18 @@ KvResult Memtable::Store(const KvOp& op, uint64_t hash, const Found* old, uint32
 
   rt::ObjectId id;
   rt::Status s = ctx_.dmo_malloc(bytes.size(), &id);
+  Found refound;
+  if (s == rt::Status::kOverCap && header_.tier_enabled != 0) {
+    // Room from clean items (the host has them). An eviction may have freed `old` or the item
+    // before it in its chain, so the old entry is looked up again.
+    bool freed_any = false;
+    if (!EvictClean(bytes.size(), &freed_any))
+      return r;
+    if (freed_any) {
+      s = ctx_.dmo_malloc(bytes.size(), &id);
+      old = Find(op.key, hash, &refound) ? &refound : nullptr;
+    }
+  }
   if (s == rt::Status::kOverCap) {
     ++header_.stats.oom;
     r.code = KvResultCode::kOutOfMemory;
@@ -180,10 +199,16 @@ KvResult Memtable::Store(const KvOp& op, uint64_t hash, const Found* old, uint32
   const uint64_t slot_off = bucket * sizeof(rt::ObjectId);
   if (ctx_.load(header_.buckets, slot_off, &item.next) != rt::Status::kOk)
     return r;
+  if (header_.tier_enabled != 0 && !ListAppend(id, &item))
+    return r;
   std::memcpy(bytes.data(), &item, sizeof(item));
   if (ctx_.dmo_write(id, 0, bytes) != rt::Status::kOk ||
       ctx_.store(header_.buckets, slot_off, id) != rt::Status::kOk)
     return r;
+  if (item.kind == kItemTombstone)
+    ++header_.stats.tombstones;
+  if (header_.tier_enabled != 0 && item.frozen_gen == 0)
+    header_.stats.dirty_bytes += item.key_len + item.value_len;
   ++header_.stats.items;
   header_.stats.bytes += item.key_len + item.value_len;
   if (!MaybeGrow())
@@ -229,42 +254,53 @@ bool Memtable::MaybeGrow() {
 }
 
 bool Memtable::FreeAll() {
+  // Placeholders stay: the ops parked on them are answered when the host's answer comes.
   std::vector<rt::ObjectId> heads(header_.bucket_count);
   if (ctx_.dmo_read(header_.buckets, 0, std::as_writable_bytes(std::span(heads))) !=
       rt::Status::kOk)
     return false;
   ItemHeader item;
-  for (rt::ObjectId id : heads) {
-    while (id != rt::kNoObjectId) {
-      if (ctx_.load(id, 0, &item) != rt::Status::kOk || ctx_.dmo_free(id) != rt::Status::kOk)
+  for (rt::ObjectId& head : heads) {
+    rt::ObjectId kept = rt::kNoObjectId;
+    for (rt::ObjectId id = head; id != rt::kNoObjectId; id = item.next) {
+      if (ctx_.load(id, 0, &item) != rt::Status::kOk)
+        return false;
+      if (item.kind == kItemPlaceholder) {
+        if (ctx_.store(id, offsetof(ItemHeader, next), kept) != rt::Status::kOk)
+          return false;
+        kept = id;
+        continue;
+      }
+      if (ctx_.dmo_free(id) != rt::Status::kOk)
         return false;
       ++header_.stats.flushed;
-      id = item.next;
     }
+    head = kept;
   }
   header_.stats.items = 0;
   header_.stats.bytes = 0;
+  header_.stats.tombstones = 0;
+  header_.stats.dirty_bytes = 0;
   header_.flush_at = 0;
-  return ctx_.dmo_memset(header_.buckets, 0, 0, header_.bucket_count * sizeof(rt::ObjectId)) ==
-         rt::Status::kOk;
+  header_.list_head = header_.list_tail = header_.cursor = rt::kNoObjectId;
+  return ctx_.dmo_write(header_.buckets, 0, std::as_bytes(std::span(heads))) == rt::Status::kOk;
 }
 
 KvResult Memtable::Get(const KvOp& op, uint64_t hash, bool touch) {
   KvResult r;
   Found f;
-  if (!Find(op.key, hash, &f)) {
+  if (!Find(op.key, hash, &f) || !f.live()) {
     ++header_.stats.get_misses;
     r.code = KvResultCode::kMiss;
     return r;
   }
+  if (!ReadValue(f, &r.value))
+    return r;
   if (touch) {
-    f.item.expires_at = AbsoluteExpiry(op.exptime);
-    if (ctx_.store(f.id, offsetof(ItemHeader, expires_at), f.item.expires_at) != rt::Status::kOk)
+    if (!Retouch(op, hash, f, r.value))
       return r;
     ++header_.stats.touches;
   }
-  if (!ReadValue(f, &r.value))
-    return r;
   ++header_.stats.get_hits;
   r.code = KvResultCode::kHit;
   r.flags = f.item.flags;
@@ -275,12 +311,14 @@ KvResult Memtable::Get(const KvOp& op, uint64_t hash, bool touch) {
 KvResult Memtable::Update(const KvOp& op, uint64_t hash) {
   KvResult r;
   Found f;
-  const bool found = Find(op.key, hash, &f);
+  const bool has_entry = Find(op.key, hash, &f);
+  const bool found = has_entry && f.live();
+  const Found* old = has_entry ? &f : nullptr;  // a dead entry is replaced too
   const int64_t expires_at = AbsoluteExpiry(op.exptime);
   switch (op.code) {
     case KvOpCode::kSet:
       ++header_.stats.sets;
-      return Store(op, hash, found ? &f : nullptr, op.flags, expires_at, op.value);
+      return Store(op, hash, old, op.flags, expires_at, op.value);
     case KvOpCode::kAdd:
     case KvOpCode::kReplace:
       ++header_.stats.sets;
@@ -288,7 +326,7 @@ KvResult Memtable::Update(const KvOp& op, uint64_t hash) {
         r.code = KvResultCode::kNotStored;
         return r;
       }
-      return Store(op, hash, found ? &f : nullptr, op.flags, expires_at, op.value);
+      return Store(op, hash, old, op.flags, expires_at, op.value);
     case KvOpCode::kAppend:
     case KvOpCode::kPrepend: {
       ++header_.stats.sets;
@@ -325,8 +363,17 @@ KvResult Memtable::Update(const KvOp& op, uint64_t hash) {
         r.code = KvResultCode::kNotFound;
         return r;
       }
-      if (!Unlink(f))
+      if (header_.tier_enabled != 0) {
+        // The host may hold an older value: a tombstone hides it, and goes there too.
+        tombstone_store_ = true;
+        r = Store(op, hash, &f, 0, 0, std::string());
+        tombstone_store_ = false;
+        if (r.code != KvResultCode::kStored)
+          return r;
+        r = KvResult{};
+      } else if (!Unlink(f)) {
         return r;
+      }
       ++header_.stats.deletes;
       r.code = KvResultCode::kDeleted;
       return r;
@@ -335,8 +382,11 @@ KvResult Memtable::Update(const KvOp& op, uint64_t hash) {
         r.code = KvResultCode::kNotFound;
         return r;
       }
-      if (ctx_.store(f.id, offsetof(ItemHeader, expires_at), expires_at) != rt::Status::kOk)
-        return r;
+      {
+        std::string value;
+        if (!ReadValue(f, &value) || !Retouch(op, hash, f, value))
+          return r;
+      }
       ++header_.stats.touches;
       r.code = KvResultCode::kTouched;
       return r;
@@ -349,7 +399,7 @@ KvResult Memtable::Delta(const KvOp& op, uint64_t hash) {
   KvResult r;
   Found f;
   const bool incr = op.code == KvOpCode::kIncr;
-  if (!Find(op.key, hash, &f)) {
+  if (!Find(op.key, hash, &f) || !f.live()) {
     ++(incr ? header_.stats.incr_misses : header_.stats.decr_misses);
     r.code = KvResultCode::kNotFound;
     return r;
@@ -373,27 +423,53 @@ KvResult Memtable::Delta(const KvOp& op, uint64_t hash) {
   return r;
 }
 
-KvResult Memtable::Execute(const KvOp& op) {
+bool Memtable::Retouch(const KvOp& op, uint64_t hash, const Found& f, const std::string& value) {
+  const int64_t expires_at = AbsoluteExpiry(op.exptime);
+  if (header_.tier_enabled == 0 || f.item.frozen_gen == 0)
+    return ctx_.store(f.id, offsetof(ItemHeader, expires_at), expires_at) == rt::Status::kOk;
+  // A frozen item's bytes may be on their way to the host already: the new expiry is a new
+  // write (same cas, as memcached's touch keeps it), so it is flushed again.
+  cas_override_ = f.item.cas;
+  KvResult r = Store(op, hash, &f, f.item.flags, expires_at, value);
+  cas_override_ = 0;
+  return r.code == KvResultCode::kStored;
+}
+
+KvResult Memtable::RunKeyOp(const KvOp& op, uint64_t hash) {
+  switch (op.code) {
+    case KvOpCode::kGet:
+      return Get(op, hash, false);
+    case KvOpCode::kGat:
+      return Get(op, hash, true);
+    case KvOpCode::kIncr:
+    case KvOpCode::kDecr:
+      return Delta(op, hash);
+    default:
+      return Update(op, hash);
+  }
+}
+
+KvResult Memtable::Execute(const KvOp& op, uint64_t request_id) {
   KvResult r;
   if (!LoadHeader())
     return r;  // the actor's own memory is not a memtable: nothing is touched
+  op_number_ = op.op_number;
+  if (op.op_number > header_.last_op)
+    header_.last_op = op.op_number;
+  if (header_.tier_enabled != 0 && header_.flush_at != 0 && now_ >= header_.flush_at &&
+      header_.host_dropped_at != header_.flush_at) {
+    header_.host_dropped_at = header_.flush_at;
+    DropHostValues();
+  }
   const uint64_t hash = KeyHash(op.key);
   switch (op.code) {
-    case KvOpCode::kGet:
-      r = Get(op, hash, false);
-      break;
-    case KvOpCode::kGat:
-      r = Get(op, hash, true);
-      break;
-    case KvOpCode::kIncr:
-    case KvOpCode::kDecr:
-      r = Delta(op, hash);
-      break;
     case KvOpCode::kFlushAll:
       if (op.delay_s > 0) {
         header_.flush_at = now_ + op.delay_s;
         r.code = KvResultCode::kOk;
       } else if (FreeAll()) {
+        if (header_.tier_enabled != 0)
+          DropHostValues();
         r.code = KvResultCode::kOk;
       }
       break;
@@ -402,12 +478,28 @@ KvResult Memtable::Execute(const KvOp& op) {
       r.has_stats = true;
       r.stats = header_.stats;
       break;
+    case KvOpCode::kTierEnable:
+      r = EnableTier(op);
+      break;
+    case KvOpCode::kFreeze:
+      r = Freeze();
+      break;
+    case KvOpCode::kFlushDone:
+      r = FlushDone(op);
+      break;
+    case KvOpCode::kFetched:
+      r = Fetched(op, hash);
+      break;
     default:
-      r = Update(op, hash);
+      if (!MaybePark(op, hash, request_id, &r))
+        r = RunKeyOp(op, hash);
       break;
   }
   if (r.code == KvResultCode::kBadRequest)
     ++header_.stats.bad_requests;
+  if (r.code == KvResultCode::kOutOfMemory && header_.stats.dirty_bytes > 0)
+    oom_with_dirty_ = true;
+  r.wants_flush = WantsFlush();
   if (!StoreHeader())
     r.code = KvResultCode::kBadRequest;
   return r;

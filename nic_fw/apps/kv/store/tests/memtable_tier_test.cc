@@ -1,0 +1,294 @@
+// The memtable's LSM tier against the host's real SSTable store (tools/kv-host/sstable): a
+// small shard that flushes, evicts and reads back must answer exactly as a shard big enough
+// to hold everything.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dmo_table.h"
+#include "kv/store/memtable.h"
+#include "sst_store.h"
+
+namespace wave::kv {
+namespace {
+
+constexpr rt::ActorId kActor = 9;
+constexpr uint32_t kShard = 3;
+
+// One memtable in a DMO table of its own.
+class Shard {
+ public:
+  Shard(uint64_t cap, int64_t* now) : now_(now) {
+    EXPECT_EQ(table_.create_space(kActor, cap), rt::Status::kOk);
+    EXPECT_EQ(table_.dmo_malloc(kActor, 64, &root_), rt::Status::kOk);
+    rt::ActorContext ctx(kActor, root_, table_, false);
+    EXPECT_EQ(Memtable::Create(ctx, {.initial_buckets = 16}), rt::Status::kOk);
+  }
+  KvResult Run(const KvOp& op, uint64_t request_id = 0) {
+    rt::ActorContext ctx(kActor, root_, table_, false);
+    return Memtable(ctx, *now_).Execute(op, request_id);
+  }
+  ShardStats Stats() { return Run({.code = KvOpCode::kShardStats}).stats; }
+
+ private:
+  rt::DmoTable table_;
+  rt::ObjectId root_ = rt::kNoObjectId;
+  int64_t* now_;
+};
+
+// The tiered shard and what the store's server does for it: freeze when asked, hand the batch
+// to the host's SstStore, acknowledge; look parked keys up and bring the answer back.
+class TieredShard {
+ public:
+  TieredShard(uint64_t cap, int64_t* now) : shard_(cap, now), now_(now) {
+    char tmpl[] = "/tmp/wave-tier-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    auto store = SstStore::Open(dir_);
+    EXPECT_TRUE(store.ok());
+    host_ = std::move(*store);
+    KvOp enable{
+        .code = KvOpCode::kTierEnable, .flags = kShard, .exptime = 16 << 10, .cas_unique = 8 << 10};
+    EXPECT_EQ(shard_.Run(enable).code, KvResultCode::kOk);
+  }
+  ~TieredShard() { std::filesystem::remove_all(dir_); }
+
+  // Runs an op; a parked op's result comes back once `Resolve` answers its key.
+  KvResult Run(const KvOp& op, uint64_t request_id) {
+    KvResult r = shard_.Run(op, request_id);
+    if (r.wants_flush)
+      Flush();
+    if (r.code == KvResultCode::kParked && r.number == 1)
+      pending_.push_back(op.key);
+    return r;
+  }
+  void Flush() {
+    KvResult f = shard_.Run({.code = KvOpCode::kFreeze});
+    if (f.code != KvResultCode::kOk)
+      return;
+    bool ok = !fail_next_flush_;
+    fail_next_flush_ = false;
+    if (ok) {
+      Status s = host_->IngestBytes(std::as_bytes(std::span(f.value.data(), f.value.size())));
+      EXPECT_TRUE(s.ok()) << s.error().message;
+      ok = s.ok();
+    }
+    ++flushes_;
+    EXPECT_EQ(
+        shard_.Run({.code = KvOpCode::kFlushDone, .flags = ok ? 1u : 0u, .delta = f.number}).code,
+        KvResultCode::kOk);
+  }
+  // Answers the oldest pending lookup; the parked results, in the order the shard ran them.
+  std::vector<ParkedResult> Resolve() {
+    const std::string key = pending_.front();
+    pending_.erase(pending_.begin());
+    auto found = host_->Lookup(kShard, key, *now_);
+    EXPECT_TRUE(found.ok());
+    KvOp fetched{.code = KvOpCode::kFetched, .key = key};
+    if (found.ok() && found->has_value()) {
+      fetched.delta = 1;
+      fetched.value = (*found)->value;
+      fetched.flags = (*found)->flags;
+      fetched.exptime = static_cast<int64_t>((*found)->exptime);
+      fetched.cas_unique = (*found)->cas;
+    }
+    KvResult r = shard_.Run(fetched);
+    EXPECT_EQ(r.code, KvResultCode::kOk);
+    std::vector<ParkedResult> results;
+    EXPECT_TRUE(DecodeParkedResults(r.value, &results));
+    if (r.wants_flush)
+      Flush();
+    return results;
+  }
+  bool has_pending() const { return !pending_.empty(); }
+  void FailNextFlush() { fail_next_flush_ = true; }
+  ShardStats Stats() { return shard_.Stats(); }
+
+ private:
+  Shard shard_;
+  int64_t* now_;
+  std::string dir_;
+  std::unique_ptr<SstStore> host_;
+  std::vector<std::string> pending_;
+  bool fail_next_flush_ = false;
+  int flushes_ = 0;
+};
+
+// What a client compares: everything but cas, whose numbering differs between the two shards.
+void ExpectSameAnswer(const KvResult& want, const KvResult& got, const std::string& what) {
+  EXPECT_EQ(static_cast<int>(got.code), static_cast<int>(want.code)) << what;
+  EXPECT_EQ(got.value, want.value) << what;
+  EXPECT_EQ(got.flags, want.flags) << what;
+  EXPECT_EQ(got.number, want.number) << what;
+}
+
+TEST(MemtableTier, AnswersAsAShardThatHoldsEverything) {
+  int64_t now = 1'700'000'000;
+  Shard reference(256 << 20, &now);
+  TieredShard tiered(96 << 10, &now);
+  std::mt19937_64 rng(20261207);
+  struct Asked {
+    KvOp op;
+    KvResult want;
+    std::string what;
+  };
+  std::map<uint64_t, Asked> waiting;  // parked on the tiered shard, by request id
+  // Each side's last cas per key, as two clients would remember them.
+  std::map<std::string, uint64_t> cas_ref, cas_tier;
+  auto check = [&](const Asked& a, const KvResult& got) {
+    ExpectSameAnswer(a.want, got, a.what);
+    if (got.code == KvResultCode::kHit)
+      cas_tier[a.op.key] = got.cas;
+  };
+  const KvOpCode codes[] = {
+      KvOpCode::kSet,    KvOpCode::kSet,     KvOpCode::kSet,   KvOpCode::kGet,
+      KvOpCode::kGet,    KvOpCode::kGet,     KvOpCode::kAdd,   KvOpCode::kReplace,
+      KvOpCode::kAppend, KvOpCode::kPrepend, KvOpCode::kCas,   KvOpCode::kDelete,
+      KvOpCode::kIncr,   KvOpCode::kDecr,    KvOpCode::kTouch, KvOpCode::kGat};
+  for (uint64_t id = 1; id <= 20000; ++id) {
+    KvOp op;
+    const uint64_t pick = rng() % 1000;
+    if (pick < 0 && !tiered.has_pending()) {
+      op.code = KvOpCode::kFlushAll;
+      op.delay_s = rng() % 2 == 0 ? 0 : 1 + static_cast<int64_t>(rng() % 3);
+    } else {
+      op.code = codes[rng() % std::size(codes)];
+      op.key = "key:" + std::to_string(rng() % 400);
+      if (op.code == KvOpCode::kIncr || op.code == KvOpCode::kDecr) {
+        op.delta = rng() % 50;
+      } else if (op.code != KvOpCode::kGet && op.code != KvOpCode::kDelete) {
+        op.value = rng() % 4 == 0 ? std::to_string(rng() % 1000)
+                                  : std::string(20 + rng() % 400, static_cast<char>('a' + id % 26));
+        op.flags = static_cast<uint32_t>(rng() % 7);
+        op.exptime = rng() % 10 == 0 ? 1 + static_cast<int64_t>(rng() % 4) : 0;
+      }
+    }
+    KvOp ref_op = op, tier_op = op;
+    if (op.code == KvOpCode::kCas) {
+      ref_op.cas_unique = rng() % 3 == 0 ? 12345 : cas_ref[op.key];
+      tier_op.cas_unique = ref_op.cas_unique == 12345 ? 12345 : cas_tier[op.key];
+    }
+    const KvResult want = reference.Run(ref_op);
+    if (want.code == KvResultCode::kHit)
+      cas_ref[op.key] = want.cas;
+    Asked asked{tier_op, want,
+                "op " + std::to_string(id) + " code " + std::to_string(static_cast<int>(op.code)) +
+                    " " + op.key};
+    if (rng() % 50 == 0)
+      tiered.FailNextFlush();
+    const KvResult got = tiered.Run(tier_op, id);
+    if (got.code == KvResultCode::kParked)
+      waiting.emplace(id, asked);
+    else
+      check(asked, got);
+    // Lookups come back late, so later ops on the same key park behind the first.
+    while (tiered.has_pending() && rng() % 3 == 0) {
+      for (const ParkedResult& p : tiered.Resolve()) {
+        auto it = waiting.find(p.request_id);
+        ASSERT_NE(it, waiting.end()) << p.request_id;
+        check(it->second, p.result);
+        waiting.erase(it);
+      }
+    }
+    if (rng() % 200 == 0 && !tiered.has_pending())
+      ++now;  // expiry moves on for both
+  }
+  while (tiered.has_pending()) {
+    for (const ParkedResult& p : tiered.Resolve()) {
+      auto it = waiting.find(p.request_id);
+      ASSERT_NE(it, waiting.end());
+      check(it->second, p.result);
+      waiting.erase(it);
+    }
+  }
+  EXPECT_TRUE(waiting.empty());
+  // Every key reads back the same at the end.
+  for (int k = 0; k < 400; ++k) {
+    KvOp get{.code = KvOpCode::kGet, .key = "key:" + std::to_string(k)};
+    KvResult want = reference.Run(get);
+    KvResult got = tiered.Run(get, 1'000'000 + k);
+    if (got.code == KvResultCode::kParked) {
+      std::vector<ParkedResult> results = tiered.Resolve();
+      ASSERT_EQ(results.size(), 1u);
+      got = results[0].result;
+    }
+    ExpectSameAnswer(want, got, get.key);
+  }
+  // The tier's paths all ran: the shard froze, evicted, asked the host and parked behind it.
+  const ShardStats s = tiered.Stats();
+  EXPECT_GT(s.freezes, 20u);
+  EXPECT_GT(s.evicted, 100u);
+  EXPECT_GT(s.host_lookups, 100u);
+  EXPECT_GT(s.host_hits, 50u);
+  EXPECT_GT(s.parked, s.host_lookups);
+  EXPECT_GT(s.flush_failures, 0u);
+  EXPECT_GT(s.tombstones + s.deletes, 0u);
+}
+
+TEST(MemtableTier, OpsParkedOnAKeyRunInArrivalOrder) {
+  int64_t now = 1'700'000'000;
+  TieredShard t(64 << 10, &now);
+  ASSERT_EQ(t.Run({.code = KvOpCode::kSet, .key = "n", .value = "1"}, 1).code,
+            KvResultCode::kStored);
+  // Other keys push "n" out to the host.
+  for (int i = 0; t.Stats().evicted == 0 ||
+                  t.Run({.code = KvOpCode::kGet, .key = "n"}, 2).code != KvResultCode::kParked;
+       ++i) {
+    ASSERT_LT(i, 5000);
+    t.Run(
+        {.code = KvOpCode::kSet, .key = "fill" + std::to_string(i), .value = std::string(500, 'x')},
+        3);
+  }
+  // "n" is parked now (request 2, a get); three more ops wait behind it.
+  EXPECT_EQ(t.Run({.code = KvOpCode::kIncr, .delta = 5, .key = "n"}, 10).code,
+            KvResultCode::kParked);
+  EXPECT_EQ(t.Run({.code = KvOpCode::kGet, .key = "n"}, 11).code, KvResultCode::kParked);
+  EXPECT_EQ(t.Run({.code = KvOpCode::kSet, .key = "n", .value = "9"}, 12).code,
+            KvResultCode::kParked);
+  std::vector<ParkedResult> r = t.Resolve();
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].request_id, 2u);
+  EXPECT_EQ(r[0].result.value, "1");
+  EXPECT_EQ(r[1].request_id, 10u);
+  EXPECT_EQ(r[1].result.number, 6u);
+  EXPECT_EQ(r[2].request_id, 11u);
+  EXPECT_EQ(r[2].result.value, "6");
+  EXPECT_EQ(r[3].request_id, 12u);
+  EXPECT_EQ(r[3].result.code, KvResultCode::kStored);
+  EXPECT_EQ(t.Run({.code = KvOpCode::kGet, .key = "n"}, 13).value, "9");
+}
+
+TEST(MemtableTier, RefusesMoreParkedOpsThanItKeeps) {
+  int64_t now = 1'700'000'000;
+  TieredShard t(64 << 10, &now);
+  t.Run({.code = KvOpCode::kSet, .key = "k", .value = "v"}, 1);
+  for (int i = 0; t.Stats().evicted == 0 || t.Stats().dirty_bytes != 0; ++i) {
+    ASSERT_LT(i, 5000);
+    t.Run({.code = KvOpCode::kSet, .key = "f" + std::to_string(i), .value = std::string(500, 'y')},
+          2);
+    t.Flush();
+  }
+  uint64_t parked = 0;
+  for (uint64_t id = 100; id < 100 + kMaxParkedOps + 3; ++id) {
+    KvResult r = t.Run({.code = KvOpCode::kGet, .key = "k"}, id);
+    if (r.code == KvResultCode::kHit)
+      GTEST_SKIP() << "k was not evicted";
+    if (r.code == KvResultCode::kParked)
+      ++parked;
+    else
+      EXPECT_EQ(r.code, KvResultCode::kOutOfMemory);
+  }
+  EXPECT_EQ(parked, kMaxParkedOps);
+  std::vector<ParkedResult> r = t.Resolve();
+  ASSERT_EQ(r.size(), kMaxParkedOps);
+  for (const ParkedResult& p : r)
+    EXPECT_EQ(p.result.value, "v");
+}
+
+}  // namespace
+}  // namespace wave::kv
