@@ -1,5 +1,7 @@
 #include "kv/server/kv_server.h"
 
+#include <algorithm>
+
 #include "base/program.h"
 #include "kv/store/kv_actor.h"
 
@@ -38,9 +40,14 @@ bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* er
       cfg->shards = n;
     } else if (key == "mem" && nic::ParseSize(value, &bytes) && bytes >= (1 << 20)) {
       cfg->shard_mem_bytes = bytes;
+    } else if (key == "storage" && !value.empty()) {
+      cfg->storage_link = value;
+    } else if (key == "flush" && nic::ParseSize(value, &bytes) && bytes >= (4 << 10)) {
+      cfg->tiering.flush_threshold = bytes;
     } else {
       *error = "--kv: bad setting '" + item +
-               "' (udp=PORT, shards=1..64, mem=BYTES of at least 1M per shard)";
+               "' (udp=PORT, shards=1..64, mem=BYTES of at least 1M per shard, storage=PATH "
+               "of wave-kv-host's --storage-link, flush=BYTES of at least 4K)";
       return false;
     }
   }
@@ -81,8 +88,29 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
                [raw] { return raw->WaveStats(); }},
       cfg.limits);
   MemcacheFrontend* fe = server->frontend_.get();
-  for (rt::ActorId id : server->shards_)
-    access.route(id, [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); });
+  server->covered_.assign(server->shards_.size(), 0);
+  if (cfg.storage != nullptr) {
+    // The tier sits between the shards and the front end; it must know what the host holds
+    // before the log is replayed (ops it already holds are skipped).
+    TieringConfig tc = cfg.tiering;
+    if (tc.flush_threshold == 0)
+      tc.flush_threshold = std::max<uint64_t>(cfg.shard_mem_bytes / 8, 4 << 10);
+    server->storage_ = cfg.storage;
+    server->tiering_ = std::make_unique<ShardTiering>(
+        *cfg.storage, server->shards_,
+        [runtime](rt::Message&& m) { return runtime->post(std::move(m)); },
+        [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); }, tc);
+    ShardTiering* tier = server->tiering_.get();
+    for (rt::ActorId id : server->shards_)
+      access.route(id, [tier](rt::Reply&& r) { tier->OnReply(std::move(r)); });
+    Result<std::vector<uint64_t>> covered = tier->Start();
+    if (!covered.ok())
+      return fail("kv: " + covered.error().message);
+    server->covered_ = std::move(*covered);
+  } else {
+    for (rt::ActorId id : server->shards_)
+      access.route(id, [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); });
+  }
   if (cfg.replicated) {
     // The log is replayed into the shards before the port takes any client.
     nic::Status rs = nic::Status::Ok();
@@ -174,12 +202,19 @@ std::string KvServer::WaveStats() const {
     out += replication_stats_();
   else
     stat("repl.enabled", "0");
+  if (tiering_)
+    out += tiering_->StatLines();
+  else
+    stat("tier.enabled", "0");
   return out;
 }
 
 void KvServer::ApplyCommitted(const KvOp& op, uint64_t token) {
   const std::vector<std::byte> payload = EncodeOp(op);
   auto post = [&](size_t shard, uint64_t request_id) {
+    // The host's tables already hold this write (a replay after a restart).
+    if (op.op_number != 0 && op.op_number <= covered_[shard])
+      return;
     access_.runtime->post(rt::Message{
         .request_id = request_id, .dst = shards_[shard], .kind = kKvOpKind, .payload = payload});
   };
@@ -198,6 +233,9 @@ KvServer::~KvServer() {
   // arrives in between finds no route and is dropped, never sent on a freed port.
   for (rt::ActorId id : shards_)
     access_.unroute(id);
+  // The tier's storage calls may still answer parked ops through the front end: they finish
+  // while the port is still there.
+  tiering_.reset();
   port_.reset();
   for (rt::ActorId id : shards_)
     access_.runtime->destroy_actor(id);

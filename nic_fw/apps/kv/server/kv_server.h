@@ -14,6 +14,8 @@
 #include "kv/protocol/memcache_text.h"
 #include "kv/server/memcache_frontend.h"
 #include "kv/server/replication_service.h"
+#include "kv/server/shard_tiering.h"
+#include "kv/storage/host_storage.h"
 #include "rpc/net_port.h"
 #include "runtime/actor.h"
 #include "runtime/runtime.h"
@@ -27,6 +29,12 @@ struct KvServerConfig {
   ParseLimits limits;
   bool replicated = false;  // then `replication` says how
   ReplicationConfig replication;
+  // The LSM tier: shards flush to this host storage and read misses back from it (none: a
+  // shard keeps everything in memory and refuses stores at its cap). `storage_link` is what
+  // --kv's storage= named; the program opens it into `storage`.
+  std::string storage_link;
+  std::shared_ptr<HostStorage> storage;
+  TieringConfig tiering{.flush_threshold = 0};  // 0: an eighth of the shard's memory
 };
 
 // How the server reaches the runtime it lives in (NicRuntimeService gives all four).
@@ -66,6 +74,9 @@ class KvServer {
   // Posts a committed write to its shard(s); `token` 0: nobody here waits for the result.
   void ApplyCommitted(const KvOp& op, uint64_t token);
 
+  std::shared_ptr<HostStorage> storage_;
+  std::unique_ptr<ShardTiering> tiering_;
+  std::vector<uint64_t> covered_;  // per shard: replicated ops the host's tables hold
   std::unique_ptr<ReplicationService> replication_;
   std::function<std::string()> replication_stats_;  // STAT repl.* lines, when replicated
   std::atomic<uint64_t> background_ids_{1ull << 63};

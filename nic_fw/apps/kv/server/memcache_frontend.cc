@@ -34,6 +34,8 @@ const char* ResultLine(KvResultCode code) {
       return "SERVER_ERROR out of memory storing object";
     case KvResultCode::kTooLarge:
       return "SERVER_ERROR object too large for cache";
+    case KvResultCode::kUnavailable:
+      return "SERVER_ERROR host storage unavailable";
     default:
       return "SERVER_ERROR internal error";
   }
@@ -333,7 +335,7 @@ std::string MemcacheFrontend::Format(const Pending& p) {
       if (res.code == KvResultCode::kHit)
         AppendValue(&out, r.keys[i], res.flags, res.value, with_cas ? &res.cas : nullptr);
       else if (res.code != KvResultCode::kMiss)
-        return "SERVER_ERROR internal error\r\n";
+        return std::string(ResultLine(res.code)) + "\r\n";
     }
     AppendLine(&out, "END");
     return out;

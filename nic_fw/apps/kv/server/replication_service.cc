@@ -159,12 +159,12 @@ class ReplicationService::Impl : public repl::Env {
       mesh_->Send(to, std::string_view(reinterpret_cast<const char*>(msg.data()), msg.size()));
   }
   void apply(uint64_t op_number, std::span<const std::byte> op) override {
-    (void)op_number;
     LoggedWrite w;
     if (!DecodeLogged(op, &w)) {
       ++undecodable_;
       return;
     }
+    w.op.op_number = op_number;  // the shards record it; flushed batches say what they cover
     const bool mine = w.origin == cfg_.self && w.incarnation == incarnation_;
     if (mine)
       waiting_.erase(w.token);

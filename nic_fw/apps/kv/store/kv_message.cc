@@ -49,6 +49,12 @@ class Reader {
     pos_ += n;
     return true;
   }
+  bool skip(size_t n) {
+    if (in_.size() - pos_ < n)
+      return false;
+    pos_ += n;
+    return true;
+  }
   bool at_end() const { return pos_ == in_.size(); }
 
  private:
@@ -62,7 +68,7 @@ bool KnownOp(uint8_t c) {
 
 bool KnownResult(uint8_t c) {
   return c >= static_cast<uint8_t>(KvResultCode::kHit) &&
-         c <= static_cast<uint8_t>(KvResultCode::kParked);
+         c <= static_cast<uint8_t>(KvResultCode::kUnavailable);
 }
 
 constexpr size_t kStatsFields = sizeof(ShardStats) / sizeof(uint64_t);
@@ -158,6 +164,20 @@ bool DecodeResult(std::span<const std::byte> bytes, KvResult* out) {
     std::memcpy(&out->stats, fields, sizeof(fields));
   }
   return r.at_end();
+}
+
+bool PeekResult(std::span<const std::byte> bytes, ResultPeek* out) {
+  Reader r(bytes);
+  uint8_t magic, code, wants_flush;
+  uint32_t flags, value_len;
+  uint64_t cas;
+  if (!r.get(&magic) || magic != kResultMagic || !r.get(&code) || !KnownResult(code) ||
+      !r.get(&flags) || !r.get(&cas) || !r.get(&out->number) || !r.get(&value_len) ||
+      !r.skip(value_len) || !r.get(&wants_flush) || wants_flush > 1)
+    return false;
+  out->code = static_cast<KvResultCode>(code);
+  out->wants_flush = wants_flush == 1;
+  return true;
 }
 
 std::string EncodeParkedResults(const std::vector<ParkedResult>& results) {

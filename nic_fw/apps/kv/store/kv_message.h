@@ -75,6 +75,7 @@ enum class KvResultCode : uint8_t {
   // The key may be on the host: the op waits in the shard for the host's answer (kFetched),
   // and its result comes in that op's reply. number = 1: the caller must look the key up.
   kParked,
+  kUnavailable,  // the host storage could not be reached for a key the memtable lacks
 };
 
 struct ShardStats {
@@ -147,6 +148,13 @@ bool DecodeOp(std::span<const std::byte> bytes, KvOp* out);
 
 std::vector<std::byte> EncodeResult(const KvResult& r);
 bool DecodeResult(std::span<const std::byte> bytes, KvResult* out);
+// The fields a reply filter needs, without copying the value out (false: not a result).
+struct ResultPeek {
+  KvResultCode code = KvResultCode::kBadRequest;
+  uint64_t number = 0;
+  bool wants_flush = false;
+};
+bool PeekResult(std::span<const std::byte> bytes, ResultPeek* out);
 std::string EncodeParkedResults(const std::vector<ParkedResult>& results);
 bool DecodeParkedResults(std::string_view bytes, std::vector<ParkedResult>* out);
 

@@ -217,6 +217,7 @@ bool Memtable::MaybePark(const KvOp& op, uint64_t hash, uint64_t request_id, KvR
     return true;
   }
   r->code = KvResultCode::kParked;
+  r->value = op.key;  // so the server knows which lookup its answer waits for
   return true;
 }
 
@@ -279,16 +280,21 @@ KvResult Memtable::Fetched(const KvOp& op, uint64_t hash) {
   // What the host said becomes the key's entry: its value, clean (the host has it), or a clean
   // tombstone that answers the next misses without asking again. A flush_all since the
   // lookup started makes the host's value dead.
+  // delta 2: the host could not be asked; the waiting ops fail rather than guess.
   const bool found = op.delta == 1 && f.item.frozen_gen == header_.floor_gen;
-  install_clean_ = true;
-  tombstone_store_ = !found;
-  cas_override_ = found ? op.cas_unique : 0;
-  const KvResult installed = Store(op, hash, &f, found ? op.flags : 0, found ? op.exptime : 0,
-                                   found ? op.value : std::string());
-  install_clean_ = tombstone_store_ = false;
-  cas_override_ = 0;
-  if (found)
-    ++header_.stats.host_hits;
+  KvResult installed;
+  installed.code = KvResultCode::kUnavailable;
+  if (op.delta != 2) {
+    install_clean_ = true;
+    tombstone_store_ = !found;
+    cas_override_ = found ? op.cas_unique : 0;
+    installed = Store(op, hash, &f, found ? op.flags : 0, found ? op.exptime : 0,
+                      found ? op.value : std::string());
+    install_clean_ = tombstone_store_ = false;
+    cas_override_ = 0;
+    if (found)
+      ++header_.stats.host_hits;
+  }
 
   std::vector<ParkedResult> results;
   ParkedHeader ph{};
@@ -311,9 +317,11 @@ KvResult Memtable::Fetched(const KvOp& op, uint64_t hash) {
     if (parked.op_number != 0 && header_.parked_writes > 0)
       --header_.parked_writes;
     if (installed.code != KvResultCode::kStored) {
-      // No room for the host's answer: the waiting ops fail rather than run on a wrong view.
-      p.result.code = installed.code == KvResultCode::kOutOfMemory ? KvResultCode::kOutOfMemory
-                                                                   : KvResultCode::kBadRequest;
+      // No answer, or no room for it: the waiting ops fail rather than run on a wrong view.
+      p.result.code = installed.code == KvResultCode::kOutOfMemory ||
+                              installed.code == KvResultCode::kUnavailable
+                          ? installed.code
+                          : KvResultCode::kBadRequest;
       continue;
     }
     now_ = parked.now_s != 0 ? parked.now_s : now;
