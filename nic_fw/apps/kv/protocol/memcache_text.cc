@@ -115,6 +115,14 @@ ParseResult ParseStorage(std::string_view in, size_t line_len, std::vector<std::
     const size_t here = std::min(block, in.size() - line_len);
     r.consumed += here;
     r.swallow = block - here;
+    if (op == Op::kSet) {
+      // Still a request: the old value goes, and the client hears the refusal.
+      r.status = ParseStatus::kRequest;
+      out->op = Op::kDelete;
+      out->keys.assign(1, std::string(t[1]));
+      out->fixed_reply = out->noreply ? std::string() : std::string(kTooLarge);
+      r.error_reply.clear();
+    }
     return r;
   }
   if (in.size() - line_len < block)
@@ -127,6 +135,9 @@ ParseResult ParseStorage(std::string_view in, size_t line_len, std::vector<std::
   out->value.assign(data.substr(0, block - 2));
   return Accept(line_len + block);
 }
+
+ParseResult ParseLine(std::string_view in, size_t line_len, std::string_view line,
+                      std::vector<std::string_view> t, const ParseLimits& limits, Request* out);
 
 }  // namespace
 
@@ -149,6 +160,18 @@ ParseResult ParseRequest(std::string_view in, const ParseLimits& limits, Request
   std::vector<std::string_view> t = Tokens(line);
   if (t.empty())
     return Refuse(line_len, kError);
+  // A line that ends in noreply gets no reply, not even an error (memcached's rule).
+  const bool noreply = t.size() > 1 && t.back() == "noreply";
+  ParseResult r = ParseLine(in, line_len, line, std::move(t), limits, out);
+  if (r.status == ParseStatus::kError && noreply)
+    r.error_reply.clear();
+  return r;
+}
+
+namespace {
+
+ParseResult ParseLine(std::string_view in, size_t line_len, std::string_view line,
+                      std::vector<std::string_view> t, const ParseLimits& limits, Request* out) {
   const std::string_view cmd = t[0];
 
   if (cmd == "get" || cmd == "gets" || cmd == "gat" || cmd == "gats") {
@@ -246,6 +269,8 @@ ParseResult ParseRequest(std::string_view in, const ParseLimits& limits, Request
   }
   return Refuse(line_len, kError);
 }
+
+}  // namespace
 
 void AppendValue(std::string* out, std::string_view key, uint32_t flags, std::string_view data,
                  const uint64_t* cas) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,10 @@ struct Request {
   std::string stats_arg;  // "stats ARG..." (the rest of the line), empty for plain stats
   std::string value;      // storage commands: the data block without its \r\n
   bool noreply = false;
+  // Sent as the reply whatever the shards answer: a set refused as too large still deletes
+  // the key's old value (memcached does, so a failed set never leaves stale data), and the
+  // client gets the refusal.
+  std::optional<std::string> fixed_reply;
 };
 
 struct ParseLimits {
@@ -66,6 +71,7 @@ struct ParseResult {
   // kError for a too-large value: bytes of its data block still to arrive, which the caller
   // must discard before parsing again (memcached swallows them too).
   size_t swallow = 0;
+  // kRequest with Request::fixed_reply set instead of kError: the refused set's key to drop.
 };
 
 // Parses at most one request from the front of `in`. On kNeedMore nothing is consumed: call

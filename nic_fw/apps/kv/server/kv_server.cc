@@ -89,6 +89,8 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
       cfg.limits);
   MemcacheFrontend* fe = server->frontend_.get();
   server->covered_.assign(server->shards_.size(), 0);
+  if (!cfg.storage_link.empty() && cfg.storage == nullptr)
+    return fail("kv: storage=" + cfg.storage_link + " was not opened");
   if (cfg.storage != nullptr) {
     // The tier sits between the shards and the front end; it must know what the host holds
     // before the log is replayed (ops it already holds are skipped).

@@ -323,6 +323,8 @@ void MemcacheFrontend::Finish(Pending& p) {
 
 std::string MemcacheFrontend::Format(const Pending& p) {
   const Request& r = p.req;
+  if (r.fixed_reply)
+    return *r.fixed_reply;
   for (uint8_t f : p.failed) {
     if (f)
       return r.noreply ? "" : "SERVER_ERROR shard unavailable\r\n";

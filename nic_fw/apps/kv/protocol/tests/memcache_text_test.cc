@@ -78,11 +78,40 @@ TEST(MemcacheText, StorageErrorsKeepTheStreamInStep) {
   EXPECT_EQ(r.consumed, 18u);
   // Too large: refused at once, the data block swallowed even before it has arrived.
   ParseLimits small{.max_value = 10};
-  r = Parse("set k 0 0 100\r\n0123456789", &req, small);
+  r = Parse("add k 0 0 100\r\n0123456789", &req, small);
   EXPECT_EQ(r.error_reply, "SERVER_ERROR object too large for cache\r\n");
   EXPECT_EQ(r.consumed, 25u);
   EXPECT_EQ(r.swallow, 92u);
   EXPECT_FALSE(r.close_connection);
+  // A too-large set is refused the same way but still drops the key's old value: a delete
+  // whose reply is the refusal.
+  r = Parse("set k 0 0 100\r\n0123456789", &req, small);
+  EXPECT_EQ(r.status, ParseStatus::kRequest);
+  EXPECT_EQ(r.consumed, 25u);
+  EXPECT_EQ(r.swallow, 92u);
+  EXPECT_EQ(req.op, Op::kDelete);
+  EXPECT_EQ(req.keys, std::vector<std::string>{"k"});
+  ASSERT_TRUE(req.fixed_reply.has_value());
+  EXPECT_EQ(*req.fixed_reply, "SERVER_ERROR object too large for cache\r\n");
+  r = Parse("set k 0 0 100 noreply\r\n", &req, small);
+  EXPECT_EQ(req.fixed_reply, std::string());
+}
+
+TEST(MemcacheText, NoreplySilencesErrorsToo) {
+  Request req;
+  // memcached sends nothing at all for a line that ends in noreply, refused or not.
+  ParseResult r = Parse("set k x 0 1 noreply\r\nx\r\n", &req);
+  EXPECT_EQ(r.status, ParseStatus::kError);
+  EXPECT_EQ(r.error_reply, "");
+  EXPECT_EQ(r.consumed, 24u);  // the data block still goes with the line
+  r = Parse("incr k notanumber noreply\r\n", &req);
+  EXPECT_EQ(r.status, ParseStatus::kError);
+  EXPECT_EQ(r.error_reply, "");
+  r = Parse("bogus noreply\r\n", &req);
+  EXPECT_EQ(r.error_reply, "");
+  // Without noreply the same lines are answered.
+  EXPECT_EQ(Parse("incr k notanumber\r\n", &req).error_reply,
+            "CLIENT_ERROR invalid numeric delta argument\r\n");
 }
 
 TEST(MemcacheText, KeyedCommands) {

@@ -192,8 +192,14 @@ TEST(KvServer, MalformedRequestsGetErrorsAndTheConnectionSurvives) {
             "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
   // A value over the item limit is refused and its data skipped; the stream stays in step.
   std::string big(2 << 20, 'b');
+  EXPECT_EQ(c.Ask("set big 0 0 2\r\nok\r\n"), "STORED\r\n");
   EXPECT_EQ(c.Ask("set big 0 0 " + std::to_string(big.size()) + "\r\n" + big + "\r\n"),
             "SERVER_ERROR object too large for cache\r\n");
+  // ... and, as in memcached, the refused set leaves no stale value behind.
+  EXPECT_EQ(c.Ask("get big\r\n", "END\r\n"), "END\r\n");
+  // A refused line that ends in noreply is answered with nothing: the next reply is the
+  // next command's.
+  EXPECT_EQ(c.Ask("incr k x noreply\r\nversion\r\n").rfind("VERSION ", 0), 0u);
   EXPECT_EQ(c.Ask("set k 0 0 2\r\nok\r\n"), "STORED\r\n");
   EXPECT_EQ(c.Ask("get k big\r\n", "END\r\n"), "VALUE k 0 2\r\nok\r\nEND\r\n");
   // A line that never ends is cut off and the connection closed; the server goes on.
