@@ -11,14 +11,17 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "rpc/bind_socket.h"
+#include "rpc/port_connection.h"
+#include "rpc/response_order.h"
+#include "rpc/udp_frame.h"
+#include "rpc/udp_receive.h"
 
 namespace wave::rpc {
 namespace {
@@ -30,53 +33,11 @@ using nic::UniqueFd;
 enum Op : uint8_t { kAccept = 1, kRecv, kSend, kWake, kUdpRecv };
 
 constexpr size_t kRecvChunk = 16 * 1024;
-// memcached's UDP framing: an 8-byte header (request id, sequence number, datagram count,
-// reserved; big-endian) before each datagram's payload, 1400 bytes in all at most.
-constexpr size_t kUdpHeader = 8;
-constexpr size_t kUdpMaxDatagram = 1400;
 constexpr size_t kUdpMaxRequest = 64 * 1024;
 constexpr char kTooManyConnections[] = "SERVER_ERROR too many open connections\r\n";
 
 uint64_t Tag(ConnId id, Op op) {
   return (id << 8) | op;
-}
-
-Status BindSocket(int type, const std::string& address, int port, UniqueFd* out, int* bound) {
-  sockaddr_storage ss{};
-  socklen_t len;
-  int family;
-  if (address.find(':') != std::string::npos) {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, address.c_str(), &a6->sin6_addr) != 1)
-      return Status::Error("not an IP address: " + address);
-    len = sizeof(*a6);
-    family = AF_INET6;
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, address.c_str(), &a4->sin_addr) != 1)
-      return Status::Error("not an IP address: " + address);
-    len = sizeof(*a4);
-    family = AF_INET;
-  }
-  UniqueFd fd(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd)
-    return Status::Errno("socket", errno);
-  int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return Status::Errno("bind " + address + ":" + std::to_string(port), errno);
-  if (type == SOCK_STREAM && listen(fd.get(), 1024) != 0)
-    return Status::Errno("listen", errno);
-  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    return Status::Errno("getsockname", errno);
-  *bound = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                    : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  *out = std::move(fd);
-  return Status::Ok();
 }
 
 }  // namespace
@@ -133,8 +94,7 @@ class NetPort::Impl {
     if (it == conns_.end())
       return 0;
     Conn& c = *it->second;
-    c.pending.emplace_back();
-    return c.next_slot++;
+    return c.responses.Reserve();
   }
 
   void Complete(ConnId id, uint64_t slot, std::string bytes) {
@@ -159,26 +119,7 @@ class NetPort::Impl {
   }
 
  private:
-  struct Conn {
-    ConnId id = 0;
-    UniqueFd fd;  // TCP; a UDP request has none
-    bool udp = false;
-    sockaddr_storage peer{};
-    socklen_t peer_len = 0;
-    uint16_t udp_request_id = 0;
-    std::string in;
-    std::string out;      // ready to send, in order
-    std::string sending;  // owned by the armed send
-    uint64_t next_slot = 0;
-    uint64_t base_slot = 0;  // slot of pending.front()
-    std::deque<std::optional<std::string>> pending;
-    bool recv_armed = false;
-    bool send_armed = false;
-    bool stalled = false;  // not read because of back-pressure
-    bool closing = false;  // the handler asked to close once everything is sent
-    bool dead = false;     // the peer is gone or the connection failed
-    std::unique_ptr<char[]> recv_buf;
-  };
+  using Conn = PortConnection;
   struct Completion {
     ConnId conn;
     uint64_t slot;
@@ -219,24 +160,17 @@ class NetPort::Impl {
   }
 
   void ArmUdpRecv() {
-    udp_buf_.resize(kUdpMaxRequest);
-    udp_iov_ = {udp_buf_.data(), udp_buf_.size()};
-    udp_msg_ = {};
-    udp_msg_.msg_name = &udp_peer_;
-    udp_msg_.msg_namelen = sizeof(udp_peer_);
-    udp_msg_.msg_iov = &udp_iov_;
-    udp_msg_.msg_iovlen = 1;
     io_uring_sqe* sqe = Sqe();
-    io_uring_prep_recvmsg(sqe, udp_fd_.get(), &udp_msg_, 0);
+    udp_.Prep(sqe, udp_fd_.get());
     io_uring_sqe_set_data64(sqe, Tag(0, kUdpRecv));
   }
 
   bool OverBudget(const Conn& c) const {
-    return c.pending.size() >= cfg_.max_inflight ||
+    return c.responses.waiting() >= cfg_.max_inflight ||
            c.out.size() + c.sending.size() >= cfg_.max_output_bytes;
   }
   bool BelowHalf(const Conn& c) const {
-    return c.pending.size() < cfg_.max_inflight / 2 &&
+    return c.responses.waiting() < cfg_.max_inflight / 2 &&
            c.out.size() + c.sending.size() < cfg_.max_output_bytes / 2;
   }
 
@@ -398,9 +332,9 @@ class NetPort::Impl {
     if (it == conns_.end())
       return;
     Conn& c = *it->second;
-    const bool flushed = c.pending.empty() && c.out.empty() && !c.send_armed;
+    const bool flushed = c.responses.empty() && c.out.empty() && !c.send_armed;
     if (c.udp) {
-      if (!c.pending.empty())
+      if (!c.responses.empty())
         return;
       SendUdpReply(c);
       --udp_active_;
@@ -423,21 +357,14 @@ class NetPort::Impl {
 
   void Apply(ConnId id, uint64_t slot, std::string bytes) {
     auto it = conns_.find(id);
-    if (it == conns_.end() || slot < it->second->base_slot ||
-        slot - it->second->base_slot >= it->second->pending.size()) {
+    uint64_t released = 0;
+    if (it == conns_.end() ||
+        !it->second->responses.Fill(slot, std::move(bytes),
+                                    it->second->dead ? nullptr : &it->second->out, &released)) {
       Count([](NetPortStats& s) { ++s.late_responses; });
       return;
     }
     Conn& c = *it->second;
-    c.pending[slot - c.base_slot] = std::move(bytes);
-    uint64_t released = 0;
-    while (!c.pending.empty() && c.pending.front().has_value()) {
-      if (!c.dead)
-        c.out += *c.pending.front();
-      c.pending.pop_front();
-      ++c.base_slot;
-      ++released;
-    }
     if (released == 0)
       return;
     Count([released](NetPortStats& s) { s.responses += released; });
@@ -464,9 +391,9 @@ class NetPort::Impl {
 
   void OnDatagram(size_t n) {
     Count([](NetPortStats& s) { ++s.udp_datagrams; });
-    const auto* b = reinterpret_cast<const uint8_t*>(udp_buf_.data());
-    // A request is one datagram: sequence 0 of 1.
-    if (n < kUdpHeader || b[2] != 0 || b[3] != 0 || b[4] != 0 || b[5] != 1) {
+    uint16_t request_id;
+    const std::string_view datagram = udp_.datagram(n);
+    if (!ParseUdpRequest(datagram, &request_id)) {
       Count([](NetPortStats& s) { ++s.udp_bad; });
       return;
     }
@@ -477,10 +404,10 @@ class NetPort::Impl {
     auto c = std::make_unique<Conn>();
     c->id = next_id_++;
     c->udp = true;
-    c->udp_request_id = static_cast<uint16_t>((b[0] << 8) | b[1]);
-    std::memcpy(&c->peer, &udp_peer_, udp_msg_.msg_namelen);
-    c->peer_len = udp_msg_.msg_namelen;
-    c->in.assign(udp_buf_.data() + kUdpHeader, n - kUdpHeader);
+    c->udp_request_id = request_id;
+    std::memcpy(&c->peer, &udp_.peer(), udp_.peer_len());
+    c->peer_len = udp_.peer_len();
+    c->in.assign(datagram.substr(kUdpHeader));
     Conn& ref = *c;
     conns_.emplace(ref.id, std::move(c));
     ++udp_active_;
@@ -493,29 +420,12 @@ class NetPort::Impl {
   void SendUdpReply(Conn& c) {
     if (c.out.empty())
       return;  // noreply
-    const size_t chunk = kUdpMaxDatagram - kUdpHeader;
-    const size_t count = (c.out.size() + chunk - 1) / chunk;
-    if (count > 0xffff)
-      return;
-    std::string datagram;
-    for (size_t i = 0; i < count; ++i) {
-      const size_t off = i * chunk;
-      const size_t len = std::min(chunk, c.out.size() - off);
-      const uint8_t hdr[kUdpHeader] = {static_cast<uint8_t>(c.udp_request_id >> 8),
-                                       static_cast<uint8_t>(c.udp_request_id),
-                                       static_cast<uint8_t>(i >> 8),
-                                       static_cast<uint8_t>(i),
-                                       static_cast<uint8_t>(count >> 8),
-                                       static_cast<uint8_t>(count),
-                                       0,
-                                       0};
-      datagram.assign(reinterpret_cast<const char*>(hdr), kUdpHeader);
-      datagram.append(c.out, off, len);
-      if (sendto(udp_fd_.get(), datagram.data(), datagram.size(), MSG_DONTWAIT,
+    for (const std::string& d : FrameUdpReply(c.udp_request_id, c.out)) {
+      if (sendto(udp_fd_.get(), d.data(), d.size(), MSG_DONTWAIT,
                  reinterpret_cast<const sockaddr*>(&c.peer), c.peer_len) > 0)
         Count([&](NetPortStats& s) {
           ++s.udp_replies;
-          s.bytes_out += datagram.size();
+          s.bytes_out += d.size();
         });
     }
   }
@@ -541,10 +451,7 @@ class NetPort::Impl {
   uint32_t open_tcp_ = 0;
   uint32_t udp_active_ = 0;
   bool in_input_ = false;
-  std::vector<char> udp_buf_;
-  iovec udp_iov_{};
-  msghdr udp_msg_{};
-  sockaddr_storage udp_peer_{};
+  UdpReceive udp_{kUdpMaxRequest};
 
   std::mutex mu_;  // completions from other threads
   std::vector<Completion> completions_;
