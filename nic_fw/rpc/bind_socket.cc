@@ -49,4 +49,10 @@ Status BindSocket(int type, const std::string& address, int port, UniqueFd* out,
   return Status::Ok();
 }
 
+int PickFreePort(const std::string& address) {
+  UniqueFd fd;
+  int port = -1;
+  return BindSocket(SOCK_STREAM, address, 0, &fd, &port).ok() ? port : -1;
+}
+
 }  // namespace wave::rpc

@@ -12,4 +12,8 @@ namespace wave::rpc {
 nic::Status BindSocket(int type, const std::string& address, int port, nic::UniqueFd* out,
                        int* bound);
 
+// A TCP port on `address` that was free a moment ago (for tests and benchmarks that start a
+// server on a port they must name in advance); -1 if none could be bound.
+int PickFreePort(const std::string& address = "127.0.0.1");
+
 }  // namespace wave::rpc

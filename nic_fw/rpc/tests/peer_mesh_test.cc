@@ -1,6 +1,7 @@
 // The mesh between NIC instances: frames arrive whole and in order, a peer that goes away is
 // reconnected when it returns, and garbage from a peer is refused.
 #include "rpc/peer_mesh.h"
+#include "rpc/bind_socket.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -14,18 +15,6 @@
 
 namespace wave::rpc {
 namespace {
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct Inbox {
   std::mutex mu;
@@ -55,7 +44,7 @@ bool WaitUntil(Pred p, int ms = 5000) {
 std::vector<std::string> Endpoints(int n) {
   std::vector<std::string> v;
   for (int i = 0; i < n; ++i)
-    v.push_back("127.0.0.1:" + std::to_string(FreePort()));
+    v.push_back("127.0.0.1:" + std::to_string(PickFreePort()));
   return v;
 }
 

@@ -29,6 +29,7 @@
 
 #include "kv_load.h"
 #include "memtable_migration.h"
+#include "rpc/bind_socket.h"
 
 namespace wave::bench {
 namespace {
@@ -65,18 +66,6 @@ double ProcessCpuSeconds(pid_t pid) {
       stime = std::strtoull(field.c_str(), nullptr, 10);
   }
   return (utime + stime) / Ticks();
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 struct Server {
@@ -129,7 +118,7 @@ bool WaitConnectable(int port) {
 bool StartMemcached(Server* s) {
   char tmpl[] = "/tmp/kvbench.XXXXXX";
   s->dir = mkdtemp(tmpl);
-  s->port = FreePort();
+  s->port = rpc::PickFreePort();
   s->pid = Spawn({"memcached", "-u", "root", "-l", "127.0.0.1", "-p", std::to_string(s->port), "-U",
                   "0", "-t", "2", "-m", "1024"},
                  s->dir + "/log");
@@ -139,7 +128,7 @@ bool StartMemcached(Server* s) {
 bool StartWave(Server* s) {
   char tmpl[] = "/tmp/kvbench.XXXXXX";
   s->dir = mkdtemp(tmpl);
-  s->port = FreePort();
+  s->port = rpc::PickFreePort();
   s->pid = Spawn({WAVE_NICD_PATH, "--socket", s->dir + "/nic.sock", "--shm", s->dir + "/bar",
                   "--sched-agent", "off", "--runtime", "cores=2", "--kv",
                   "127.0.0.1:" + std::to_string(s->port) + ",shards=2,mem=512M"},

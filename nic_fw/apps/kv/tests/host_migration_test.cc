@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/kvhost.XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   const std::string link = "/dev/shm/wave-kvhost-test-" + std::to_string(getpid());
-  const int port = wave::kv::test::FreePort();
+  const int port = wave::rpc::PickFreePort();
 
   pid_t host = Spawn({argv[2], "--link", link, "--window", "128M"}, dir + "/host.log");
   for (int i = 0; i < 200 && access(link.c_str(), F_OK) != 0; ++i)

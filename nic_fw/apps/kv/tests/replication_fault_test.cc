@@ -32,7 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 using wave::kv::test::Conn;
-using wave::kv::test::FreePort;
+using wave::rpc::PickFreePort;
 using wave::kv::test::WaitConnectable;
 #define CHECK KV_CHECK
 
@@ -190,10 +190,10 @@ int main(int argc, char** argv) {
   const std::string root = mkdtemp(tmpl);
   for (int i = 0; i < 3; ++i) {
     replicas[i].index = i;
-    replicas[i].client_port = FreePort();
+    replicas[i].client_port = PickFreePort();
     replicas[i].dir = root + "/r" + std::to_string(i);
     mkdir(replicas[i].dir.c_str(), 0755);
-    peers.push_back("127.0.0.1:" + std::to_string(FreePort()));
+    peers.push_back("127.0.0.1:" + std::to_string(PickFreePort()));
   }
   for (int i = 0; i < 3; ++i)
     Start(i);

@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "rpc/bind_socket.h"
+
 namespace wave::kv::test {
 
 inline int failures = 0;
@@ -27,18 +29,6 @@ inline int failures = 0;
       ++::wave::kv::test::failures;       \
     }                                     \
   } while (0)
-
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 class Conn {
  public:
