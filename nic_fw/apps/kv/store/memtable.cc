@@ -93,7 +93,12 @@ bool Memtable::Find(const std::string& key, uint64_t hash, Found* out) {
   while (out->id != rt::kNoObjectId) {
     if (ctx_.load(out->id, 0, &out->item) != rt::Status::kOk)
       return false;
-    if (!Live(out->item) && header_.tier_enabled == 0) {
+    // With the tier on, an expired item stays until the host has it (it hides an older value
+    // there); one a flush_all killed may go, because the host's values died with it.
+    const bool flushed_dead = header_.flush_at != 0 && now_ >= header_.flush_at &&
+                              out->item.stored_at <= header_.flush_at &&
+                              out->item.kind != kItemPlaceholder;
+    if (!Live(out->item) && (header_.tier_enabled == 0 || flushed_dead) && !no_reap_) {
       // Freed where it is found, like memcached's lazy expiry; the walk goes on from the
       // same predecessor.
       rt::ObjectId next = out->item.next;
@@ -159,19 +164,12 @@ KvResult Memtable::Store(const KvOp& op, uint64_t hash, const Found* old, uint32
   std::memcpy(bytes.data() + sizeof(ItemHeader) + op.key.size(), value.data(), value.size());
 
   rt::ObjectId id;
-  rt::Status s = ctx_.dmo_malloc(bytes.size(), &id);
+  bool evicted = false;
+  rt::Status s = AllocRoom(bytes.size(), &id, &evicted);
   Found refound;
-  if (s == rt::Status::kOverCap && header_.tier_enabled != 0) {
-    // Room from clean items (the host has them). An eviction may have freed `old` or the item
-    // before it in its chain, so the old entry is looked up again.
-    bool freed_any = false;
-    if (!EvictClean(bytes.size(), &freed_any))
-      return r;
-    if (freed_any) {
-      s = ctx_.dmo_malloc(bytes.size(), &id);
-      old = Find(op.key, hash, &refound) ? &refound : nullptr;
-    }
-  }
+  // An eviction may have freed `old` or the item before it in its chain: look it up again.
+  if (evicted)
+    old = Find(op.key, hash, &refound) ? &refound : nullptr;
   if (s == rt::Status::kOverCap) {
     ++header_.stats.oom;
     r.code = KvResultCode::kOutOfMemory;
@@ -237,6 +235,30 @@ bool Memtable::MaybeGrow() {
     return false;
   header_.buckets = grown;
   header_.bucket_count = 2 * n;
+  return true;
+}
+
+bool Memtable::ReapFlushed() {
+  for (uint64_t b = 0; b < header_.bucket_count; ++b) {
+    Found f;
+    f.bucket = b;
+    f.prev = rt::kNoObjectId;
+    if (ctx_.load(header_.buckets, b * sizeof(rt::ObjectId), &f.id) != rt::Status::kOk)
+      return false;
+    while (f.id != rt::kNoObjectId) {
+      if (ctx_.load(f.id, 0, &f.item) != rt::Status::kOk)
+        return false;
+      const rt::ObjectId next = f.item.next;
+      if (f.item.kind != kItemPlaceholder && f.item.stored_at <= header_.flush_at) {
+        if (!Unlink(f))
+          return false;
+        ++header_.stats.flushed;
+      } else {
+        f.prev = f.id;
+      }
+      f.id = next;
+    }
+  }
   return true;
 }
 
@@ -337,6 +359,11 @@ KvResult Memtable::Execute(const KvOp& op, uint64_t request_id) {
   switch (op.code) {
     case KvOpCode::kFlushAll:
       if (op.delay_s > 0) {
+        // A delayed flush that already took effect stays in effect: its victims go now,
+        // before the new time replaces the old (memcached would bring back the ones it had
+        // not reaped yet).
+        if (header_.flush_at != 0 && now_ >= header_.flush_at && !ReapFlushed())
+          break;
         header_.flush_at = now_ + op.delay_s;
         r.code = KvResultCode::kOk;
       } else if (FreeAll()) {

@@ -129,6 +129,8 @@ class Memtable {
   // Gives a found item a new expiry (op.exptime); `value` is its value.
   bool Retouch(const KvOp& op, uint64_t hash, const Found& f, const std::string& value);
   bool FreeAll();
+  // Frees every item the delayed flush_all in effect killed.
+  bool ReapFlushed();
   bool MaybeGrow();
 
   // The ops on one key, after the tier had its say (Execute).
@@ -151,6 +153,8 @@ class Memtable {
   // Frees clean items, oldest first, until `bytes` are free or none is left (false: a DMO
   // call failed).
   bool EvictClean(uint64_t bytes, bool* freed_any);
+  // dmo_malloc that, with the tier on, evicts clean items for room; *evicted if it did.
+  rt::Status AllocRoom(uint64_t size, rt::ObjectId* id, bool* evicted);
   bool ListAppend(rt::ObjectId id, ItemHeader* item);
   bool ListRemove(rt::ObjectId id, const ItemHeader& item);
   bool Clean(const ItemHeader& item) const {
@@ -166,6 +170,7 @@ class Memtable {
   bool tombstone_store_ = false;  // Store writes a tombstone (the tier's delete)
   bool install_clean_ = false;    // Store installs a value the host holds (not dirty)
   uint64_t cas_override_ = 0;     // Store keeps this cas instead of a new one
+  bool no_reap_ = false;          // Find leaves dead items where they are
   bool oom_with_dirty_ = false;   // a store was refused while dirty items could be flushed
   rt::ObjectId header_id_ = rt::kNoObjectId;
   Header header_{};  // loaded at the start of Execute, stored back at its end

@@ -150,8 +150,12 @@ bool Memtable::EvictClean(uint64_t bytes, bool* freed_any) {
     if (ctx_.dmo_read(id, sizeof(ItemHeader), StringBytesOf(&key)) != rt::Status::kOk)
       return false;
     Found f;
-    // The chain walk gives the item's predecessor; the key has exactly one entry.
-    if (!Find(key, item.hash, &f) || f.id != id || !Unlink(f))
+    // The chain walk gives the item's predecessor; the key has exactly one entry. It must not
+    // free what it meets (that could be `next`), so it reaps nothing.
+    no_reap_ = true;
+    const bool found = Find(key, item.hash, &f);
+    no_reap_ = false;
+    if (!found || f.id != id || !Unlink(f))
       return false;
     freed += sizeof(ItemHeader) + ItemBytes(item.key_len, item.value_len);
     ++header_.stats.evicted;
@@ -159,6 +163,22 @@ bool Memtable::EvictClean(uint64_t bytes, bool* freed_any) {
     id = next;
   }
   return true;
+}
+
+rt::Status Memtable::AllocRoom(uint64_t size, rt::ObjectId* id, bool* evicted) {
+  rt::Status s = ctx_.dmo_malloc(size, id);
+  // The object table counts its own overhead too, so one round may not free enough.
+  for (int round = 0; s == rt::Status::kOverCap && header_.tier_enabled != 0 && round < 8;
+       ++round) {
+    bool freed_any = false;
+    if (!EvictClean(size, &freed_any))
+      return rt::Status::kInvalid;
+    if (!freed_any)
+      break;
+    *evicted = true;
+    s = ctx_.dmo_malloc(size, id);
+  }
+  return s;
 }
 
 bool Memtable::MaybePark(const KvOp& op, uint64_t hash, uint64_t request_id, KvResult* r) {
@@ -182,10 +202,8 @@ bool Memtable::MaybePark(const KvOp& op, uint64_t hash, uint64_t request_id, KvR
     ph.stored_at = now_;
     std::vector<std::byte> bytes(sizeof(ItemHeader) + op.key.size());
     std::memcpy(bytes.data() + sizeof(ItemHeader), op.key.data(), op.key.size());
-    rt::Status s = ctx_.dmo_malloc(bytes.size(), &f.id);
-    bool freed_any = false;
-    if (s == rt::Status::kOverCap && EvictClean(bytes.size(), &freed_any) && freed_any)
-      s = ctx_.dmo_malloc(bytes.size(), &f.id);
+    bool evicted = false;
+    rt::Status s = AllocRoom(bytes.size(), &f.id, &evicted);
     if (s == rt::Status::kOverCap) {
       ++header_.stats.oom;
       r->code = KvResultCode::kOutOfMemory;
@@ -245,13 +263,12 @@ bool Memtable::Park(const Found& placeholder, const KvOp& op, uint64_t request_i
   ++ph.count;
   std::memcpy(list.data(), &ph, sizeof(ph));
   rt::ObjectId id;
-  rt::Status s = ctx_.dmo_malloc(list.size(), &id);
-  bool freed_any = false;
-  if (s == rt::Status::kOverCap && EvictClean(list.size(), &freed_any) && freed_any)
-    s = ctx_.dmo_malloc(list.size(), &id);
+  bool evicted = false;
+  rt::Status s = AllocRoom(list.size(), &id, &evicted);
   if (s != rt::Status::kOk || ctx_.dmo_write(id, 0, list) != rt::Status::kOk ||
-      ctx_.store(placeholder.id, offsetof(ItemHeader, parked), id) != rt::Status::kOk)
+      ctx_.store(placeholder.id, offsetof(ItemHeader, parked), id) != rt::Status::kOk) {
     return false;
+  }
   if (old != rt::kNoObjectId && ctx_.dmo_free(old) != rt::Status::kOk)
     return false;
   ++header_.stats.parked;
