@@ -16,12 +16,16 @@
  * A tombstone (WAVE_KV_FLUSH_TOMBSTONE) records a delete that must hide the key's older
  * values in older tables; it has no value (value_len 0).
  *
+ * A batch with WAVE_KV_FLUSH_REPLACES_OLDER in its header flags is the shard's whole content as
+ * of its generation: every older generation of the shard is dead (the NIC sends one after a
+ * memcached flush_all). It may have no entries (entry_count 0, total_bytes 64).
+ *
  * checksum: FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over the header's
  * first 56 bytes (everything before checksum) followed by bytes [64, total_bytes). It catches
  * corruption and torn transfers, not tampering: the host still checks every field.
  *
  * Everything is written by the NIC and untrusted by the host: a reader checks magic, version,
- * hdr_size, flags and reserved fields, that every entry lies inside total_bytes and the last
+ * hdr_size, flags (unknown bits refused) and reserved fields, that every entry lies inside total_bytes and the last
  * ends exactly there, key and value lengths, padding, order and the checksum before using it.
  */
 #ifndef WAVE_UAPI_KV_FLUSH_H
@@ -35,6 +39,10 @@
 #define WAVE_KV_FLUSH_ALIGN 8u
 #define WAVE_KV_FLUSH_MAX_KEY 250u /* memcached's key limit */
 #define WAVE_KV_FLUSH_MAX_VALUE (1u << 20) /* memcached's default item limit */
+
+/* wave_kv_flush_hdr.flags */
+#define WAVE_KV_FLUSH_REPLACES_OLDER (1u << 0)
+#define WAVE_KV_FLUSH_FLAGS_KNOWN WAVE_KV_FLUSH_REPLACES_OLDER
 
 /* wave_kv_flush_entry.entry_flags */
 #define WAVE_KV_FLUSH_TOMBSTONE (1u << 0)
@@ -50,7 +58,7 @@ struct wave_kv_flush_hdr {
 	__le64 first_op; /* lowest replication op number the batch covers, 0: none */
 	__le64 last_op; /* highest replication op number the batch covers, 0: none */
 	__le64 total_bytes; /* header and entries */
-	__le32 flags; /* none defined, 0 */
+	__le32 flags; /* WAVE_KV_FLUSH_REPLACES_OLDER; unknown bits refused */
 	__le32 reserved; /* 0 */
 	__le64 checksum; /* FNV-1a 64, see above */
 };

@@ -38,6 +38,33 @@ void SstStore::Forget(const SstReader& table) {
   stats_.bytes -= table.file_bytes();
 }
 
+void SstStore::DeleteTable(const SstReader& table) {
+  Forget(table);
+  if (unlink(table.path().c_str()) == 0)
+    stats_.deleted_replaced_files++;
+}
+
+// An ingest of a replacing batch that crashed after its table was renamed into place but
+// before it unlinked every older table leaves tables the NIC declared dead (a flush_all): they
+// must not be served again.
+void SstStore::DropReplaced() {
+  for (auto& [shard, list] : shards_) {
+    uint64_t dead_below = 0;  // generations below this one are dead
+    for (const auto& t : list) {
+      if (t->meta().replaces_older)
+        dead_below = std::max(dead_below, t->meta().generation_lo);
+    }
+    std::vector<std::unique_ptr<SstReader>> kept;
+    for (auto& t : list) {
+      if (t->meta().generation_hi < dead_below)
+        DeleteTable(*t);
+      else
+        kept.push_back(std::move(t));
+    }
+    list = std::move(kept);
+  }
+}
+
 // A compaction that crashed after its merged table was renamed into place but before it
 // unlinked every input leaves inputs whose generations the merged table covers. They must go:
 // the merge dropped tombstones, so an input left behind could resurrect a deleted key.
@@ -78,6 +105,8 @@ Status SstStore::Compact(uint32_t shard, size_t count) {
   SstMeta meta{shard, UINT64_MAX, 0, 0, 0, 0};
   for (size_t i = list.size() - count; i < list.size(); ++i) {  // newest of the inputs first
     const SstMeta& m = list[i]->meta();
+    if (meta.replaces_older)
+      break;  // Ingest and Open drop such tables; should one be left, it is dead, not merged
     meta.generation_lo = std::min(meta.generation_lo, m.generation_lo);
     meta.generation_hi = std::max(meta.generation_hi, m.generation_hi);
     if (m.first_op != 0)
@@ -88,6 +117,7 @@ Status SstStore::Compact(uint32_t shard, size_t count) {
       return all.error();
     for (SstEntry& e : *all)
       merged.try_emplace(e.key, std::move(e));  // an entry already there is newer
+    meta.replaces_older = m.replaces_older;
   }
   std::vector<FlushEntryView> views;
   for (const auto& [key, e] : merged) {
@@ -149,6 +179,7 @@ Result<std::unique_ptr<SstStore>> SstStore::Open(const std::string& dir) {
     }
     store->Insert(std::move(t.value()));
   }
+  store->DropReplaced();
   store->DropSuperseded();
   return store;
 }
@@ -188,13 +219,35 @@ Status SstStore::Ingest(const DecodedFlushBatch& batch) {
     return refuse(Error{ESTALE, "shard " + std::to_string(shard) + " generation " +
                                     std::to_string(gen) + " is older than the newest held, " +
                                     std::to_string(list.front()->meta().generation_hi)});
-  SstMeta meta{shard, gen, gen, batch.info.first_op, batch.info.last_op, batch.checksum};
+  SstMeta meta{shard,
+               gen,
+               gen,
+               batch.info.first_op,
+               batch.info.last_op,
+               batch.checksum,
+               batch.info.replaces_older};
+  if (meta.replaces_older) {
+    for (const auto& t : list) {
+      const SstMeta& m = t->meta();
+      if (m.first_op != 0)
+        meta.first_op = meta.first_op == 0 ? m.first_op : std::min(meta.first_op, m.first_op);
+      meta.last_op = std::max(meta.last_op, m.last_op);
+    }
+  }
   std::string path = TablePath(shard, gen, gen);
   if (Status s = WriteSst(path, meta, batch.entries); !s)
     return refuse(s.error());
   Result<std::unique_ptr<SstReader>> t = SstReader::Open(path);
   if (!t)
     return refuse(t.error());
+  if (meta.replaces_older) {
+    // The new table is durable (WriteSst synced it and its directory): the older ones go.
+    // Every table held is older: an equal generation was answered above as a resend.
+    for (const auto& old : list)
+      DeleteTable(*old);
+    list.clear();
+    stats_.replacing_batches++;
+  }
   Insert(std::move(t.value()));
   stats_.ingested_batches++;
   return {};

@@ -33,6 +33,8 @@ struct SstStoreStats {
   uint64_t deleted_tmp_files = 0;
   uint64_t compactions = 0;
   uint64_t deleted_superseded_files = 0;  // left by a compaction that crashed, found by Open
+  uint64_t replacing_batches = 0;         // ingested WAVE_KV_FLUSH_REPLACES_OLDER batches
+  uint64_t deleted_replaced_files = 0;    // older tables a replacing table made dead
 };
 
 class SstStore {
@@ -48,6 +50,11 @@ class SstStore {
   // shards flush and are acknowledged in generation order, so a late older batch is a stale
   // sender's (a restarted NIC or deposed primary replaying), and the caller may already have
   // truncated its log past the newer table's ops.
+  // A replacing batch (replaces_older) hides every older table of its shard as it is ingested
+  // and deletes their files once its own table is durable; its footer records the flag so an
+  // Open after a crash between the two drops what is left. Its table's op range is widened to
+  // the ones it replaces (it stands for the shard's whole history; after a flush_all the NIC
+  // may send a batch of no entries and no op), so max_op never goes backwards.
   Status Ingest(const DecodedFlushBatch& batch);
   // Decodes and validates untrusted bytes first (refusals counted).
   Status IngestBytes(std::span<const std::byte> batch);
@@ -58,8 +65,9 @@ class SstStore {
 
   // Merges the `count` (>= 2) oldest tables of the shard into one, newest value of each key
   // winning. Tombstones are dropped: the merge reaches down to the oldest table, so there is
-  // nothing older left for them to hide. Crash-safe: the merged table is durable before the
-  // old files go, and Open deletes a table whose generations another table covers.
+  // nothing older left for them to hide. A replacing input's flag carries over to the merged
+  // table and the entries of inputs older than it are dead. Crash-safe: the merged table is durable
+  // before the old files go, and Open deletes a table whose generations another table covers.
   Status Compact(uint32_t shard, size_t count);
 
   // The highest replication op the shard's tables cover (0: none): the log up to it may go.
@@ -74,6 +82,8 @@ class SstStore {
   void Insert(std::unique_ptr<SstReader> table);  // keeps the shard's list newest first
   void Forget(const SstReader& table);            // its share of the stats
   void DropSuperseded();
+  void DropReplaced();  // tables older than a replacing table of their shard
+  void DeleteTable(const SstReader& table);
   std::string TablePath(uint32_t shard, uint64_t gen_lo, uint64_t gen_hi) const;
 
   std::string dir_;

@@ -82,6 +82,7 @@ Status WriteSst(const std::string& path, const SstMeta& meta,
   f.version = kSstVersion;
   f.footer_size = sizeof(SstFooter);
   f.shard = meta.shard;
+  f.flags = meta.replaces_older ? kSstReplacesOlder : 0;
   f.entry_count = entries.size();
   f.generation_lo = meta.generation_lo;
   f.generation_hi = meta.generation_hi;
@@ -148,8 +149,10 @@ Result<std::unique_ptr<SstReader>> SstReader::Open(const std::string& path) {
     return Corrupt(path, "no sstable footer (truncated or not an sstable)");
   if (f.footer_checksum != FooterChecksum(f))
     return Corrupt(path, "footer checksum mismatch");
-  if (f.version != kSstVersion || f.footer_size != sizeof(SstFooter) || f.reserved != 0)
+  if (f.version != kSstVersion || f.footer_size != sizeof(SstFooter))
     return Corrupt(path, "unknown version " + std::to_string(f.version));
+  if ((f.flags & ~kSstFlagsKnown) != 0)
+    return Corrupt(path, "unknown footer flags " + std::to_string(f.flags));
   uint64_t body = size - sizeof(f);
   if (f.index_offset > body || f.entry_count > (body - f.index_offset) / sizeof(uint64_t) ||
       f.index_offset + f.entry_count * sizeof(uint64_t) != body)
@@ -159,7 +162,13 @@ Result<std::unique_ptr<SstReader>> SstReader::Open(const std::string& path) {
   if (f.generation_lo > f.generation_hi || f.first_op > f.last_op)
     return Corrupt(path, "generation or op range reversed");
 
-  r->meta_ = {f.shard, f.generation_lo, f.generation_hi, f.first_op, f.last_op, f.batch_checksum};
+  r->meta_ = {f.shard,
+              f.generation_lo,
+              f.generation_hi,
+              f.first_op,
+              f.last_op,
+              f.batch_checksum,
+              (f.flags & kSstReplacesOlder) != 0};
   r->file_bytes_ = size;
   r->data_bytes_ = f.index_offset;
   r->keys_.reserve(f.entry_count);

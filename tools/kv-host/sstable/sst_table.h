@@ -4,8 +4,8 @@
 // File layout (little-endian; the entry layout is the flush batch's, uapi/wave_kv_flush.h):
 //   data     entries sorted by key: wave_kv_flush_entry, key, value, zero padding to 8
 //   index    entry_count __le64 offsets of the entries in data (the reader keeps the keys)
-//   footer   SstFooter, 88 bytes: magic, version, shard, entry count, generations, ops,
-//            index offset, FNV-1a 64 of data+index, the batch's checksum, its own FNV-1a 64
+//   footer   SstFooter, 88 bytes: magic, version, shard, flags, entry count, generations,
+//            ops, index offset, FNV-1a 64 of data+index, the batch's checksum, its own FNV-1a 64
 #pragma once
 
 #include <cstdint>
@@ -23,12 +23,18 @@ namespace wave::kv {
 inline constexpr uint32_t kSstMagic = 0x54535357;  // "WSST" in memory order
 inline constexpr uint16_t kSstVersion = 1;
 
+// SstFooter.flags. The table replaces every older generation of its shard: every table whose
+// generation_hi is below this one's generation_lo is dead (from a WAVE_KV_FLUSH_REPLACES_OLDER
+// batch). Recorded in the footer so SstStore::Open drops tables a crash left behind.
+inline constexpr uint32_t kSstReplacesOlder = 1u << 0;
+inline constexpr uint32_t kSstFlagsKnown = kSstReplacesOlder;
+
 struct SstFooter {
   uint32_t magic;
   uint16_t version;
   uint16_t footer_size;
   uint32_t shard;
-  uint32_t reserved;
+  uint32_t flags;  // kSstReplacesOlder; a reader refuses unknown bits
   uint64_t entry_count;
   uint64_t generation_lo;  // the oldest flushed generation the table holds
   uint64_t generation_hi;  // the newest (equal to lo for a table from one batch)
@@ -49,6 +55,7 @@ struct SstMeta {
   uint64_t first_op = 0;
   uint64_t last_op = 0;
   uint64_t batch_checksum = 0;
+  bool replaces_older = false;  // kSstReplacesOlder
 };
 
 // An entry read back from a table (owned).

@@ -103,6 +103,7 @@ Result<size_t> FlushBatchWriter::EncodeInto(std::span<std::byte> out) {
   h.first_op = info_.first_op;
   h.last_op = info_.last_op;
   h.total_bytes = off;
+  h.flags = info_.replaces_older ? WAVE_KV_FLUSH_REPLACES_OLDER : 0;
   std::memcpy(out.data(), &h, kHdrBytes);
   h.checksum = BatchChecksum(out.first(off));
   std::memcpy(out.data() + offsetof(wave_kv_flush_hdr, checksum), &h.checksum, sizeof(h.checksum));
@@ -130,7 +131,7 @@ Result<FlushBatchHeader> DecodeFlushBatchHeader(std::span<const std::byte> bytes
                      std::to_string(WAVE_KV_FLUSH_VERSION) + ")");
   if (h.hdr_size != kHdrBytes)
     return Malformed("header size " + std::to_string(h.hdr_size));
-  if (h.flags != 0 || h.reserved != 0)
+  if ((h.flags & ~WAVE_KV_FLUSH_FLAGS_KNOWN) != 0 || h.reserved != 0)
     return Malformed("unknown header flags or nonzero reserved field");
   if (h.total_bytes < kHdrBytes || (h.total_bytes - kHdrBytes) % WAVE_KV_FLUSH_ALIGN != 0)
     return Malformed("total_bytes " + std::to_string(h.total_bytes) + " is not a batch size");
@@ -141,7 +142,8 @@ Result<FlushBatchHeader> DecodeFlushBatchHeader(std::span<const std::byte> bytes
     return Malformed("first_op " + std::to_string(h.first_op) + " after last_op " +
                      std::to_string(h.last_op));
   FlushBatchHeader out;
-  out.info = {h.shard, h.generation, h.first_op, h.last_op};
+  out.info = {h.shard, h.generation, h.first_op, h.last_op,
+              (h.flags & WAVE_KV_FLUSH_REPLACES_OLDER) != 0};
   out.entry_count = h.entry_count;
   out.total_bytes = h.total_bytes;
   out.checksum = h.checksum;

@@ -32,6 +32,9 @@ struct FlushBatchInfo {
   uint64_t generation = 0;
   uint64_t first_op = 0;  // 0: the batch covers no replicated op (an unreplicated store)
   uint64_t last_op = 0;
+  // The batch is the shard's whole content as of `generation` (WAVE_KV_FLUSH_REPLACES_OLDER):
+  // every older generation is dead, so the host drops their tables. May have no entries.
+  bool replaces_older = false;
 };
 
 // One item handed to the writer; owned, because the memtable's bytes live in DMOs that the

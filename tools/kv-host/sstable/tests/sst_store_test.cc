@@ -44,6 +44,26 @@ class SstStoreTest : public ::testing::Test {
     return b.ok() ? b.value() : std::vector<std::byte>{};
   }
 
+  // The shard's whole content after a flush_all (WAVE_KV_FLUSH_REPLACES_OLDER).
+  static std::vector<std::byte> Replacing(uint32_t shard, uint64_t gen, uint64_t last_op,
+                                          std::vector<FlushEntry> entries) {
+    FlushBatchWriter w({shard, gen, last_op, last_op, true});
+    for (FlushEntry& e : entries)
+      EXPECT_TRUE(w.Add(std::move(e)));
+    Result<std::vector<std::byte>> b = w.Encode();
+    EXPECT_TRUE(b.ok());
+    return b.ok() ? b.value() : std::vector<std::byte>{};
+  }
+
+  std::vector<char> ReadFile(const std::string& name) const {
+    std::vector<char> bytes(fs::file_size(dir_ + "/" + name));
+    std::ifstream(dir_ + "/" + name, std::ios::binary).read(bytes.data(), bytes.size());
+    return bytes;
+  }
+  void WriteFile(const std::string& name, const std::vector<char>& bytes) const {
+    std::ofstream(dir_ + "/" + name, std::ios::binary).write(bytes.data(), bytes.size());
+  }
+
   static std::string Get(SstStore& s, uint32_t shard, std::string key, int64_t now = 1000) {
     Result<std::optional<SstEntry>> r = s.Lookup(shard, key, now);
     if (!r.ok())
@@ -282,6 +302,98 @@ TEST_F(SstStoreTest, CompactionKeepsNewestWinsAndDropsTombstones) {
   EXPECT_EQ(Files(), std::vector<std::string>{"s0-g1-3.sst"});
   EXPECT_EQ(Get(*s, 0, "z"), "z3");
   EXPECT_EQ(s->newest_generation(0), 3u);
+}
+
+TEST_F(SstStoreTest, ReplacingBatchHidesOlderTablesAndDeletesTheirFiles) {
+  auto s = OpenStore();
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 1, 4, {Item("a", "a1"), Item("b", "b1")})));
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 2, 8, {Item("c", "c2")})));
+  ASSERT_TRUE(s->IngestBytes(Batch(1, 1, 3, {Item("a", "other shard")})));
+  ASSERT_TRUE(s->IngestBytes(Replacing(0, 3, 0, {Item("b", "b3")})));
+  EXPECT_EQ(Get(*s, 0, "a"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "b"), "b3");
+  EXPECT_EQ(Get(*s, 0, "c"), "<miss>");
+  EXPECT_EQ(Get(*s, 1, "a"), "other shard");
+  EXPECT_EQ(Files(), (std::vector<std::string>{"s0-g3-3.sst", "s1-g1-1.sst"}));
+  SstStoreStats st = s->stats();
+  EXPECT_EQ(st.tables, 2u);
+  EXPECT_EQ(st.entries, 2u);
+  EXPECT_EQ(st.replacing_batches, 1u);
+  EXPECT_EQ(st.deleted_replaced_files, 2u);
+  EXPECT_EQ(s->newest_generation(0), 3u);
+  EXPECT_EQ(s->max_op(0), 8u);  // the replacing table stands for the ops of those it replaced
+  s.reset();
+  s = OpenStore();
+  EXPECT_EQ(Get(*s, 0, "a"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "b"), "b3");
+  EXPECT_EQ(s->max_op(0), 8u);
+}
+
+TEST_F(SstStoreTest, EmptyReplacingBatchIsAFlushAllThatSurvivesRestart) {
+  auto s = OpenStore();
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 1, 2, {Item("a", "1"), Item("b", "2")})));
+  std::vector<std::byte> flush_all = Replacing(0, 2, 3, {});
+  ASSERT_EQ(flush_all.size(), sizeof(wave_kv_flush_hdr));
+  ASSERT_TRUE(s->IngestBytes(flush_all));
+  EXPECT_EQ(Get(*s, 0, "a"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "b"), "<miss>");
+  Status resend = s->IngestBytes(flush_all);
+  EXPECT_TRUE(resend.ok()) << resend.error().message;
+  Status stale = s->IngestBytes(Batch(0, 1, 2, {Item("a", "1"), Item("b", "2")}));
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, ESTALE);
+  s.reset();
+  s = OpenStore();
+  EXPECT_EQ(s->stats().tables, 1u);
+  EXPECT_EQ(s->stats().entries, 0u);
+  EXPECT_EQ(s->newest_generation(0), 2u);
+  EXPECT_EQ(s->max_op(0), 3u);
+  EXPECT_EQ(Get(*s, 0, "a"), "<miss>");
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 3, 4, {Item("a", "after")})));
+  EXPECT_EQ(Get(*s, 0, "a"), "after");
+}
+
+TEST_F(SstStoreTest, OpenDropsTablesAReplacingIngestCrashedBeforeDeleting) {
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s->IngestBytes(Batch(0, 1, 1, {Item("a", "1")})));
+    ASSERT_TRUE(s->IngestBytes(Batch(0, 2, 2, {Item("b", "2")})));
+  }
+  std::vector<char> g1 = ReadFile("s0-g1-1.sst"), g2 = ReadFile("s0-g2-2.sst");
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s->IngestBytes(Replacing(0, 3, 3, {Item("c", "3")})));
+  }
+  // The crash: the replacing table is durable, the older ones were never unlinked.
+  WriteFile("s0-g1-1.sst", g1);
+  WriteFile("s0-g2-2.sst", g2);
+  auto s = OpenStore();
+  EXPECT_EQ(s->stats().deleted_replaced_files, 2u);
+  EXPECT_EQ(Files(), std::vector<std::string>{"s0-g3-3.sst"});
+  EXPECT_EQ(Get(*s, 0, "a"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "b"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "c"), "3");
+}
+
+TEST_F(SstStoreTest, CompactionKeepsTheReplacingFlag) {
+  {
+    auto s = OpenStore();
+    ASSERT_TRUE(s->IngestBytes(Batch(0, 1, 1, {Item("a", "1")})));
+  }
+  std::vector<char> g1 = ReadFile("s0-g1-1.sst");
+  auto s = OpenStore();
+  ASSERT_TRUE(s->IngestBytes(Replacing(0, 2, 2, {Item("b", "2"), Del("x")})));
+  ASSERT_TRUE(s->IngestBytes(Batch(0, 3, 3, {Item("c", "3")})));
+  ASSERT_TRUE(s->Compact(0, 2));
+  EXPECT_EQ(Files(), std::vector<std::string>{"s0-g2-3.sst"});
+  s.reset();
+  // A table older than the merged one, as a crash before the replacing ingest's unlink leaves.
+  WriteFile("s0-g1-1.sst", g1);
+  s = OpenStore();
+  EXPECT_EQ(s->stats().deleted_replaced_files, 1u);
+  EXPECT_EQ(Get(*s, 0, "a"), "<miss>");
+  EXPECT_EQ(Get(*s, 0, "b"), "2");
+  EXPECT_EQ(Get(*s, 0, "c"), "3");
 }
 
 }  // namespace

@@ -258,5 +258,39 @@ TEST(FlushBatch, HeaderAloneTellsTheSizeToPull) {
   EXPECT_FALSE(DecodeFlushBatchHeader(std::span(b).first(63)).ok());
 }
 
+TEST(FlushBatch, ReplacingFlagRoundTripsAndMayHaveNoEntries) {
+  FlushBatchWriter w(
+      {.shard = 2, .generation = 9, .first_op = 0, .last_op = 0, .replaces_older = true});
+  Result<std::vector<std::byte>> b = w.Encode();
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), sizeof(wave_kv_flush_hdr));
+  wave_kv_flush_hdr h;
+  std::memcpy(&h, b->data(), sizeof(h));
+  EXPECT_EQ(h.flags, WAVE_KV_FLUSH_REPLACES_OLDER);
+  Result<DecodedFlushBatch> d = DecodeFlushBatch(*b);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_TRUE(d->info.replaces_older);
+  EXPECT_EQ(d->info.generation, 9u);
+  EXPECT_TRUE(d->entries.empty());
+  Result<DecodedFlushBatch> plain = DecodeFlushBatch(ValidBatch());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->info.replaces_older);
+}
+
+TEST(FlushBatch, UnknownHeaderFlagsAreRefused) {
+  for (uint32_t flags :
+       {WAVE_KV_FLUSH_REPLACES_OLDER << 1, 1u << 31, WAVE_KV_FLUSH_REPLACES_OLDER | (1u << 5)}) {
+    std::vector<std::byte> b = ValidBatch();
+    std::memcpy(b.data() + offsetof(wave_kv_flush_hdr, flags), &flags, sizeof(flags));
+    Reseal(b);
+    EXPECT_NE(ErrorOf(b).find("flags"), std::string::npos) << flags;
+  }
+  std::vector<std::byte> b = ValidBatch();
+  uint32_t known = WAVE_KV_FLUSH_FLAGS_KNOWN;
+  std::memcpy(b.data() + offsetof(wave_kv_flush_hdr, flags), &known, sizeof(known));
+  Reseal(b);
+  EXPECT_EQ(ErrorOf(b), "accepted");
+}
+
 }  // namespace
 }  // namespace wave::kv
