@@ -293,6 +293,12 @@ uint64_t SstStore::newest_generation(uint32_t shard) const {
   return it == shards_.end() || it->second.empty() ? 0 : it->second.front()->meta().generation_hi;
 }
 
+size_t SstStore::table_count(uint32_t shard) const {
+  std::lock_guard lock(mu_);
+  auto it = shards_.find(shard);
+  return it == shards_.end() ? 0 : it->second.size();
+}
+
 SstStoreStats SstStore::stats() const {
   std::lock_guard lock(mu_);
   return stats_;

@@ -74,6 +74,8 @@ class SstStore {
   uint64_t max_op(uint32_t shard) const;
   // The newest generation ingested for the shard (0: none).
   uint64_t newest_generation(uint32_t shard) const;
+  // How many tables the shard has (what a compaction policy looks at).
+  size_t table_count(uint32_t shard) const;
   SstStoreStats stats() const;
   const std::string& dir() const { return dir_; }
 
