@@ -18,6 +18,7 @@
 #include "control_plane/control_plane.h"
 #include "control_plane/echo_service.h"
 #include "kv/server/kv_server.h"
+#include "kv/storage/remote_host_storage.h"
 #include "nicd/open_transport.h"
 #include "nicd/sched_service.h"
 #include "runtime/migration/shm_link.h"
@@ -125,6 +126,17 @@ int RunNicd(const Options& options) {
       }
       kv_config.replicated = true;
       kv_config.replication.log_path = options.kv_log;
+    }
+    if (!kv_config.storage_link.empty()) {
+      // The LSM tier's host half must be up: the shards ask it what it holds before the log
+      // is replayed.
+      auto remote = std::make_shared<kv::RemoteHostStorage>(
+          kv::RemoteHostStorage::PathConnector(kv_config.storage_link));
+      if (!remote->WaitConnected(std::chrono::seconds(5)))
+        return Fail("kv: no host storage at " + kv_config.storage_link +
+                    " (start wave-kv-host --storage-link " + kv_config.storage_link +
+                    " --sst-dir DIR first)");
+      kv_config.storage = std::move(remote);
     }
     rt::NicRuntimeService* service = runtime.get();
     kv::RuntimeAccess access{&service->runtime(), &service->registry(),

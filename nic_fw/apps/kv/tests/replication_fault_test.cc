@@ -32,8 +32,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 using wave::kv::test::Conn;
-using wave::rpc::PickFreePort;
 using wave::kv::test::WaitConnectable;
+using wave::rpc::PickFreePort;
 #define CHECK KV_CHECK
 
 struct Replica {
@@ -41,11 +41,33 @@ struct Replica {
   int client_port = 0;
   std::string dir;
   pid_t pid = -1;
+  pid_t host_pid = -1;  // its wave-kv-host, with storage
 };
 
 std::string nicd;
+std::string kv_host;  // set: every replica's shards flush to SSTables on their own host
 std::vector<std::string> peers;
 std::vector<Replica> replicas(3);
+
+// The replica's host half: wave-kv-host serving its storage link over its own SSTables.
+void StartHost(int i) {
+  Replica& r = replicas[i];
+  const std::string link = r.dir + "/storage.link", sst = r.dir + "/sst";
+  r.host_pid = fork();
+  if (r.host_pid == 0) {
+    int fd = open((r.dir + "/kv-host.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(kv_host.c_str(), kv_host.c_str(), "--storage-link", link.c_str(), "--sst-dir",
+          sst.c_str(), "--replace", nullptr);
+    _exit(127);
+  }
+  auto deadline = Clock::now() + 10s;
+  while (access(link.c_str(), F_OK) != 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  CHECK(access(link.c_str(), F_OK) == 0, "wave-kv-host %d did not start (see %s/kv-host.log)", i,
+        r.dir.c_str());
+}
 
 void Start(int i) {
   Replica& r = replicas[i];
@@ -56,7 +78,11 @@ void Start(int i) {
     dup2(fd, 1);
     dup2(fd, 2);
     std::string sock = r.dir + "/nic.sock", bar = r.dir + "/bar", log = r.dir + "/repl.log";
-    std::string kv = "127.0.0.1:" + std::to_string(r.client_port) + ",shards=2,mem=64M";
+    // With storage, the shards are small so that most writes live only on the host.
+    std::string kv =
+        "127.0.0.1:" + std::to_string(r.client_port) +
+        (kv_host.empty() ? ",shards=2,mem=64M"
+                         : ",shards=2,mem=1M,flush=64K,storage=" + r.dir + "/storage.link");
     execl(nicd.c_str(), nicd.c_str(), "--socket", sock.c_str(), "--shm", bar.c_str(),
           "--sched-agent", "off", "--runtime", "cores=1", "--kv", kv.c_str(), "--kv-replicas",
           replicas_arg.c_str(), "--kv-log", log.c_str(), nullptr);
@@ -180,11 +206,13 @@ bool WaitCaughtUp(int i, int primary, std::chrono::milliseconds timeout) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: kv_replication_fault_test WAVE_NICD\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: kv_replication_fault_test WAVE_NICD [WAVE_KV_HOST]\n");
     return 2;
   }
   nicd = argv[1];
+  if (argc == 3)
+    kv_host = argv[2];
   signal(SIGPIPE, SIG_IGN);
   char tmpl[] = "/tmp/kvrepl.XXXXXX";
   const std::string root = mkdtemp(tmpl);
@@ -194,6 +222,10 @@ int main(int argc, char** argv) {
     replicas[i].dir = root + "/r" + std::to_string(i);
     mkdir(replicas[i].dir.c_str(), 0755);
     peers.push_back("127.0.0.1:" + std::to_string(PickFreePort()));
+  }
+  if (!kv_host.empty()) {
+    for (int i = 0; i < 3; ++i)
+      StartHost(i);
   }
   for (int i = 0; i < 3; ++i)
     Start(i);
@@ -257,9 +289,11 @@ int main(int argc, char** argv) {
   Start(old_primary);
   CHECK(WaitCaughtUp(old_primary, primary, 15s), "the old primary did not catch up");
 
-  // The whole store restarts: everything acknowledged comes back from the logs.
+  // The whole store restarts: everything acknowledged comes back from the logs (and, with
+  // storage, from the SSTables: the shards skip the logged writes the tables hold). With
+  // storage the NICs are killed outright, so no shard gets to flush on the way down.
   for (int i = 0; i < 3; ++i)
-    Stop(i, SIGTERM);
+    Stop(i, kv_host.empty() ? SIGTERM : SIGKILL);
   for (int i = 0; i < 3; ++i)
     Start(i);
   primary = FindPrimary(15s);
@@ -268,9 +302,23 @@ int main(int argc, char** argv) {
     bad = Verify(primary);
     std::printf("# %zu acknowledged writes checked after restarting all three\n", acked.size());
     CHECK(bad == 0, "%d acknowledged writes lost across the restart", bad);
+    if (!kv_host.empty()) {
+      auto s = Stats(primary);
+      std::printf("# tier on the primary: %s batches flushed, %s keys looked up on the host\n",
+                  s["tier.flushed"].c_str(), s["tier.lookups"].c_str());
+      CHECK(std::atol(s["tier.lookups"].c_str()) > 100,
+            "the reads did not come from the SSTables (tier.lookups %s)",
+            s["tier.lookups"].c_str());
+    }
   }
   for (int i = 0; i < 3; ++i)
     Stop(i, SIGTERM);
+  for (Replica& r : replicas) {
+    if (r.host_pid > 0) {
+      kill(r.host_pid, SIGTERM);
+      waitpid(r.host_pid, nullptr, 0);
+    }
+  }
   if (wave::kv::test::failures == 0)
     std::system(("rm -rf " + root).c_str());
   std::printf("%s: %d failures\n", wave::kv::test::failures ? "FAIL" : "ok",
