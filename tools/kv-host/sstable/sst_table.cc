@@ -65,13 +65,8 @@ Status WriteSst(const std::string& path, const SstMeta& meta,
     if (i > 0 && !(entries[i - 1].key < e.key))
       return Error{EINVAL, "sstable entries not sorted and unique at '" + std::string(e.key) + "'"};
     offsets.push_back(file.size());
-    wave_kv_flush_entry eh{};
-    eh.exptime = e.exptime;
-    eh.cas = e.cas;
-    eh.value_len = static_cast<uint32_t>(e.value.size());
-    eh.flags = e.flags;
-    eh.key_len = static_cast<uint16_t>(e.key.size());
-    eh.entry_flags = e.tombstone ? WAVE_KV_FLUSH_TOMBSTONE : 0;
+    const wave_kv_flush_entry eh =
+        FlushEntryHeader(e.key, e.value.size(), e.flags, e.exptime, e.cas, e.tombstone);
     Append(file, &eh, kEntryHdr);
     Append(file, e.key.data(), e.key.size());
     Append(file, e.value.data(), e.value.size());

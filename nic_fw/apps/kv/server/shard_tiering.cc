@@ -6,6 +6,7 @@
 #include <ctime>
 #include <utility>
 
+#include "kv/protocol/memcache_text.h"
 #include "kv/store/kv_message.h"
 
 namespace wave::kv {
@@ -23,10 +24,6 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count());
-}
-
-void AppendStat(std::string* out, const std::string& name, uint64_t v) {
-  *out += "STAT " + name + " " + std::to_string(v) + "\r\n";
 }
 
 }  // namespace
@@ -337,15 +334,15 @@ TieringStats ShardTiering::stats() const {
 std::string ShardTiering::StatLines() const {
   const TieringStats s = stats();
   std::string out;
-  AppendStat(&out, "tier.enabled", 1);
-  AppendStat(&out, "tier.freezes", s.freezes);
-  AppendStat(&out, "tier.flushed", s.flushed);
-  AppendStat(&out, "tier.flush_failures", s.flush_failures);
-  AppendStat(&out, "tier.flushed_bytes", s.flushed_bytes);
-  AppendStat(&out, "tier.lookups", s.lookups);
-  AppendStat(&out, "tier.lookup_failures", s.lookup_failures);
-  AppendStat(&out, "tier.parked_answered", s.parked_answered);
-  AppendStat(&out, "tier.parked_failed", s.parked_failed);
+  AppendStat(&out, "tier.enabled", "1");
+  AppendStat(&out, "tier.freezes", std::to_string(s.freezes));
+  AppendStat(&out, "tier.flushed", std::to_string(s.flushed));
+  AppendStat(&out, "tier.flush_failures", std::to_string(s.flush_failures));
+  AppendStat(&out, "tier.flushed_bytes", std::to_string(s.flushed_bytes));
+  AppendStat(&out, "tier.lookups", std::to_string(s.lookups));
+  AppendStat(&out, "tier.lookup_failures", std::to_string(s.lookup_failures));
+  AppendStat(&out, "tier.parked_answered", std::to_string(s.parked_answered));
+  AppendStat(&out, "tier.parked_failed", std::to_string(s.parked_failed));
   return out;
 }
 

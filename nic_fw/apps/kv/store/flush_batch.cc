@@ -76,13 +76,8 @@ Result<size_t> FlushBatchWriter::EncodeInto(std::span<std::byte> out) {
 
   size_t off = kHdrBytes;
   for (const FlushEntry& e : entries_) {
-    wave_kv_flush_entry eh{};
-    eh.exptime = e.exptime;
-    eh.cas = e.cas;
-    eh.value_len = static_cast<uint32_t>(e.value.size());
-    eh.flags = e.flags;
-    eh.key_len = static_cast<uint16_t>(e.key.size());
-    eh.entry_flags = e.tombstone ? WAVE_KV_FLUSH_TOMBSTONE : 0;
+    const wave_kv_flush_entry eh =
+        FlushEntryHeader(e.key, e.value.size(), e.flags, e.exptime, e.cas, e.tombstone);
     size_t n = FlushEntryBytes(e.key.size(), e.value.size());
     std::byte* p = out.data() + off;
     std::memcpy(p, &eh, kEntryHdrBytes);

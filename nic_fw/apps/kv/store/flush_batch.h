@@ -72,6 +72,19 @@ inline constexpr uint64_t FlushEntryBytes(uint64_t key_len, uint64_t value_len) 
   return (n + WAVE_KV_FLUSH_ALIGN - 1) / WAVE_KV_FLUSH_ALIGN * WAVE_KV_FLUSH_ALIGN;
 }
 
+// The fixed part of one entry, as a batch and an SSTable data block both lay it out.
+inline wave_kv_flush_entry FlushEntryHeader(std::string_view key, size_t value_len, uint32_t flags,
+                                            uint64_t exptime, uint64_t cas, bool tombstone) {
+  wave_kv_flush_entry eh{};
+  eh.exptime = exptime;
+  eh.cas = cas;
+  eh.value_len = static_cast<uint32_t>(value_len);
+  eh.flags = flags;
+  eh.key_len = static_cast<uint16_t>(key.size());
+  eh.entry_flags = tombstone ? WAVE_KV_FLUSH_TOMBSTONE : 0;
+  return eh;
+}
+
 // Checks one entry's fields as the writer and every reader must (EINVAL / E2BIG with why).
 Status CheckFlushEntry(std::string_view key, size_t value_len, bool tombstone);
 
