@@ -6,6 +6,13 @@
 #include "kv/store/kv_actor.h"
 
 namespace wave::kv {
+namespace {
+
+// Committed writes of one shard that may wait for room (CommittedApplier) before the primary
+// refuses new ones for that shard.
+constexpr size_t kMaxWaitingWrites = 4096;
+
+}  // namespace
 
 bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* error) {
   size_t comma = text.find(',');
@@ -88,7 +95,18 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
                [raw] { return raw->WaveStats(); }},
       cfg.limits);
   MemcacheFrontend* fe = server->frontend_.get();
-  server->covered_.assign(server->shards_.size(), 0);
+  CommittedApplier* applier = nullptr;
+  if (cfg.replicated) {
+    server->applier_ = std::make_unique<CommittedApplier>(
+        server->shards_, [runtime](rt::Message&& m) { return runtime->post(std::move(m)); },
+        [fe](const std::string& key) { return fe->ShardOf(key); });
+    applier = server->applier_.get();
+  }
+  // Every shard reply passes the applier (a committed write it will post again stops there).
+  auto to_frontend = [applier, fe](rt::Reply&& r) {
+    if (applier == nullptr || !applier->OnReply(r))
+      fe->OnShardReply(std::move(r));
+  };
   if (!cfg.storage_link.empty() && cfg.storage == nullptr)
     return fail("kv: storage=" + cfg.storage_link + " was not opened");
   if (cfg.storage != nullptr) {
@@ -100,35 +118,46 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
     server->storage_ = cfg.storage;
     server->tiering_ = std::make_unique<ShardTiering>(
         *cfg.storage, server->shards_,
-        [runtime](rt::Message&& m) { return runtime->post(std::move(m)); },
-        [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); }, tc);
+        [runtime](rt::Message&& m) { return runtime->post(std::move(m)); }, to_frontend, tc);
     ShardTiering* tier = server->tiering_.get();
+    if (applier != nullptr)
+      tier->SetFlushListener([applier](size_t shard) { applier->OnRoom(shard); });
     for (rt::ActorId id : server->shards_)
       access.route(id, [tier](rt::Reply&& r) { tier->OnReply(std::move(r)); });
     Result<std::vector<uint64_t>> covered = tier->Start();
     if (!covered.ok())
       return fail("kv: " + covered.error().message);
-    server->covered_ = std::move(*covered);
+    if (applier != nullptr)
+      applier->SetCovered(std::move(*covered));
   } else {
     for (rt::ActorId id : server->shards_)
-      access.route(id, [fe](rt::Reply&& r) { fe->OnShardReply(std::move(r)); });
+      access.route(id, to_frontend);
   }
   if (cfg.replicated) {
     // The log is replayed into the shards before the port takes any client.
     nic::Status rs = nic::Status::Ok();
     server->replication_ = ReplicationService::Start(
-        cfg.replication, [raw](const KvOp& op, uint64_t token) { raw->ApplyCommitted(op, token); },
+        cfg.replication, [applier](const KvOp& op, uint64_t token) { applier->Apply(op, token); },
         [fe](uint64_t token, std::string reply) { fe->Refuse(token, std::move(reply)); }, &rs);
     if (!server->replication_)
       return fail("kv: " + rs.message());
     ReplicationService* repl = server->replication_.get();
     server->replication_stats_ = [repl] { return repl->StatLines(); };
-    fe->SetReplication([repl](uint64_t token, const KvOp& op) { return repl->Submit(token, op); },
-                       [repl] {
-                         return "SERVER_ERROR not the primary; the primary is replica " +
-                                std::to_string(repl->Primary()) + " (peer " +
-                                repl->PeerAddress(repl->Primary()) + ")\r\n";
-                       });
+    fe->SetReplication(
+        [repl, applier, fe](uint64_t token, const KvOp& op) {
+          // Back-pressure before the log: once in it, a write must be applied everywhere.
+          if (op.code != KvOpCode::kFlushAll &&
+              applier->Waiting(fe->ShardOf(op.key)) >= kMaxWaitingWrites) {
+            fe->Refuse(token, "SERVER_ERROR out of memory storing object\r\n");
+            return true;
+          }
+          return repl->Submit(token, op);
+        },
+        [repl] {
+          return "SERVER_ERROR not the primary; the primary is replica " +
+                 std::to_string(repl->Primary()) + " (peer " + repl->PeerAddress(repl->Primary()) +
+                 ")\r\n";
+        });
   }
   nic::Status s = nic::Status::Ok();
   server->port_ = rpc::NetPort::Start(cfg.net, *server->frontend_, &s);
@@ -202,6 +231,8 @@ std::string KvServer::WaveStats() const {
   stat("runtime.migrations_in", std::to_string(rs.migrations_in));
   if (replication_stats_)
     out += replication_stats_();
+  if (applier_)
+    out += applier_->StatLines();
   else
     stat("repl.enabled", "0");
   if (tiering_)
@@ -211,26 +242,11 @@ std::string KvServer::WaveStats() const {
   return out;
 }
 
-void KvServer::ApplyCommitted(const KvOp& op, uint64_t token) {
-  const std::vector<std::byte> payload = EncodeOp(op);
-  auto post = [&](size_t shard, uint64_t request_id) {
-    // The host's tables already hold this write (a replay after a restart).
-    if (op.op_number != 0 && op.op_number <= covered_[shard])
-      return;
-    access_.runtime->post(rt::Message{
-        .request_id = request_id, .dst = shards_[shard], .kind = kKvOpKind, .payload = payload});
-  };
-  if (op.code == KvOpCode::kFlushAll) {
-    for (size_t s = 0; s < shards_.size(); ++s)
-      post(s, token != 0 ? token | s : background_ids_++);
-    return;
-  }
-  post(frontend_->ShardOf(op.key), token != 0 ? token : background_ids_++);
-}
-
 KvServer::~KvServer() {
   // Replication stops first: no committed write is posted to shards that are going away.
   replication_.reset();
+  if (applier_)
+    applier_->Stop();
   // The shards' replies stop first, then the port (and its connections) goes: a reply that
   // arrives in between finds no route and is dropped, never sent on a freed port.
   for (rt::ActorId id : shards_)

@@ -4,7 +4,6 @@
 // replies, so nothing is answered on a connection that is gone.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "base/status.h"
 #include "kv/protocol/memcache_text.h"
+#include "kv/server/committed_apply.h"
 #include "kv/server/memcache_frontend.h"
 #include "kv/server/replication_service.h"
 #include "kv/server/shard_tiering.h"
@@ -71,15 +71,13 @@ class KvServer {
   std::vector<rt::ActorId> shards_;
   std::unique_ptr<MemcacheFrontend> frontend_;
   std::unique_ptr<rpc::NetPort> port_;
-  // Posts a committed write to its shard(s); `token` 0: nobody here waits for the result.
-  void ApplyCommitted(const KvOp& op, uint64_t token);
-
   std::shared_ptr<HostStorage> storage_;
   std::unique_ptr<ShardTiering> tiering_;
-  std::vector<uint64_t> covered_;  // per shard: replicated ops the host's tables hold
   std::unique_ptr<ReplicationService> replication_;
   std::function<std::string()> replication_stats_;  // STAT repl.* lines, when replicated
-  std::atomic<uint64_t> background_ids_{1ull << 63};
+  // Committed writes into the shards, in op order (replicated only). It sees every shard
+  // reply before the front end; destroyed last, after everything that may still reply.
+  std::unique_ptr<CommittedApplier> applier_;
 };
 
 }  // namespace wave::kv

@@ -164,8 +164,12 @@ void ShardTiering::OnReply(rt::Reply&& reply) {
         OnFrozen(o.shard, reply);
         return;
       case Kind::kFlushDone: {
-        std::lock_guard lock(mu_);
-        freezing_[o.shard] = 0;
+        {
+          std::lock_guard lock(mu_);
+          freezing_[o.shard] = 0;
+        }
+        if (flush_listener_)
+          flush_listener_(o.shard);
         break;
       }
       case Kind::kFetched:
@@ -184,7 +188,10 @@ void ShardTiering::OnReply(rt::Reply&& reply) {
     if (peek.code == KvResultCode::kParked) {
       KvResult full;
       if (DecodeResult(reply.payload, &full)) {
-        OnParked(shard, id, std::move(full.value), peek.number == 1);
+        if (peek.number == 2)
+          AnswerFromHost(shard, id, std::move(full.value));
+        else
+          OnParked(shard, id, std::move(full.value), peek.number == 1);
         return;
       }
     }
@@ -273,6 +280,40 @@ void ShardTiering::OnParked(size_t shard, uint64_t request_id, std::string key, 
                   });
 }
 
+void ShardTiering::AnswerFromHost(size_t shard, uint64_t request_id, std::string key) {
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.lookups;
+    ++stats_.direct_lookups;
+  }
+  if (!shared_->Enter())
+    return;  // going away: the front end's connections go with it
+  storage_.Lookup(static_cast<uint32_t>(shard), std::move(key),
+                  static_cast<int64_t>(std::time(nullptr)),
+                  [this, shard, request_id](Result<std::optional<StoredValue>> found) {
+                    if (!shared_->Closed()) {
+                      KvResult r;
+                      if (!found.ok()) {
+                        r.code = KvResultCode::kUnavailable;
+                        std::lock_guard lock(mu_);
+                        ++stats_.lookup_failures;
+                      } else if (found->has_value()) {
+                        r.code = KvResultCode::kHit;
+                        r.value = (*found)->value;
+                        r.flags = (*found)->flags;
+                        r.cas = (*found)->cas;
+                      } else {
+                        r.code = KvResultCode::kMiss;
+                      }
+                      downstream_(rt::Reply{.request_id = request_id,
+                                            .actor = shards_[shard],
+                                            .status = rt::Status::kOk,
+                                            .payload = EncodeResult(r)});
+                    }
+                    shared_->Leave();
+                  });
+}
+
 void ShardTiering::OnFetchedReply(const Outstanding& o, const rt::Reply& reply) {
   KvResult r;
   std::vector<ParkedResult> results;
@@ -340,6 +381,7 @@ std::string ShardTiering::StatLines() const {
   AppendStat(&out, "tier.flush_failures", std::to_string(s.flush_failures));
   AppendStat(&out, "tier.flushed_bytes", std::to_string(s.flushed_bytes));
   AppendStat(&out, "tier.lookups", std::to_string(s.lookups));
+  AppendStat(&out, "tier.direct_lookups", std::to_string(s.direct_lookups));
   AppendStat(&out, "tier.lookup_failures", std::to_string(s.lookup_failures));
   AppendStat(&out, "tier.parked_answered", std::to_string(s.parked_answered));
   AppendStat(&out, "tier.parked_failed", std::to_string(s.parked_failed));

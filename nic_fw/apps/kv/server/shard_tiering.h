@@ -35,7 +35,8 @@ struct TieringStats {
   uint64_t flushed = 0;         // of them, held by the host
   uint64_t flush_failures = 0;  // the host storage refused or did not answer
   uint64_t flushed_bytes = 0;
-  uint64_t lookups = 0;  // keys looked up on the host for parked ops
+  uint64_t lookups = 0;         // keys looked up on the host for parked ops
+  uint64_t direct_lookups = 0;  // of them, gets answered from the host without parking
   uint64_t lookup_failures = 0;
   uint64_t parked_answered = 0;  // parked ops whose results were passed on
   uint64_t parked_failed = 0;    // parked ops answered as failed here
@@ -58,6 +59,11 @@ class ShardTiering {
 
   // Every reply of every shard comes here.
   void OnReply(rt::Reply&& reply);
+  // Before Start: told, on the shards' reply threads, each time a shard's flush finished
+  // (its items may be evicted now, so a write that found no room may find some).
+  void SetFlushListener(std::function<void(size_t shard)> listener) {
+    flush_listener_ = std::move(listener);
+  }
 
   TieringStats stats() const;
   // "stats wave" lines (tier.*).
@@ -75,6 +81,8 @@ class ShardTiering {
   void RequestFreeze(size_t shard);
   void OnFrozen(size_t shard, const rt::Reply& reply);
   void OnParked(size_t shard, uint64_t request_id, std::string key, bool first);
+  // A get the shard had no room to park: answered from the host's answer alone.
+  void AnswerFromHost(size_t shard, uint64_t request_id, std::string key);
   void OnFetchedReply(const Outstanding& o, const rt::Reply& reply);
   // Answers every op still parked on `key` of `shard` as failed.
   void FailParked(size_t shard, const std::string& key);
@@ -99,6 +107,7 @@ class ShardTiering {
   std::vector<uint64_t> retry_after_ns_;  // a shard whose flush failed waits before the next
   std::vector<uint64_t> backoff_ns_;
   TieringStats stats_;
+  std::function<void(size_t shard)> flush_listener_;
   // Start's wait for the shards' acknowledgements.
   std::function<void(uint64_t request_id, bool ok)> on_enabled_;
 };

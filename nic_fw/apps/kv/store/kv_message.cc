@@ -68,7 +68,7 @@ bool KnownOp(uint8_t c) {
 
 bool KnownResult(uint8_t c) {
   return c >= static_cast<uint8_t>(KvResultCode::kHit) &&
-         c <= static_cast<uint8_t>(KvResultCode::kUnavailable);
+         c <= static_cast<uint8_t>(KvResultCode::kStalled);
 }
 
 constexpr size_t kStatsFields = sizeof(ShardStats) / sizeof(uint64_t);

@@ -74,8 +74,15 @@ enum class KvResultCode : uint8_t {
   kBadRequest,   // the op did not decode
   // The key may be on the host: the op waits in the shard for the host's answer (kFetched),
   // and its result comes in that op's reply. number = 1: the caller must look the key up.
+  // number = 2: a get that found no room to wait; the caller looks the key (value) up and
+  // answers it itself, from the host's answer alone.
   kParked,
   kUnavailable,  // the host storage could not be reached for a key the memtable lacks
+  // A replicated write the shard could not take yet (no room until a flush lands), or one
+  // behind such a write: nothing changed, and the server posts it again later, in op order.
+  // A committed write is never refused for this replica's own memory state: the replicas
+  // must all apply it.
+  kStalled,
 };
 
 struct ShardStats {
@@ -109,6 +116,7 @@ struct ShardStats {
   uint64_t parked = 0;          // ops that waited for a host lookup
   uint64_t generation = 0;      // the newest generation the host acknowledged
   uint64_t covered_op = 0;      // every replicated op up to it is in the host's tables
+  uint64_t stalls = 0;          // replicated writes answered kStalled (each retry counts)
 };
 
 struct KvResult {

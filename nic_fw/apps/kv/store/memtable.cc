@@ -9,7 +9,7 @@ namespace {
 
 constexpr uint64_t kRootMagic = 0x57415645'4d454d31ull;  // "WAVEMEM1"
 constexpr uint32_t kHeaderMagic = 0x4b564844;            // "KVHD"
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr uint64_t kMaxBuckets = 1ull << 24;
 // memcached's rule: an exptime beyond 30 days is an absolute Unix time.
 constexpr int64_t kRelativeExpiryLimit = 60 * 60 * 24 * 30;
@@ -347,9 +347,16 @@ KvResult Memtable::Execute(const KvOp& op, uint64_t request_id) {
   KvResult r;
   if (!LoadHeader())
     return r;  // the actor's own memory is not a memtable: nothing is touched
+  if (op.op_number != 0 && header_.stalled_op != 0 && op.op_number > header_.stalled_op) {
+    // Replicated writes apply in op order: this one waits until the stalled one went in.
+    r.code = KvResultCode::kStalled;
+    ++header_.stats.stalls;
+    r.wants_flush = WantsFlush();
+    if (!StoreHeader())
+      r.code = KvResultCode::kBadRequest;
+    return r;
+  }
   op_number_ = op.op_number;
-  if (op.op_number > header_.last_op)
-    header_.last_op = op.op_number;
   if (header_.tier_enabled != 0 && header_.flush_at != 0 && now_ >= header_.flush_at &&
       header_.host_dropped_at != header_.flush_at) {
     header_.host_dropped_at = header_.flush_at;
@@ -398,6 +405,21 @@ KvResult Memtable::Execute(const KvOp& op, uint64_t request_id) {
     ++header_.stats.bad_requests;
   if (r.code == KvResultCode::kOutOfMemory && header_.stats.dirty_bytes > 0)
     oom_with_dirty_ = true;
+  if (r.code == KvResultCode::kOutOfMemory && op.op_number != 0 && header_.tier_enabled != 0 &&
+      (header_.stats.dirty_bytes > 0 || header_.inflight_gen != 0)) {
+    // Room comes once a flush lands and its items can be evicted. Refusing the write would
+    // make this replica differ from those that had room: it waits instead (nothing of it was
+    // stored; the server posts it again).
+    header_.stalled_op = op.op_number;
+    ++header_.stats.stalls;
+    r = KvResult{};
+    r.code = KvResultCode::kStalled;
+  } else if (op.op_number != 0) {
+    if (op.op_number >= header_.stalled_op)
+      header_.stalled_op = 0;
+    if (op.op_number > header_.last_op)
+      header_.last_op = op.op_number;
+  }
   r.wants_flush = WantsFlush();
   if (!StoreHeader())
     r.code = KvResultCode::kBadRequest;

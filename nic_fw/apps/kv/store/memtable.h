@@ -75,7 +75,8 @@ class Memtable {
     uint64_t acked_gen;        // the newest generation the host holds
     uint64_t inflight_gen;     // the batch out now (0: none)
     uint64_t inflight_last_op;
-    uint64_t last_op;                   // the newest replicated op applied
+    uint64_t last_op;     // the newest replicated op applied
+    uint64_t stalled_op;  // a replicated write that found no room: later ones wait behind it
     rt::ObjectId list_head, list_tail;  // every item, oldest write first
     rt::ObjectId cursor;                // the first item not yet frozen (kNoObjectId: none)
   };
@@ -155,6 +156,9 @@ class Memtable {
   bool EvictClean(uint64_t bytes, bool* freed_any);
   // dmo_malloc that, with the tier on, evicts clean items for room; *evicted if it did.
   rt::Status AllocRoom(uint64_t size, rt::ObjectId* id, bool* evicted);
+  // No room to park `op` on a new placeholder: a plain get goes to the host unparked
+  // (kParked, number 2), anything else is refused (kOutOfMemory). Returns true.
+  bool LookUpWithoutParking(const KvOp& op, KvResult* r);
   bool ListAppend(rt::ObjectId id, ItemHeader* item);
   bool ListRemove(rt::ObjectId id, const ItemHeader& item);
   bool Clean(const ItemHeader& item) const {

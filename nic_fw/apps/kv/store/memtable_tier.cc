@@ -85,7 +85,7 @@ bool Memtable::ForgetInTier(rt::ObjectId id, const ItemHeader& item) {
 bool Memtable::WantsFlush() const {
   return header_.tier_enabled != 0 && header_.inflight_gen == 0 &&
          (header_.stats.dirty_bytes >= header_.flush_threshold || header_.replace_pending != 0 ||
-          (oom_with_dirty_ && header_.stats.dirty_bytes > 0));
+          ((oom_with_dirty_ || header_.stalled_op != 0) && header_.stats.dirty_bytes > 0));
 }
 
 void Memtable::DropHostValues() {
@@ -204,11 +204,8 @@ bool Memtable::MaybePark(const KvOp& op, uint64_t hash, uint64_t request_id, KvR
     std::memcpy(bytes.data() + sizeof(ItemHeader), op.key.data(), op.key.size());
     bool evicted = false;
     rt::Status s = AllocRoom(bytes.size(), &f.id, &evicted);
-    if (s == rt::Status::kOverCap) {
-      ++header_.stats.oom;
-      r->code = KvResultCode::kOutOfMemory;
-      return true;
-    }
+    if (s == rt::Status::kOverCap)
+      return LookUpWithoutParking(op, r);
     f.bucket = hash & (header_.bucket_count - 1);
     if (s != rt::Status::kOk ||
         ctx_.load(header_.buckets, f.bucket * sizeof(rt::ObjectId), &ph.next) != rt::Status::kOk)
@@ -229,6 +226,7 @@ bool Memtable::MaybePark(const KvOp& op, uint64_t hash, uint64_t request_id, KvR
       if (Find(op.key, hash, &again) && again.placeholder())
         Unlink(again);
       r->number = 0;
+      return LookUpWithoutParking(op, r);
     }
     ++header_.stats.oom;
     r->code = KvResultCode::kOutOfMemory;
@@ -236,6 +234,22 @@ bool Memtable::MaybePark(const KvOp& op, uint64_t hash, uint64_t request_id, KvR
   }
   r->code = KvResultCode::kParked;
   r->value = op.key;  // so the server knows which lookup its answer waits for
+  return true;
+}
+
+bool Memtable::LookUpWithoutParking(const KvOp& op, KvResult* r) {
+  *r = KvResult{};
+  if (op.code == KvOpCode::kGet && op.op_number == 0) {
+    // A plain read of a key nothing here waits on needs no place in the memtable: the server
+    // answers it straight from the host's tables. A shard full of dirty items still reads.
+    ++header_.stats.host_lookups;
+    r->code = KvResultCode::kParked;
+    r->number = 2;
+    r->value = op.key;
+    return true;
+  }
+  ++header_.stats.oom;
+  r->code = KvResultCode::kOutOfMemory;
   return true;
 }
 
@@ -333,6 +347,19 @@ KvResult Memtable::Fetched(const KvOp& op, uint64_t hash) {
     at += e.len;
     if (parked.op_number != 0 && header_.parked_writes > 0)
       --header_.parked_writes;
+    if (installed.code == KvResultCode::kOutOfMemory && parked.code == KvOpCode::kGet &&
+        parked.op_number == 0) {
+      // No room to keep the host's answer, but a plain get needs only the answer itself.
+      if (found) {
+        p.result.code = KvResultCode::kHit;
+        p.result.value = op.value;
+        p.result.flags = op.flags;
+        p.result.cas = op.cas_unique;
+      } else {
+        p.result.code = KvResultCode::kMiss;
+      }
+      continue;
+    }
     if (installed.code != KvResultCode::kStored) {
       // No answer, or no room for it: the waiting ops fail rather than run on a wrong view.
       p.result.code = installed.code == KvResultCode::kOutOfMemory ||
@@ -398,9 +425,9 @@ KvResult Memtable::Freeze() {
     return r;
   }
   // Every replicated op up to last_op is in this batch or an older one only when no dirty item
-  // is left behind and no write waits parked.
+  // is left behind and no write waits parked or stalled.
   uint64_t covered = header_.stats.covered_op;
-  if (header_.cursor == rt::kNoObjectId && header_.parked_writes == 0)
+  if (header_.cursor == rt::kNoObjectId && header_.parked_writes == 0 && header_.stalled_op == 0)
     covered = header_.last_op;
   FlushBatchWriter writer({.shard = header_.shard_index,
                            .generation = gen,

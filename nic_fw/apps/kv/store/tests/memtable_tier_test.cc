@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dmo_table.h"
+#include "kv/store/flush_batch.h"
 #include "kv/store/memtable.h"
 #include "sst_store.h"
 
@@ -75,7 +76,7 @@ class TieredShard {
   // Runs an op; a parked op's result comes back once `Resolve` answers its key.
   KvResult Run(const KvOp& op, uint64_t request_id) {
     KvResult r = shard_.Run(op, request_id);
-    if (r.wants_flush)
+    if (r.wants_flush && auto_flush_)
       Flush();
     if (r.code == KvResultCode::kParked && r.number == 1)
       pending_.push_back(op.key);
@@ -122,6 +123,14 @@ class TieredShard {
   bool has_pending() const { return !pending_.empty(); }
   size_t pending() const { return pending_.size(); }
   void FailNextFlush() { fail_next_flush_ = true; }
+  // Off: the shard's requests for a flush are ignored until the test calls Flush (or Freeze).
+  void AutoFlush(bool on) { auto_flush_ = on; }
+  KvResult Freeze() { return shard_.Run({.code = KvOpCode::kFreeze}); }
+  void FlushDone(uint64_t gen, bool ok) {
+    EXPECT_EQ(shard_.Run({.code = KvOpCode::kFlushDone, .flags = ok ? 1u : 0u, .delta = gen}).code,
+              KvResultCode::kOk);
+  }
+  SstStore& host() { return *host_; }
   ShardStats Stats() { return shard_.Stats(); }
   std::string Objects() { return shard_.Objects(); }
 
@@ -132,6 +141,7 @@ class TieredShard {
   std::unique_ptr<SstStore> host_;
   std::vector<std::string> pending_;
   bool fail_next_flush_ = false;
+  bool auto_flush_ = true;
   int flushes_ = 0;
 };
 
@@ -346,6 +356,75 @@ TEST(MemtableTier, RefusesMoreParkedOpsThanItKeeps) {
   ASSERT_EQ(r.size(), kMaxParkedOps);
   for (const ParkedResult& p : r)
     EXPECT_EQ(p.result.value, "v");
+}
+
+// A replica must apply every committed write: one that finds no room (the dirty items are
+// not on the host yet) waits, and so does every later one, until a flush makes room; none is
+// refused, none runs out of op order, and no batch claims an op that has not gone in.
+TEST(MemtableTier, ReplicatedWritesWaitForRoomInOpOrder) {
+  int64_t now = 1'700'000'000;
+  TieredShard t(48 << 10, &now);
+  t.AutoFlush(false);
+  auto set = [&](uint64_t op_number, const std::string& key, const std::string& value) {
+    return t.Run({.code = KvOpCode::kSet, .op_number = op_number, .key = key, .value = value}, 0);
+  };
+  // Something on the host first, so that misses ask it.
+  ASSERT_EQ(set(1, "early", "on-the-host").code, KvResultCode::kStored);
+  KvResult first = t.Freeze();
+  ASSERT_EQ(first.code, KvResultCode::kOk);
+  ASSERT_TRUE(
+      t.host().IngestBytes(std::as_bytes(std::span(first.value.data(), first.value.size()))).ok());
+  t.FlushDone(first.number, true);
+
+  uint64_t op = 2;
+  KvResult r;
+  for (; (r = set(op, "k" + std::to_string(op), std::string(400, 'a' + op % 26))).code ==
+         KvResultCode::kStored;
+       ++op)
+    ASSERT_LT(op, 1000u);
+  ASSERT_EQ(r.code, KvResultCode::kStalled) << "a committed write was refused";
+  const uint64_t stalled = op;
+  // Later writes wait behind it, whatever their key; reads still run.
+  EXPECT_EQ(set(stalled + 1, "k2", "newer").code, KvResultCode::kStalled);
+  EXPECT_EQ(set(stalled + 2, "other", "x").code, KvResultCode::kStalled);
+  EXPECT_EQ(t.Run({.code = KvOpCode::kGet, .key = "k2"}, 0).value, std::string(400, 'a' + 2));
+  // Plain (unreplicated) stores fill what is left; then a get of a key only the host has
+  // finds no room to wait in and is handed to the server to answer from the host alone.
+  for (int i = 0; t.Run({.code = KvOpCode::kSet, .key = "t" + std::to_string(i)}, 0).code ==
+                  KvResultCode::kStored;
+       ++i)
+    ASSERT_LT(i, 1000);
+  KvResult miss = t.Run({.code = KvOpCode::kGet, .key = "early"}, 77);
+  EXPECT_EQ(miss.code, KvResultCode::kParked);
+  EXPECT_EQ(miss.number, 2u);
+  EXPECT_EQ(miss.value, "early");
+  EXPECT_FALSE(t.has_pending());
+
+  // The batch frozen now covers only the ops before the stalled one.
+  KvResult batch = t.Freeze();
+  ASSERT_EQ(batch.code, KvResultCode::kOk);
+  auto decoded = DecodeFlushBatch(std::as_bytes(std::span(batch.value.data(), batch.value.size())));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_LT(decoded->info.last_op, stalled);
+  ASSERT_TRUE(
+      t.host().IngestBytes(std::as_bytes(std::span(batch.value.data(), batch.value.size()))).ok());
+  t.FlushDone(batch.number, true);
+  EXPECT_LT(t.Stats().covered_op, stalled);
+  EXPECT_GE(t.Stats().stalls, 3u);
+
+  // Posted again in op order, they go in now (the flushed items make room).
+  EXPECT_EQ(set(stalled, "k" + std::to_string(stalled), "went-in").code, KvResultCode::kStored);
+  EXPECT_EQ(set(stalled + 1, "k2", "newer").code, KvResultCode::kStored);
+  EXPECT_EQ(set(stalled + 2, "other", "x").code, KvResultCode::kStored);
+  EXPECT_EQ(t.Run({.code = KvOpCode::kGet, .key = "k2"}, 0).value, "newer");
+  EXPECT_EQ(t.Run({.code = KvOpCode::kGet, .key = "k" + std::to_string(stalled)}, 0).value,
+            "went-in");
+  // Once every dirty item is on the host, the batches cover every write up to the last one.
+  for (int i = 0; t.Stats().dirty_bytes != 0; ++i) {
+    ASSERT_LT(i, 50);
+    t.Flush();
+  }
+  EXPECT_EQ(t.Stats().covered_op, stalled + 2);
 }
 
 }  // namespace
