@@ -160,14 +160,32 @@ static void send_outcome(const struct wave_decision *d, u32 outcome, u64 seq)
 	bpf_wave_send(WAVE_MSG_TXN_OUTCOME, &o, sizeof(o));
 }
 
+/*
+ * Array indices the verifier can follow: the first barrier_var() keeps clang from dropping
+ * a bound check it can prove (the verifier may not follow the proof), the second from
+ * computing the element's address before the check (which would then narrow another
+ * register than the pointer's).
+ */
 static void hist_add(struct wave_lat_hist *h, u64 ns)
 {
 	u32 i = wave_lat_bucket(ns);
 
-	/* Always true, but the verifier must see the bound on the register it indexes with. */
 	barrier_var(i);
-	if (i < WAVE_LAT_BUCKETS)
-		h->count[i]++;
+	if (i >= WAVE_LAT_BUCKETS)
+		return;
+	barrier_var(i);
+	h->count[i]++;
+}
+
+static bool cpu_is_idle(s32 cpu)
+{
+	u32 c = cpu;
+
+	barrier_var(c);
+	if (c >= WAVE_MAX_CPUS)
+		return false;
+	barrier_var(c);
+	return cpu_idle[c];
 }
 
 /* True when the NIC is gone: then the scheduler exits and tasks return to the fair class. */
@@ -240,7 +258,7 @@ static bool commit(const struct wave_decision *d, s32 cpu)
 	u64 now = bpf_ktime_get_ns();
 	bool found = false, done = false, cpu_was_idle;
 
-	cpu_was_idle = cpu >= 0 && cpu < WAVE_MAX_CPUS && cpu_idle[cpu];
+	cpu_was_idle = cpu_is_idle(cpu);
 
 	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0)
 	{
