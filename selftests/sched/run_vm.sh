@@ -99,6 +99,7 @@ check "partial mode: latency percentiles ordered, at most one idle pickup per co
 	 [ \"\$(jget /tmp/st.json idle_pickup_p50_ns)\" -le \"\$(jget /tmp/st.json idle_pickup_p99_ns)\" ] && \
 	 [ \"\$(jget /tmp/st.json idle_pickup_count)\" -le \"\$(jget /tmp/st.json committed)\" ]"
 "$sched" status >/tmp/status.txt
+sed 's/^/# /' /tmp/status.txt
 check "status prints decisions/s, outcomes and latency percentiles" \
 	"grep -q 'decisions' /tmp/status.txt && grep -q 'decision latency.*p99' /tmp/status.txt && \
 	 grep -q 'idle pickup.*p99' /tmp/status.txt"
