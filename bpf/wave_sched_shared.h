@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Shared by bpf/wave_sched.bpf.c and its user-space side (loader, wavectl sched): the
- * counters the scheduler keeps in its per-CPU "stats" map, and its exit codes.
+ * counters and latency histograms the scheduler keeps in its per-CPU "stats" map (their
+ * percentiles: wave_lat_percentile.h), and its exit codes.
  */
 #ifndef WAVE_SCHED_SHARED_H
 #define WAVE_SCHED_SHARED_H
@@ -24,8 +25,9 @@
  *                     [(16 + s) << (g - 1), (17 + s) << (g - 1))
  *   bucket 592        [2^40, infinity)
  *
- * No loops, so the verifier takes it as straight-line code; scx's log2_u64() is not used
- * because user space has no copy of it (and its two halves differ by one).
+ * No loops, so the verifier takes it as straight-line code. Not scx's log2_u64() (which
+ * returns fls64(), one more than the floor): user space has no copy of it, and both sides
+ * must compute the same buckets from the same code.
  */
 #define WAVE_LAT_SUB_BITS 4
 #define WAVE_LAT_SUB (1u << WAVE_LAT_SUB_BITS) /* linear sub-buckets per power of two */
