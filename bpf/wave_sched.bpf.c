@@ -58,10 +58,12 @@ extern s64 bpf_wave_nic_age_ns(void) __ksym;
 bool cpu_idle[WAVE_MAX_CPUS];
 
 struct task_ctx {
-	u64 seq;      /* bumped on every event sent for the task */
-	u64 enq_ns;   /* when it entered WAVE_SCHED_DSQ */
-	bool yielded; /* stopping() after yield() reports YIELD rather than PREEMPTED */
-	u8 next_ev;   /* WAVE_MSG_TASK_* the next enqueue() sends */
+	u64 seq;	/* bumped on every event sent for the task */
+	u64 enq_ns;	/* when it entered WAVE_SCHED_DSQ */
+	u64 placed_ns;	/* commit() put it in idle CPU placed_cpu's local DSQ; 0: no */
+	s32 placed_cpu; /* running() there ends the idle pickup begun at placed_ns */
+	bool yielded;	/* stopping() after yield() reports YIELD rather than PREEMPTED */
+	u8 next_ev;	/* WAVE_MSG_TASK_* the next enqueue() sends */
 };
 
 struct {
@@ -158,21 +160,32 @@ static void send_outcome(const struct wave_decision *d, u32 outcome, u64 seq)
 	bpf_wave_send(WAVE_MSG_TXN_OUTCOME, &o, sizeof(o));
 }
 
-static void record_latency(u64 ns)
+/*
+ * Array indices the verifier can follow: the first barrier_var() keeps clang from dropping
+ * a bound check it can prove (the verifier may not follow the proof), the second from
+ * computing the element's address before the check (which would then narrow another
+ * register than the pointer's).
+ */
+static void hist_add(struct wave_lat_hist *h, u64 ns)
 {
-	struct wave_sched_bpf_stats *s = st();
-	u32 b = 0;
+	u32 i = wave_lat_bucket(ns);
 
-	if (!s)
+	barrier_var(i);
+	if (i >= WAVE_LAT_BUCKETS)
 		return;
-	/* floor(log2(ns)), bounded loop for the verifier */
-	bpf_for(b, 0, WAVE_LAT_BUCKETS - 1)
-	{
-		if ((ns >> (b + 1)) == 0)
-			break;
-	}
-	if (b < WAVE_LAT_BUCKETS)
-		s->lat_hist[b]++;
+	barrier_var(i);
+	h->count[i]++;
+}
+
+static bool cpu_is_idle(s32 cpu)
+{
+	u32 c = cpu;
+
+	barrier_var(c);
+	if (c >= WAVE_MAX_CPUS)
+		return false;
+	barrier_var(c);
+	return cpu_idle[c];
 }
 
 /* True when the NIC is gone: then the scheduler exits and tasks return to the fair class. */
@@ -218,6 +231,7 @@ void BPF_STRUCT_OPS(wave_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx = tctx_of(p);
 	if (tctx) {
 		tctx->enq_ns = bpf_ktime_get_ns();
+		tctx->placed_ns = 0; /* taken off a local DSQ before it ran: no pickup to time */
 		if (tctx->next_ev == WAVE_MSG_TASK_PREEMPTED) {
 			type = WAVE_MSG_TASK_PREEMPTED;
 			idx = WAVE_EVIDX_PREEMPTED;
@@ -232,13 +246,19 @@ void BPF_STRUCT_OPS(wave_enqueue, struct task_struct *p, u64 enq_flags)
 	send_event(type, idx, p, tctx);
 }
 
-/* Enacts decision @d on this CPU. Returns true when a task was dispatched. */
+/*
+ * Enacts decision @d, just taken from the link, for @cpu. Returns true when a task was
+ * dispatched.
+ */
 static bool commit(const struct wave_decision *d, s32 cpu)
 {
+	struct wave_sched_bpf_stats *s;
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	u64 now = bpf_ktime_get_ns();
-	bool found = false, done = false;
+	bool found = false, done = false, cpu_was_idle;
+
+	cpu_was_idle = cpu_is_idle(cpu);
 
 	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0)
 	{
@@ -257,11 +277,20 @@ static bool commit(const struct wave_decision *d, s32 cpu)
 		}
 		if (d->slice_ns)
 			scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, d->slice_ns);
+		/*
+		 * Set before the move: once in @cpu's local DSQ the task may run there at once,
+		 * and running() must find the stamp.
+		 */
+		tctx->placed_ns = cpu_was_idle ? now : 0;
+		tctx->placed_cpu = cpu;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
 			send_outcome(d, WAVE_TXN_COMMITTED, tctx->seq);
-			record_latency(now - tctx->enq_ns);
+			s = st();
+			if (s)
+				hist_add(&s->decision_lat, now - tctx->enq_ns);
 			done = true;
 		} else {
+			tctx->placed_ns = 0;
 			send_outcome(d, WAVE_TXN_STALE, tctx->seq);
 		}
 		break;
@@ -346,14 +375,34 @@ void BPF_STRUCT_OPS(wave_runnable, struct task_struct *p, u64 enq_flags)
 		tctx->next_ev = WAVE_MSG_TASK_RUNNABLE; /* sent by enqueue() */
 }
 
+/* A task placed by a decision for an idle CPU now runs: how long that CPU took to pick it up. */
+static void record_idle_pickup(struct task_ctx *tctx)
+{
+	struct wave_sched_bpf_stats *s;
+	u64 placed = tctx->placed_ns;
+
+	if (!placed)
+		return;
+	tctx->placed_ns = 0;
+	s = st();
+	if (s && tctx->placed_cpu == (s32)bpf_get_smp_processor_id())
+		hist_add(&s->idle_pickup_lat, bpf_ktime_get_ns() - placed);
+}
+
 /*
  * Tells the agent where each task runs, including tasks the fallback or a late prestaged slot
  * put there: without it the agent keeps such a task queued and its next decision is stale.
  */
 void BPF_STRUCT_OPS(wave_running, struct task_struct *p)
 {
-	if (!is_percpu_kthread(p))
-		send_event(WAVE_MSG_TASK_RUNNING, WAVE_EVIDX_RUNNING, p, tctx_of(p));
+	struct task_ctx *tctx;
+
+	if (is_percpu_kthread(p))
+		return;
+	tctx = tctx_of(p);
+	if (tctx)
+		record_idle_pickup(tctx);
+	send_event(WAVE_MSG_TASK_RUNNING, WAVE_EVIDX_RUNNING, p, tctx);
 }
 
 void BPF_STRUCT_OPS(wave_stopping, struct task_struct *p, bool runnable)
@@ -472,11 +521,10 @@ void BPF_STRUCT_OPS(wave_exit, struct scx_exit_info *ei)
 
 SCX_OPS_DEFINE(wave_ops, .select_cpu = (void *)wave_select_cpu, .enqueue = (void *)wave_enqueue,
 	       .dispatch = (void *)wave_dispatch, .runnable = (void *)wave_runnable,
-	       .running = (void *)wave_running,
-	       .stopping = (void *)wave_stopping, .quiescent = (void *)wave_quiescent,
-	       .yield = (void *)wave_yield, .set_cpumask = (void *)wave_set_cpumask,
-	       .update_idle = (void *)wave_update_idle, .tick = (void *)wave_tick,
-	       .init_task = (void *)wave_init_task, .enable = (void *)wave_enable,
-	       .disable = (void *)wave_disable, .init = (void *)wave_init,
-	       .exit = (void *)wave_exit, .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000,
-	       .name = "wave");
+	       .running = (void *)wave_running, .stopping = (void *)wave_stopping,
+	       .quiescent = (void *)wave_quiescent, .yield = (void *)wave_yield,
+	       .set_cpumask = (void *)wave_set_cpumask, .update_idle = (void *)wave_update_idle,
+	       .tick = (void *)wave_tick, .init_task = (void *)wave_init_task,
+	       .enable = (void *)wave_enable, .disable = (void *)wave_disable,
+	       .init = (void *)wave_init, .exit = (void *)wave_exit,
+	       .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000, .name = "wave");

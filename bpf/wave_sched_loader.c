@@ -6,6 +6,7 @@
  *   wave-sched daemon [same options]    run in the foreground until SIGINT/SIGTERM
  *   wave-sched stop                     stop the daemon: every task returns to the fair class
  *   wave-sched status [--json]          decisions/s, outcomes, fallbacks, latency percentiles
+ *                                       (decision latency, idle-CPU pickup)
  *   wave-sched run -- CMD [ARGS]        run CMD in SCHED_EXT (the Wave class in partial mode)
  *
  * The daemon creates the message and decision queues on /dev/waveN, attaches them to wave.ko
@@ -38,6 +39,7 @@
 
 #include "wave_abi.h"
 #include "wave_ioctl.h"
+#include "wave_lat_percentile.h"
 #include "wave_msg.h"
 #include "wave_ring.h"
 #include "wave_sched.skel.h"
@@ -202,21 +204,43 @@ static struct wave_sched *sched_load(const struct options *o, uint32_t nr_cpus,
 	skel->rodata->send_ticks = !o->no_ticks;
 	if (o->partial)
 		skel->struct_ops.wave_ops->flags |= SCX_OPS_SWITCH_PARTIAL;
+	/*
+	 * The skeleton is built from the same tree, so this only fails when the object and the
+	 * loader were not rebuilt together: better than summing a layout that is not there.
+	 */
+	if (bpf_map__value_size(skel->maps.stats) != sizeof(struct wave_sched_bpf_stats)) {
+		fprintf(stderr, "wave-sched: stats map holds %u bytes, loader expects %zu\n",
+			bpf_map__value_size(skel->maps.stats), sizeof(struct wave_sched_bpf_stats));
+		exit(1);
+	}
 	SCX_OPS_LOAD(skel, wave_ops, wave_sched, uei);
 	*link = SCX_OPS_ATTACH(skel, wave_ops, wave_sched);
 	return skel;
 }
 
+/* Summed word by word over the per-CPU copies, histograms included. */
+_Static_assert(sizeof(struct wave_sched_bpf_stats) % sizeof(__u64) == 0,
+	       "wave_sched_bpf_stats is made of __u64 only");
+
 static void sum_stats(struct wave_sched *skel, struct wave_sched_bpf_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct wave_sched_bpf_stats per[ncpu];
+	struct wave_sched_bpf_stats *per;
 	uint32_t zero = 0;
 	unsigned int i, c;
 
 	memset(out, 0, sizeof(*out));
-	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per, sizeof(per), 0))
+	if (ncpu <= 0)
 		return;
+	/* About 10 KB per CPU (two histograms): too much for the stack on a large machine. */
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return;
+	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per, ncpu * sizeof(*per),
+				 0)) {
+		free(per);
+		return;
+	}
 	for (c = 0; c < (unsigned int)ncpu; c++) {
 		const __u64 *src = (const __u64 *)&per[c];
 		__u64 *dst = (__u64 *)out;
@@ -224,24 +248,21 @@ static void sum_stats(struct wave_sched *skel, struct wave_sched_bpf_stats *out)
 		for (i = 0; i < sizeof(*out) / sizeof(__u64); i++)
 			dst[i] += src[i];
 	}
+	free(per);
 }
 
-/* Upper bound of the histogram bucket holding the q-quantile, in ns (0: no samples). */
-static uint64_t lat_quantile(const struct wave_sched_bpf_stats *s, double q)
+/* "NAME_count":N,"NAME_overflow":N,"NAME_p50_ns":N,... for histogram @h. */
+static void write_lat_json(FILE *f, const char *name, const struct wave_lat_hist *h)
 {
-	uint64_t total = 0, acc = 0;
-	int i;
+	struct wave_lat_summary s;
 
-	for (i = 0; i < WAVE_LAT_BUCKETS; i++)
-		total += s->lat_hist[i];
-	if (!total)
-		return 0;
-	for (i = 0; i < WAVE_LAT_BUCKETS; i++) {
-		acc += s->lat_hist[i];
-		if ((double)acc >= q * (double)total)
-			return 2ull << i;
-	}
-	return 2ull << (WAVE_LAT_BUCKETS - 1);
+	wave_lat_summarize(h, &s);
+	fprintf(f,
+		"\"%s_count\":%llu,\"%s_overflow\":%llu,\"%s_p50_ns\":%llu,\"%s_p90_ns\":%llu,"
+		"\"%s_p99_ns\":%llu,\"%s_p999_ns\":%llu,",
+		name, (unsigned long long)s.count, name, (unsigned long long)s.overflow, name,
+		(unsigned long long)s.p50_ns, name, (unsigned long long)s.p90_ns, name,
+		(unsigned long long)s.p99_ns, name, (unsigned long long)s.p999_ns);
 }
 
 static void write_stats(const struct options *o, const char *state,
@@ -283,7 +304,8 @@ static void write_stats(const struct options *o, const char *state,
 	fprintf(
 	    f,
 	    "\"events\":{\"new\":%llu,\"runnable\":%llu,\"blocked\":%llu,\"preempted\":%llu,"
-	    "\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu,\"running\":%llu},",
+	    "\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu,"
+	    "\"running\":%llu},",
 	    (unsigned long long)b->events[WAVE_EVIDX_NEW],
 	    (unsigned long long)b->events[WAVE_EVIDX_RUNNABLE],
 	    (unsigned long long)b->events[WAVE_EVIDX_BLOCKED],
@@ -294,9 +316,8 @@ static void write_stats(const struct options *o, const char *state,
 	    (unsigned long long)b->events[WAVE_EVIDX_CPU_IDLE],
 	    (unsigned long long)b->events[WAVE_EVIDX_CPU_TICK],
 	    (unsigned long long)b->events[WAVE_EVIDX_RUNNING]);
-	fprintf(f, "\"latency_ns\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu},",
-		(unsigned long long)lat_quantile(b, 0.5), (unsigned long long)lat_quantile(b, 0.9),
-		(unsigned long long)lat_quantile(b, 0.99));
+	write_lat_json(f, "decision_latency", &b->decision_lat);
+	write_lat_json(f, "idle_pickup", &b->idle_pickup_lat);
 	fprintf(f,
 		"\"link\":{\"attached\":%u,\"agent_epoch\":%llu,\"hb_age_ns\":%llu,"
 		"\"msgs_sent\":%llu,\"msgs_dropped_full\":%llu,\"msgs_rejected\":%llu,"
@@ -486,6 +507,26 @@ static double json_num(const char *json, const char *key)
 	return p ? strtod(p + strlen(pat), NULL) : 0;
 }
 
+/* One status line for the histogram written by write_lat_json(f, @name, ...). */
+static void print_lat(const char *json, const char *name, const char *what)
+{
+	static const char *const keys[] = {"p50", "p90", "p99", "p999"};
+	static const char *const labels[] = {"p50", "p90", "p99", "p99.9"};
+	char key[64];
+	unsigned int i;
+
+	snprintf(key, sizeof(key), "%s_count", name);
+	printf("%s: %.0f samples", what, json_num(json, key));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(key, sizeof(key), "%s_%s_ns", name, keys[i]);
+		printf("%s %s %.0f ns", i ? "," : ";", labels[i], json_num(json, key));
+	}
+	snprintf(key, sizeof(key), "%s_overflow", name);
+	if (json_num(json, key) > 0)
+		printf(" (%.0f beyond %llu ns)", json_num(json, key), WAVE_LAT_MAX_NS);
+	printf("\n");
+}
+
 static int cmd_status(bool json)
 {
 	char path[256], buf[8192];
@@ -515,8 +556,8 @@ static int cmd_status(bool json)
 	printf("fallbacks %.0f, enqueued %.0f, direct %.0f, send failures %.0f\n",
 	       json_num(buf, "fallbacks"), json_num(buf, "enqueued"), json_num(buf, "direct"),
 	       json_num(buf, "send_failed"));
-	printf("decision latency p50 <= %.0f ns, p90 <= %.0f ns, p99 <= %.0f ns\n",
-	       json_num(buf, "p50"), json_num(buf, "p90"), json_num(buf, "p99"));
+	print_lat(buf, "decision_latency", "decision latency (enqueue to commit)");
+	print_lat(buf, "idle_pickup", "idle pickup (decision for an idle CPU to running there)");
 	printf("NIC heartbeat age %.1f ms, agent epoch %.0f, restarts %.0f\n",
 	       json_num(buf, "hb_age_ns") / 1e6, json_num(buf, "agent_epoch"),
 	       json_num(buf, "restarts"));

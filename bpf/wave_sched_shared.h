@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Shared by bpf/wave_sched.bpf.c and its user-space side (loader, wavectl sched): the
- * counters the scheduler keeps in its per-CPU "stats" map, and its exit codes.
+ * counters and latency histograms the scheduler keeps in its per-CPU "stats" map (their
+ * percentiles: wave_lat_percentile.h), and its exit codes.
  */
 #ifndef WAVE_SCHED_SHARED_H
 #define WAVE_SCHED_SHARED_H
@@ -13,8 +14,95 @@
 /* The custom DSQ every runnable Wave task waits in until a decision (or the fallback). */
 #define WAVE_SCHED_DSQ 0x5741u
 
-/* Decision latency histogram: bucket i counts latencies in [2^i, 2^(i+1)) ns. */
-#define WAVE_LAT_BUCKETS 40
+/*
+ * Latency histograms: log-linear buckets (HDR-style), the same scheme on both sides. Values
+ * below 16 ns have a bucket each; above, every power of two [2^e, 2^(e+1)) is cut into 16
+ * equal sub-buckets of width 2^(e-4), so a bucket is at most 1/16 (6.25 %) of its lower bound
+ * wide. Values from 2^40 ns (about 18 minutes) on share one overflow bucket.
+ *
+ *   bucket 0..15      value itself
+ *   bucket 16..591    group g = i / 16 (1..36), sub-bucket s = i % 16:
+ *                     [(16 + s) << (g - 1), (17 + s) << (g - 1))
+ *   bucket 592        [2^40, infinity)
+ *
+ * No loops, so the verifier takes it as straight-line code. Not scx's log2_u64() (which
+ * returns fls64(), one more than the floor): user space has no copy of it, and both sides
+ * must compute the same buckets from the same code.
+ */
+#define WAVE_LAT_SUB_BITS 4
+#define WAVE_LAT_SUB (1u << WAVE_LAT_SUB_BITS) /* linear sub-buckets per power of two */
+#define WAVE_LAT_MAX_SHIFT 40		       /* values >= 2^40 ns overflow */
+#define WAVE_LAT_MAX_NS (1ull << WAVE_LAT_MAX_SHIFT)
+#define WAVE_LAT_OVERFLOW ((WAVE_LAT_MAX_SHIFT - WAVE_LAT_SUB_BITS + 1) * WAVE_LAT_SUB)
+#define WAVE_LAT_BUCKETS (WAVE_LAT_OVERFLOW + 1)
+
+struct wave_lat_hist {
+	__u64 count[WAVE_LAT_BUCKETS]; /* count[wave_lat_bucket(ns)] */
+};
+
+/* floor(log2(v)) for v > 0, fls64() - 1 by halving: six steps, no loop. */
+static inline __u32 wave_lat_log2(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >> 1)
+		r += 1;
+	return r;
+}
+
+/* The bucket holding @ns: always < WAVE_LAT_BUCKETS. */
+static inline __u32 wave_lat_bucket(__u64 ns)
+{
+	__u32 e;
+
+	if (ns >= WAVE_LAT_MAX_NS)
+		return WAVE_LAT_OVERFLOW;
+	if (ns < WAVE_LAT_SUB)
+		return (__u32)ns;
+	e = wave_lat_log2(ns); /* WAVE_LAT_SUB_BITS .. WAVE_LAT_MAX_SHIFT - 1 */
+	return (e - WAVE_LAT_SUB_BITS + 1) * WAVE_LAT_SUB +
+	       (__u32)((ns >> (e - WAVE_LAT_SUB_BITS)) & (WAVE_LAT_SUB - 1));
+}
+
+/* The smallest value in bucket @i (WAVE_LAT_MAX_NS for the overflow bucket). */
+static inline __u64 wave_lat_lower(__u32 i)
+{
+	__u32 group = i / WAVE_LAT_SUB, sub = i % WAVE_LAT_SUB;
+
+	if (i >= WAVE_LAT_OVERFLOW)
+		return WAVE_LAT_MAX_NS;
+	if (!group)
+		return i;
+	return (__u64)(WAVE_LAT_SUB + sub) << (group - 1);
+}
+
+/* One past the largest value in bucket @i (~0 for the overflow bucket, which has no end). */
+static inline __u64 wave_lat_upper(__u32 i)
+{
+	if (i >= WAVE_LAT_OVERFLOW)
+		return ~0ull;
+	return wave_lat_lower(i + 1);
+}
 
 /* Event counters, indexed by WAVE_EVIDX_*. */
 enum wave_evidx {
@@ -40,7 +128,15 @@ struct wave_sched_bpf_stats {
 	__u64 idle_decisions;	     /* decisions naming no task */
 	__u64 outcomes[6];	     /* by WAVE_TXN_* (index 0 unused) */
 	__u64 fallbacks; /* tasks dispatched locally after waiting fallback_ns for a decision */
-	__u64 lat_hist[WAVE_LAT_BUCKETS]; /* enqueue to committed decision */
+	/* enqueue() to the commit of the task's decision (COMMITTED outcomes only) */
+	struct wave_lat_hist decision_lat;
+	/*
+	 * A committed decision for a CPU that was idle (cpu_idle[]) to the task running there
+	 * (ops.running on that CPU). It starts when the host took the decision from the link
+	 * (commit()'s clock read right after bpf_wave_take_decision()); the NIC's publication
+	 * time is not on the host's clock, so the wait in the ring before that is not in it.
+	 */
+	struct wave_lat_hist idle_pickup_lat;
 };
 
 /* scx_bpf_exit() codes (user exit info). */

@@ -53,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "TAP version 13"
-echo "1..23"
+echo "1..25"
 if [ ! -e "$state" ] || [ ! -x "$sched" ]; then
 	skip "sched tests" "no sched_ext in this kernel or wave-sched not built"
 	totals
@@ -91,9 +91,18 @@ check "partial mode: every task event sent was seen by the agent" \
 	 [ \"\$(jget /tmp/st.json send_failed)\" -eq 0 ]"
 check "partial mode: every outcome reached the agent" \
 	"[ \"\$(jget /tmp/agent.json outcomes_committed)\" -eq \"\$(jget /tmp/st.json committed)\" ]"
+check "partial mode: one decision latency sample per committed decision" \
+	"[ \"\$(jget /tmp/st.json decision_latency_count)\" -eq \"\$(jget /tmp/st.json committed)\" ]"
+check "partial mode: latency percentiles ordered, at most one idle pickup per commit" \
+	"[ \"\$(jget /tmp/st.json decision_latency_p50_ns)\" -gt 0 ] && \
+	 [ \"\$(jget /tmp/st.json decision_latency_p50_ns)\" -le \"\$(jget /tmp/st.json decision_latency_p99_ns)\" ] && \
+	 [ \"\$(jget /tmp/st.json idle_pickup_p50_ns)\" -le \"\$(jget /tmp/st.json idle_pickup_p99_ns)\" ] && \
+	 [ \"\$(jget /tmp/st.json idle_pickup_count)\" -le \"\$(jget /tmp/st.json committed)\" ]"
 "$sched" status >/tmp/status.txt
+sed 's/^/# /' /tmp/status.txt
 check "status prints decisions/s, outcomes and latency percentiles" \
-	"grep -q 'decisions' /tmp/status.txt && grep -q 'p99' /tmp/status.txt"
+	"grep -q 'decisions' /tmp/status.txt && grep -q 'decision latency.*p99' /tmp/status.txt && \
+	 grep -q 'idle pickup.*p99' /tmp/status.txt"
 if [ -x "$build/tools/wavectl/wavectl" ]; then
 	"$build/tools/wavectl/wavectl" sched status --json >/tmp/wstatus.json 2>&1
 	check "wavectl sched status --json is the loader's status" \

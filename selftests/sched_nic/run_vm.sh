@@ -59,6 +59,10 @@ run_policy() {
 	d=$(jget /tmp/nic-$p.json decisions)
 	echo "# $p: ${d:-?} decisions in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s," \
 		"committed ${c:-?}, fallbacks ${f:-?}, agent epoch $(jget /tmp/nic-$p.json agent_epoch)"
+	echo "# $p: decision latency p50/p99 $(jget /tmp/nic-$p.json decision_latency_p50_ns)/$(
+		jget /tmp/nic-$p.json decision_latency_p99_ns) ns, idle pickup p50/p99 $(
+		jget /tmp/nic-$p.json idle_pickup_p50_ns)/$(jget /tmp/nic-$p.json idle_pickup_p99_ns) ns" \
+		"($(jget /tmp/nic-$p.json idle_pickup_count) pickups)"
 	check "$p: decisions of wave-nicd's agent committed" "[ \"${c:-0}\" -gt 0 ]"
 	check "$p: fallbacks are a minority" "[ -n \"$f\" ] && [ \"$f\" -lt \"${c:-0}\" ]"
 	stop_sched

@@ -21,7 +21,7 @@ insmod "$ko" || fail "insmod $ko"
 for _ in $(seq 100); do [ -e /dev/wave0 ] && break; sleep 0.05; done
 
 runs=3
-eevdf=() wave=() rates=() fb=() p99=()
+eevdf=() wave=() rates=() fb=() p99=() pickup99=()
 for i in $(seq $runs); do
 	# Alternate, so drift in the emulator's speed hits both sides alike.
 	"${wl[@]}" >/tmp/e.json || fail "workload failed under EEVDF"
@@ -44,7 +44,8 @@ for i in $(seq $runs); do
 	c1=$(jget "$WAVE_SCHED_DIR/stats.json" committed)
 	f1=$(jget "$WAVE_SCHED_DIR/stats.json" fallbacks)
 	fb+=("$(awk "BEGIN{d = $c1 - $c0 + $f1 - $f0; print d ? ($f1 - $f0) / d : 0}")")
-	p99+=("$(jget "$WAVE_SCHED_DIR/stats.json" p99)")
+	p99+=("$(jget "$WAVE_SCHED_DIR/stats.json" decision_latency_p99_ns)")
+	pickup99+=("$(jget "$WAVE_SCHED_DIR/stats.json" idle_pickup_p99_ns)")
 	t=$(jget /tmp/w.json elapsed_s)
 	wave+=("$t")
 	rates+=("$(awk "BEGIN{print ($c1 - $c0) / $t}")")
@@ -56,8 +57,8 @@ rmmod wave
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 me=$(median "${eevdf[@]}") mw=$(median "${wave[@]}") mr=$(median "${rates[@]}")
-mf=$(median "${fb[@]}") mp=$(median "${p99[@]}")
+mf=$(median "${fb[@]}") mp=$(median "${p99[@]}") mi=$(median "${pickup99[@]}")
 echo "SCHED_E2E_JSON {\"policy\":\"$policy\",\"runs\":$runs,\"eevdf_s\":$me,\"wave_s\":$mw,\
 \"workload_ratio_vs_eevdf\":$(awk "BEGIN{print $mw / $me}"),\"e2e_decisions_per_s\":$mr,\
-\"fallback_share\":$mf,\"decision_latency_p99_ns_le\":$mp,\"mode\":\"partial\",\
+\"fallback_share\":$mf,\"decision_latency_p99_ns\":$mp,\"idle_pickup_p99_ns\":$mi,\"mode\":\"partial\",\
 \"note\":\"VM under TCG (no KVM): ratios only; decisions/s = committed NIC decisions per second of the workload; agent = $([ "$policy" = none ] && echo 'stand-in FIFO agent in the VM' || echo "wave-nicd $policy")\"}"
