@@ -211,9 +211,10 @@ for peer in simple central; do
 	wait_state enabled 10 && [ "$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)" = "$peer" ] &&
 		"$workload" --long 2 --long-ms 200 --short 64 --sleepers 2 >/tmp/wl-$peer.json
 	rc=$?
-	if [ $rc -ne 0 ] && grep -q 'does not have a valid func_proto' /tmp/scx_$peer.out; then
+	if [ $rc -ne 0 ] && grep -qE "'scx_bpf_kick_cpu'.*incompatible with vmlinux|does not have a valid func_proto" \
+		/tmp/scx_$peer.out; then
 		# scx_central kicks CPUs: the Debian 7.2 build's BTF has no usable
-		# scx_bpf_kick_cpu (bpf/README.md), so the verifier refuses it on this kernel.
+		# scx_bpf_kick_cpu (bpf/README.md): libbpf, or the verifier, refuses it here.
 		why="the kernel's BTF has no usable scx_bpf_kick_cpu (bpf/README.md)"
 		skip "scx_$peer attaches and runs the workload" "$why"
 		skip "scx_$peer detaches on SIGINT" "$why"
