@@ -328,8 +328,8 @@ void ShardTiering::AnswerFromHost(size_t shard, uint64_t request_id, std::string
 void ShardTiering::OnFetchedReply(const Outstanding& o, const rt::Reply& reply) {
   KvResult r;
   std::vector<ParkedResult> results;
-  if (reply.status == rt::Status::kOk && DecodeResult(reply.payload, &r) &&
-      r.code == KvResultCode::kStalled && o.fetched) {
+  const bool decoded = reply.status == rt::Status::kOk && DecodeResult(reply.payload, &r);
+  if (decoded && r.code == KvResultCode::kStalled && o.fetched) {
     // Committed writes wait on the key and the answer found no room: again after a flush.
     {
       std::lock_guard lock(mu_);
@@ -339,8 +339,7 @@ void ShardTiering::OnFetchedReply(const Outstanding& o, const rt::Reply& reply) 
       RequestFreeze(o.shard);
     return;
   }
-  if (reply.status != rt::Status::kOk || !DecodeResult(reply.payload, &r) ||
-      r.code != KvResultCode::kOk || !DecodeParkedResults(r.value, &results)) {
+  if (!decoded || r.code != KvResultCode::kOk || !DecodeParkedResults(r.value, &results)) {
     FailParked(o.shard, o.key);
     return;
   }
