@@ -41,6 +41,7 @@
 #define WAVE_MSG_DMA_DONE 64u
 /* DMA request, host to NIC: struct wave_dma_desc + sge[nr_sge]. */
 #define WAVE_MSG_DMA_REQ 65u
+/* Memory-link messages, 80..82: wave_mem.h. */
 /* Opaque payload (tests and benchmarks). */
 #define WAVE_MSG_RAW 100u
 

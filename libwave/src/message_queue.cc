@@ -1,6 +1,10 @@
 #include "wave/message_queue.h"
 
+#include <endian.h>
+
 #include <cstring>
+
+#include "wave/mem_batch.h"
 
 namespace wave {
 
@@ -11,6 +15,17 @@ bool ValidMessage(const Message& m) {
              (m.decision.flags & ~WAVE_DECISION_F_PRESTAGED) == 0;
     case WAVE_MSG_DMA_DONE:
       return m.len == sizeof(wave_dma_done) && m.dma_done.status <= WAVE_DMA_EFAULT;
+    case WAVE_MSG_MEM_BATCH:
+      return m.len == sizeof(wave_mem_batch_ready) && le64toh(m.mem_batch.seq) != 0 &&
+             le32toh(m.mem_batch.slot) < WAVE_MEM_BATCH_SLOTS &&
+             le32toh(m.mem_batch.len) >= sizeof(wave_mem_batch_hdr) &&
+             le32toh(m.mem_batch.len) <= WAVE_MEM_BATCH_MAX;
+    case WAVE_MSG_MEM_DECISION:
+      return m.len == sizeof(wave_mem_decision) && mem::ValidDecision(m.mem_decision);
+    case WAVE_MSG_MEM_BATCH_DONE:
+      return m.len == sizeof(wave_mem_batch_done) && le64toh(m.mem_done.seq) != 0 &&
+             le32toh(m.mem_done.slot) < WAVE_MEM_BATCH_SLOTS &&
+             le32toh(m.mem_done.status) <= WAVE_MEM_BATCH_LATE;
     case WAVE_MSG_RAW:
       return m.len <= kMaxMessagePayload;
     default:

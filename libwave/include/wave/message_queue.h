@@ -8,6 +8,7 @@
 #include <span>
 
 #include "wave/ring.h"
+#include "wave_mem.h"
 #include "wave_msg.h"
 
 namespace wave {
@@ -22,6 +23,9 @@ struct Message {
     wave_txn_outcome outcome;
     wave_decision decision;
     wave_dma_done dma_done;
+    wave_mem_batch_ready mem_batch;
+    wave_mem_decision mem_decision;
+    wave_mem_batch_done mem_done;
     uint8_t raw[kMaxMessagePayload];
   };
   Message() : raw{} {}
