@@ -153,7 +153,46 @@ struct wave_mem_batch_done {
 	__le32 agent_ns; /* the agent's time on the batch, saturated */
 };
 
+/*
+ * The agent's counters, written by the NIC into the decision region at WAVE_MEM_STATS_OFF
+ * (after the ring header's credits) and read by the host for `wavectl mem status`. update is
+ * odd while the NIC rewrites the block: a reader retries until it reads the same even value
+ * before and after copying.
+ */
+#define WAVE_MEM_STATS_OFF 0x300u
+#define WAVE_MEM_STATS_MAGIC 0x534d454du /* "MEMS" in memory order */
+
+struct wave_mem_nic_stats {
+	__le32 magic; /* WAVE_MEM_STATS_MAGIC */
+	__le16 policy; /* the policy serving the link */
+	__le16 killed; /* 1 while the kill switch is on */
+	__le64 update; /* odd while being written */
+	__le64 attach_gen; /* the link these counters are of */
+	__le64 batches; /* decoded and decided */
+	__le64 regions;
+	__le64 refused_batches; /* failed the format checks (any wave_mem BatchError) */
+	__le64 stale_batches; /* seq not above the last one: replayed or reordered */
+	__le64 late_batches; /* past the deadline: nothing decided */
+	__le64 killed_batches; /* arrived while the kill switch was on */
+	__le64 decisions[WAVE_MEM_ACTION_MAX + 1]; /* by action; [0] unused */
+	__le64 decided_bytes[WAVE_MEM_ACTION_MAX + 1]; /* by action; [0] unused */
+	__le64 model_decisions;
+	__le64 fallback_decisions;
+	__le64 scored; /* model predictions checked against what happened next */
+	__le64 correct;
+	__le32 recent_accuracy_ppm; /* over the model's recent window */
+	__le32 reserved0;
+	__le64 fallback_unsure; /* regions the model was unsure of */
+	__le64 fallback_accuracy; /* regions decided by the fallback for low model accuracy */
+	__le64 fallback_late; /* regions decided by the fallback because the model ran late */
+	__le64 rate_limited; /* page-outs held back by the reclaim budget */
+	__le64 rate_limited_bytes;
+	__le64 agent_ns; /* the agent's time on batches, summed */
+	__le64 reserved[8];
+};
+
 WAVE_STATIC_ASSERT(sizeof(struct wave_mem_info) == 64, "mem info size");
+WAVE_STATIC_ASSERT(sizeof(struct wave_mem_nic_stats) == 288, "mem stats size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_mem_info, attach_gen) == 24, "attach_gen");
 WAVE_STATIC_ASSERT(sizeof(struct wave_mem_batch_hdr) == 64, "mem batch header size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_mem_batch_hdr, seq) == 16, "seq");

@@ -156,18 +156,28 @@ Result<std::unique_ptr<NicLink>> NicLink::Attach(Device& dev, RingConsumer::Star
                                                  const LinkModel* model) {
   if (dev.role() != Role::kNic)
     return Error{EPERM, "NicLink needs the NIC side"};
-  std::unique_ptr<NicLink> link(new NicLink(dev));
   auto m = FindRegion(dev, WAVE_QKIND_MESSAGE);
   if (!m)
     return m.error();
-  auto d = FindRegion(dev, WAVE_QKIND_DECISION);
-  if (!d)
-    return d.error();
+  if (!FindRegion(dev, WAVE_QKIND_DECISION))
+    return Error{EAGAIN, "no live decision queue yet"};
+  return AttachTo(dev, m->id, kAnyQueue, start, model);
+}
+
+Result<std::unique_ptr<NicLink>> NicLink::AttachTo(Device& dev, uint32_t message_queue,
+                                                   uint32_t dma_queue, RingConsumer::Start start,
+                                                   const LinkModel* model) {
+  if (dev.role() != Role::kNic)
+    return Error{EPERM, "NicLink needs the NIC side"};
+  std::unique_ptr<NicLink> link(new NicLink(dev));
+  auto m = dev.MapQueue(message_queue);
+  if (!m)
+    return m.error();
+  if (m->kind != WAVE_QKIND_MESSAGE)
+    return Error{EINVAL, "queue " + std::to_string(message_queue) + " is not a message queue"};
   link->message_region_ = m.value();
-  link->decision_region_ = d.value();
   const QueueRegion& M = link->message_region_;
-  const QueueRegion& D = link->decision_region_;
-  if (M.size < WAVE_REGION_HDR_SIZE || D.size < WAVE_REGION_HDR_SIZE)
+  if (M.size < WAVE_REGION_HDR_SIZE)
     return Error{EINVAL, "link regions smaller than their header"};
   if (Header(M)->rings[kMessageRing].magic != WAVE_RING_MAGIC)
     return Error{EAGAIN, "message region not initialised yet"};
@@ -176,6 +186,16 @@ Result<std::unique_ptr<NicLink>> NicLink::Attach(Device& dev, RingConsumer::Star
   auto msg = ReadRingDesc(&Header(M)->rings[kMessageRing], M.size);
   if (!msg)
     return msg.error();
+  // The decision region is the one holding the message ring's credits: the pair's other half.
+  auto d = dev.MapQueue(msg->credit_queue);
+  if (!d)
+    return d.error();
+  if (d->kind != WAVE_QKIND_DECISION)
+    return Error{EINVAL, "the message ring's credits are not in a decision queue"};
+  link->decision_region_ = d.value();
+  const QueueRegion& D = link->decision_region_;
+  if (D.size < WAVE_REGION_HDR_SIZE)
+    return Error{EINVAL, "link regions smaller than their header"};
   auto dec = ReadRingDesc(&Header(D)->rings[kDecisionRing], D.size);
   if (!dec)
     return dec.error();
@@ -193,7 +213,9 @@ Result<std::unique_ptr<NicLink>> NicLink::Attach(Device& dev, RingConsumer::Star
       dec->prestaged_nr, MemKind::kWriteBack);
 
   if (Header(M)->rings[kDmaDescRing].magic == WAVE_RING_MAGIC) {
-    auto b = FindRegion(dev, WAVE_QKIND_DMA);
+    auto b = dma_queue == kAnyQueue ? FindRegion(dev, WAVE_QKIND_DMA) : dev.MapQueue(dma_queue);
+    if (b && b->kind != WAVE_QKIND_DMA)
+      return Error{EINVAL, "queue " + std::to_string(dma_queue) + " is not a DMA buffer"};
     auto desc = ReadRingDesc(&Header(M)->rings[kDmaDescRing], M.size);
     auto done = ReadRingDesc(&Header(D)->rings[kDmaDoneRing], D.size);
     if (!b || !desc || !done || desc->kind != WAVE_RING_KIND_DMA_DESC ||

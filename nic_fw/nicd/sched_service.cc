@@ -14,6 +14,7 @@
 #include "policies/sched/fifo/fifo_policy.h"
 #include "policies/sched/runners/link_agent.h"
 #include "policies/sched/shinjuku/shinjuku_policy.h"
+#include "wave_mem.h"
 
 namespace wave::nicd {
 namespace {
@@ -45,21 +46,34 @@ bool ReadInfo(const wave::QueueRegion& msg, wave_sched_info* out) {
          le32toh(out->nr_cpus) <= WAVE_SCHED_MAX_CPUS && le64toh(out->slice_ns) <= 1'000'000'000;
 }
 
-// The first active message queue of the table (the one NicLink::Attach will take).
+// The message queue of the scheduling link: the first active one whose info block carries the
+// scheduling magic, else the first active one (so that a host writing nonsense there is
+// reported). Other links (the memory link, wave_mem.h) carry their own magic and are skipped.
 bool FindMessageQueue(wave::Device& dev, wave::QueueRegion* out) {
   const volatile wave_control_page* c = dev.control();
+  bool have_first = false;
   for (uint32_t id = 0; id < WAVE_MAX_QUEUES; id++) {
     if (c->queues[id].state != WAVE_QSTATE_ACTIVE || c->queues[id].kind != WAVE_QKIND_MESSAGE) {
       continue;
     }
     auto r = dev.MapQueue(id);  // checks the whole descriptor against the BAR
     if (!r) {
-      return false;
+      continue;
     }
-    *out = r.value();
-    return true;
+    uint32_t magic = 0;
+    if (r->size >= WAVE_SCHED_INFO_OFF + sizeof(wave_sched_info)) {
+      std::memcpy(&magic, r->base + WAVE_SCHED_INFO_OFF, sizeof(magic));
+    }
+    if (le32toh(magic) == WAVE_SCHED_INFO_MAGIC) {
+      *out = r.value();
+      return true;
+    }
+    if (!have_first && le32toh(magic) != WAVE_MEM_INFO_MAGIC) {
+      *out = r.value();
+      have_first = true;
+    }
   }
-  return false;
+  return have_first;
 }
 
 void Add(agents::AgentStats* sum, const agents::AgentStats& s) {
@@ -296,7 +310,8 @@ bool SchedService::TryAttach() {
   // kResume: a firmware restarted under a live link (wave-nic-function, issue 5's restart
   // test) continues the rings where the killed one committed (wave_sched_link.h); on a new
   // link, which wave.ko zeroed, it starts at 0 exactly as kFresh does.
-  auto nl = wave::NicLink::Attach(device_, wave::RingConsumer::Start::kResume);
+  auto nl = wave::NicLink::AttachTo(device_, msg.id, wave::NicLink::kAnyQueue,
+                                     wave::RingConsumer::Start::kResume);
   if (!nl) {
     if (nl.error().code == EAGAIN) {
       return false;  // descriptors not written yet: the attach doorbell will come

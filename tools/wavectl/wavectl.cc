@@ -4,12 +4,14 @@
 //   stats   the NIC actor runtime's statistics (table or JSON)
 //   sched   the scheduling offload: start/stop/status/run (sched_command.cc)
 //   kv      the key-value store on the NIC: status (kv_command.cc)
+//   mem     the memory-management offload: start/stop/status/kill (mem_command.cc)
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "device_command.h"
 #include "kv_command.h"
+#include "mem_command.h"
 #include "sched_command.h"
 #include "stats_command.h"
 
@@ -25,7 +27,9 @@ void Usage(FILE* f) {
       "violations\n"
       "  sched   scheduling offload: start [--policy fifo|shinjuku] [--partial], stop, "
       "status [--json], run -- CMD\n"
-      "  kv      the key-value store on the NIC: status --server ADDR:PORT [--json]\n",
+      "  kv      the key-value store on the NIC: status --server ADDR:PORT [--json]\n"
+      "  mem     memory offload: start --policy sol|age [--pid P | -- CMD], stop, "
+      "status [--json], kill on|off\n",
       f);
 }
 
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
     return wave::wavectl::RunPing(argc - 1, argv + 1);
   if (cmd == "sched")
     return wave::wavectl::RunSched(argc - 1, argv + 1);
+  if (cmd == "mem")
+    return wave::wavectl::RunMem(argc - 1, argv + 1);
   if (cmd == "stats") {
     rc = wave::wavectl::RunStats(argc - 1, argv + 1, &out, &err);
   } else if (cmd == "kv") {

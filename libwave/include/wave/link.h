@@ -76,6 +76,14 @@ class NicLink {
   static Result<std::unique_ptr<NicLink>> Attach(
       Device& dev, RingConsumer::Start start = RingConsumer::Start::kFresh,
       const LinkModel* model = nullptr);
+  // Attaches to the link whose message region is queue message_queue, when several links
+  // share the device (the scheduling and the memory link): its decision region is the one the
+  // message ring's credits name; its DMA buffer is queue dma_queue, or the first live one for
+  // kAnyQueue.
+  static constexpr uint32_t kAnyQueue = UINT32_MAX;
+  static Result<std::unique_ptr<NicLink>> AttachTo(Device& dev, uint32_t message_queue,
+                                                   uint32_t dma_queue, RingConsumer::Start start,
+                                                   const LinkModel* model = nullptr);
 
   MessageConsumer& messages() { return messages_; }
   DecisionProducer& decisions() { return decisions_; }
