@@ -5,8 +5,28 @@
 namespace wave::mem {
 
 namespace {
+
 constexpr uint64_t kDefaultDeadlineNs = 1'000'000'000;
+
+// What the model's walk relies on (DecodeBatch checks it, and more): non-empty ranges sorted
+// by (target, start) without overlap, nr_accesses within max_accesses.
+bool WellFormed(const BatchInfo& info, std::span<const Region> regions) {
+  if (info.max_accesses == 0 && !regions.empty())
+    return false;
+  for (size_t i = 0; i < regions.size(); i++) {
+    const Region& r = regions[i];
+    if (r.start >= r.end || r.nr_accesses > info.max_accesses)
+      return false;
+    if (i > 0) {
+      const Region& p = regions[i - 1];
+      if (p.target > r.target || (p.target == r.target && p.end > r.start))
+        return false;
+    }
+  }
+  return true;
 }
+
+}  // namespace
 
 const char* FallbackReasonName(FallbackReason r) {
   switch (r) {
@@ -133,6 +153,10 @@ BatchStatus MemAgent::Decide(const BatchInfo& info, std::span<const Region> regi
   if (killed_) {
     stats_.killed_batches++;
     return BatchStatus::kKilled;
+  }
+  if (!WellFormed(info, regions)) {
+    stats_.refused_batches++;
+    return BatchStatus::kRefused;
   }
   if (now_ns > info.collected_ns && now_ns - info.collected_ns > c_.deadline_ns) {
     stats_.late_batches++;

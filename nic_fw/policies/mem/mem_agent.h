@@ -75,10 +75,18 @@ enum class BatchStatus : uint8_t {
   kDecided,  // decisions appended (maybe none): WAVE_MEM_BATCH_OK
   kLate,     // past its deadline: nothing decided, WAVE_MEM_BATCH_LATE
   kKilled,   // the kill switch is on: nothing decided, WAVE_MEM_BATCH_OK
+  kRefused,  // regions not as DecodeBatch guarantees: nothing decided, WAVE_MEM_BATCH_REFUSED
 };
 
 inline uint32_t DoneStatus(BatchStatus s) {
-  return s == BatchStatus::kLate ? WAVE_MEM_BATCH_LATE : WAVE_MEM_BATCH_OK;
+  switch (s) {
+    case BatchStatus::kLate:
+      return WAVE_MEM_BATCH_LATE;
+    case BatchStatus::kRefused:
+      return WAVE_MEM_BATCH_REFUSED;
+    default:
+      return WAVE_MEM_BATCH_OK;
+  }
 }
 
 enum FallbackReason : uint8_t { kUnsure, kAccuracy, kLate, kModelSlow, kFallbackReasons };
@@ -108,7 +116,8 @@ struct MemAgentStats {
   uint64_t rate_limited_bytes = 0;  // their bytes
   uint64_t killed_batches = 0;
   uint64_t late_batches = 0;
-  uint64_t slow_batches = 0;  // batches whose model work ran out of time
+  uint64_t refused_batches = 0;  // regions unsorted, overlapping, empty or over max_accesses
+  uint64_t slow_batches = 0;     // batches whose model work ran out of time
   // The model's memory.
   uint64_t granules_tracked = 0;
   uint64_t targets_tracked = 0;
@@ -122,9 +131,9 @@ class MemAgent {
  public:
   explicit MemAgent(const AgentConfig& c);
 
-  // One decoded batch (regions sorted by (target, start), as DecodeBatch checks); now_ns in
-  // the host's CLOCK_MONOTONIC domain, the same as info.collected_ns. Appends only non-keep
-  // decisions to out.
+  // One decoded batch (regions sorted by (target, start), as DecodeBatch checks: checked again,
+  // cheaply, and kRefused if not); now_ns in the host's CLOCK_MONOTONIC domain, the same as
+  // info.collected_ns. Appends only non-keep decisions to out.
   BatchStatus Decide(const BatchInfo& info, std::span<const Region> regions, uint64_t now_ns,
                      std::vector<Decision>* out);
 

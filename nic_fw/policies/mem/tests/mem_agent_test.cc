@@ -331,6 +331,36 @@ TEST(MemAgent, LateBatchDecidesNothing) {
   EXPECT_EQ(age.stats().late_batches, 1u);
 }
 
+// Regions the model's walk could not rely on are refused, not decided.
+TEST(MemAgent, MalformedBatchIsRefused) {
+  for (uint16_t policy : {WAVE_MEM_POLICY_AGE, WAVE_MEM_POLICY_SOL}) {
+    MemAgent a(Config(policy));
+    std::vector<Decision> out;
+    BatchInfo info{1, 1'000, 100'000, kMaxAccesses};
+    Region r1{kBase, kBase + kGranule, 1, 100, 0, 0};
+    Region r2{kBase + kGranule, kBase + 2 * kGranule, 1, 100, 0, 0};
+    std::vector<std::vector<Region>> bad = {
+        {r2, r1},                                                      // unsorted
+        {r1, Region{kBase + 4096, kBase + kGranule * 3, 1, 0, 0, 0}},  // overlapping
+        {Region{kBase, kBase, 1, 0, 0, 0}},                            // empty
+        {Region{kBase, kBase + 4096, 1, 0, kMaxAccesses + 1, 0}},      // too many accesses
+        {Region{kBase, kBase + 4096, 2, 0, 0, 0}, r1},                 // targets unsorted
+    };
+    for (const auto& rs : bad) {
+      EXPECT_EQ(a.Decide(info, rs, 2'000, &out), BatchStatus::kRefused);
+      EXPECT_TRUE(out.empty());
+    }
+    EXPECT_EQ(a.stats().refused_batches, bad.size());
+    EXPECT_EQ(DoneStatus(BatchStatus::kRefused), WAVE_MEM_BATCH_REFUSED);
+    std::vector<Region> good{r1, r2, Region{kBase, kBase + 4096, 2, 100, 0, 0}};
+    EXPECT_EQ(a.Decide(info, good, 2'000, &out), BatchStatus::kDecided);
+    BatchInfo zero = info;
+    zero.max_accesses = 0;
+    EXPECT_EQ(a.Decide(zero, good, 2'000, &out), BatchStatus::kRefused);
+    EXPECT_EQ(a.Decide(zero, {}, 2'000, &out), BatchStatus::kDecided);
+  }
+}
+
 // The model's time budget, on an injected clock that advances one unit per read: reads are
 // one at the start, one per granule (pass 1) and one per region (pass 2), so a budget of
 // 256 + 100 leaves exactly the first 100 regions to the model.
