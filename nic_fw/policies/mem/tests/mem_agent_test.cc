@@ -453,6 +453,52 @@ TEST(MemAgent, RateLimitHoldsOverSimulatedTime) {
   EXPECT_EQ(b.stats().rate_limited, 0u);
 }
 
+// The budget binds the model's page-outs too: 40 MiB/s (a 4 MiB bucket) lets two of the
+// model's 2 MiB page-outs through per 100 ms; the rest of its PAGEOUTs go out as COLD.
+TEST(MemAgent, RateLimitAppliesToTheModel) {
+  SimHost h;
+  Skewed(&h);
+  AgentConfig c = Config(WAVE_MEM_POLICY_SOL);
+  c.max_reclaim_bytes_per_s = 40 * kMiB;
+  MemAgent a(c);
+  for (int i = 0; i < 8; i++)
+    h.Step(&a);
+  for (uint64_t seq = 9; seq < 9 + 96; seq++) {
+    h.Step(&a);
+    ASSERT_TRUE(a.stats().model_trusted) << seq;
+    size_t pageouts = 0, colds = 0;
+    for (const Decision& d : h.last()) {
+      EXPECT_EQ(d.source, WAVE_MEM_SRC_MODEL);
+      pageouts += d.action == WAVE_MEM_PAGEOUT;
+      colds += d.action == WAVE_MEM_COLD;
+    }
+    EXPECT_EQ(pageouts, 2u) << seq;
+    EXPECT_EQ(colds, kCold - 2 * (seq - 8)) << seq;
+  }
+  EXPECT_EQ(a.stats().by_action[WAVE_MEM_PAGEOUT], kCold);
+  EXPECT_EQ(a.stats().rate_limited, a.stats().by_action[WAVE_MEM_COLD]);
+  for (size_t i = 0; i < kAreas; i++)
+    EXPECT_EQ(h.areas()[i].paged_out, !IsHot(i)) << i;
+}
+
+TEST(MemAgent, ConfigFromInfo) {
+  AgentConfig c = ConfigFromInfo(WAVE_MEM_POLICY_SOL, 64, 0);
+  EXPECT_EQ(c.policy, WAVE_MEM_POLICY_SOL);
+  EXPECT_EQ(c.max_reclaim_bytes_per_s, 64 * kMiB);
+  EXPECT_EQ(c.deadline_ns, 1'000'000'000u);
+  c = ConfigFromInfo(WAVE_MEM_POLICY_AGE, 0, 250'000);
+  EXPECT_EQ(c.max_reclaim_bytes_per_s, 0u);
+  EXPECT_EQ(c.deadline_ns, 250'000'000u);
+  c = ConfigFromInfo(WAVE_MEM_POLICY_AGE, UINT32_MAX, UINT32_MAX);
+  EXPECT_EQ(c.max_reclaim_bytes_per_s, uint64_t{UINT32_MAX} << 20);
+  EXPECT_EQ(c.deadline_ns, uint64_t{UINT32_MAX} * 1000);
+  // An unknown policy runs the age policy.
+  MemAgent a(ConfigFromInfo(7, 0, 0));
+  EXPECT_EQ(a.config().policy, WAVE_MEM_POLICY_AGE);
+  EXPECT_STREQ(FallbackReasonName(kModelSlow), "model_slow");
+  EXPECT_STREQ(FallbackReasonName(kUnsure), "unsure");
+}
+
 // A region larger than the whole bucket goes when the bucket is full, and the debt it leaves
 // holds back the next page-out until the rate has paid for it.
 TEST(MemAgent, RateLimitRegionLargerThanTheBucket) {
