@@ -358,6 +358,9 @@ void MemService::HandleBatch(const wave_mem_batch_ready& ready) {
       status = WAVE_MEM_BATCH_LATE;
     } else if (v == MemVerdict::kKilled) {
       totals_.killed_batches++;
+    } else if (v == MemVerdict::kRefused) {
+      totals_.policy_refused++;
+      status = WAVE_MEM_BATCH_REFUSED;
     }
     totals_.decisions += v == MemVerdict::kDecided ? s.decided.size() : 0;
   }
@@ -366,6 +369,8 @@ void MemService::HandleBatch(const wave_mem_batch_ready& ready) {
   s.stats.agent_ns = htole64(le64toh(s.stats.agent_ns) + agent_ns);
   if (v == MemVerdict::kLate)
     s.stats.late_batches = htole64(le64toh(s.stats.late_batches) + 1);
+  if (v == MemVerdict::kRefused)
+    s.stats.refused_batches = htole64(le64toh(s.stats.refused_batches) + 1);
   if (v == MemVerdict::kKilled)
     s.stats.killed_batches = htole64(le64toh(s.stats.killed_batches) + 1);
   uint32_t sent = 0;
@@ -387,6 +392,7 @@ void MemService::HandleBatch(const wave_mem_batch_ready& ready) {
     }
   }
   SendDone(seq, slot, status, sent, agent_ns);
+  PublishStats();
 }
 
 void MemService::SendDone(uint64_t seq, uint32_t slot, uint32_t status, uint32_t decisions,

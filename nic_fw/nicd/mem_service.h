@@ -48,6 +48,7 @@ enum class MemVerdict : uint8_t {
   kDecided,  // out holds the batch's decisions (possibly none)
   kLate,     // past its deadline: nothing decided
   kKilled,   // kill switch on: nothing decided
+  kRefused,  // the regions break what the policy relies on: nothing decided
 };
 
 // What the host asked for at attach (struct wave_mem_info).
@@ -92,6 +93,7 @@ struct MemServiceTotals {
   uint64_t stale_batches = 0;
   uint64_t late_batches = 0;
   uint64_t killed_batches = 0;
+  uint64_t policy_refused = 0;  // the policy's own checks refused the batch
   uint64_t decisions = 0;
   uint64_t ring_full_waits = 0;  // decisions held back by a full decision ring
   uint64_t bad_messages = 0;     // ring slots libwave dropped

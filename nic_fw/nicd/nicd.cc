@@ -19,6 +19,9 @@
 #include "control_plane/echo_service.h"
 #include "kv/server/kv_server.h"
 #include "kv/storage/remote_host_storage.h"
+#include "nicd/bar_device.h"
+#include "nicd/mem_agent_decider.h"
+#include "nicd/mem_service.h"
 #include "nicd/open_transport.h"
 #include "nicd/sched_service.h"
 #include "runtime/migration/shm_link.h"
@@ -112,6 +115,26 @@ int RunNicd(const Options& options) {
     }
   }
 
+  // The memory agent: its own thread on the BAR, woken by the DMA buffer's doorbell (the host
+  // rings it with every batch); stopped before the link like the scheduling agent.
+  std::unique_ptr<BarDevice> mem_device;
+  std::unique_ptr<MemService> mem;
+  if (options.mem_agent) {
+    mem_device = std::make_unique<BarDevice>(transport->bar());
+    MemServiceConfig mem_config;
+    mem_config.factory = MakeMemAgentDecider;
+    mem = std::make_unique<MemService>(*mem_device, mem_config);
+    if (std::string why; !mem->Start(&why)) {
+      sched.reset();
+      runtime.reset();
+      control_plane.Stop();
+      return Fail("memory agent: " + why);
+    }
+    MemService* m = mem.get();
+    control_plane.OnQueueKind(WAVE_QKIND_DMA, WAVE_DIR_HOST_TO_NIC,
+                              [m](const nic::Queue&, uint32_t) { m->Wake(); });
+  }
+
   // The key-value store's shards are actors of the runtime; the store goes before it.
   std::unique_ptr<kv::KvServer> kv_server;
   if (!options.kv_spec.empty()) {
@@ -179,7 +202,12 @@ int RunNicd(const Options& options) {
 
   nic::Status run = loop.Run();
   kv_server.reset();  // closes the network port, then the shards
-  sched.reset();      // joins the agent's core and logs its counters
+  if (mem) {
+    control_plane.OnQueueKind(WAVE_QKIND_DMA, WAVE_DIR_HOST_TO_NIC,
+                              [](const nic::Queue&, uint32_t) {});
+    mem.reset();  // joins the memory agent and logs its counters
+  }
+  sched.reset();  // joins the agent's core and logs its counters
   runtime.reset();
   control_plane.Stop();
   transport.reset();  // closes the hosts, unlinks the socket and a BAR file we created

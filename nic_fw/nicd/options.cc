@@ -36,6 +36,8 @@ const char* Usage() {
          "                       runtime fed by the link's poller (actor, or on: the default;\n"
          "                       starts the runtime with one core if no --runtime flag did),\n"
          "                       or in a polling thread of its own (thread)\n"
+         "  --mem-agent on|off   serve the host's memory link (the memory agent of\n"
+         "                       nic_fw/policies/mem: age or sol, as the host asks; on)\n"
          "  --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]  serve the key-value store\n"
          "                       (memcached text protocol) on the NIC's network port: TCP on\n"
          "                       ADDR:PORT, UDP if udp= is given; N memtable shards (default\n"
@@ -167,6 +169,15 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       }
       opts.sched_agent = value != "off";
       opts.sched_thread = value == "thread";
+    } else if (name == "--mem-agent") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (value != "on" && value != "off") {
+        *error = "--mem-agent: '" + value + "' is not on or off";
+        return ParseResult::kError;
+      }
+      opts.mem_agent = value == "on";
     } else {
       *error = "unknown argument '" + arg + "'";
       return ParseResult::kError;

@@ -27,6 +27,8 @@ struct Options {
   // actor of the runtime (which then starts even without runtime flags) or in its own thread.
   bool sched_agent = true;
   bool sched_thread = false;
+  // --mem-agent on|off: the memory agent (mem_service.h) on the host's memory link.
+  bool mem_agent = true;
   // --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]: the key-value store (nic_fw/apps/kv) on
   // the NIC's network port; starts the runtime too.
   std::string kv_spec;

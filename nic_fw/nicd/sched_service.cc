@@ -311,7 +311,7 @@ bool SchedService::TryAttach() {
   // test) continues the rings where the killed one committed (wave_sched_link.h); on a new
   // link, which wave.ko zeroed, it starts at 0 exactly as kFresh does.
   auto nl = wave::NicLink::AttachTo(device_, msg.id, wave::NicLink::kAnyQueue,
-                                     wave::RingConsumer::Start::kResume);
+                                    wave::RingConsumer::Start::kResume);
   if (!nl) {
     if (nl.error().code == EAGAIN) {
       return false;  // descriptors not written yet: the attach doorbell will come
