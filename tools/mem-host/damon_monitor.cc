@@ -26,6 +26,27 @@ Error Explain(const std::string& what, int code) {
   return ErrnoError(what + hint, code);
 }
 
+// DAMON refuses to start a sysfs kdamond (EBUSY) while a module runs its kdamond
+// exclusively: DAMON_STAT, DAMON_RECLAIM, DAMON_LRU_SORT.
+std::string ExclusiveUsers() {
+  std::string who;
+  for (const char* m : {"damon_stat", "damon_reclaim", "damon_lru_sort"}) {
+    const std::string p = std::string("/sys/module/") + m + "/parameters/enabled";
+    const int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    char c = 0;
+    if (read(fd, &c, 1) == 1 && c == 'Y')
+      who += (who.empty() ? "" : ", ") + std::string(m);
+    close(fd);
+  }
+  if (who.empty())
+    return "another DAMON user runs exclusively";
+  return who + " runs its kdamond exclusively (" + who +
+         ".enabled=N on the kernel command line, or write N to "
+         "/sys/module/<name>/parameters/enabled)";
+}
+
 }  // namespace
 
 Status WriteSysfs(const std::string& path, const std::string& value) {
@@ -177,8 +198,11 @@ Status DamonMonitor::SetTargets(std::span<const MonitoredTarget> targets) {
         !s.ok())
       return s;
   }
-  if (Status s = WriteSysfs(Dir() + "/state", was_running ? "commit" : "on"); !s.ok())
+  if (Status s = WriteSysfs(Dir() + "/state", was_running ? "commit" : "on"); !s.ok()) {
+    if (!was_running && s.error().code == EBUSY)
+      return Error{EBUSY, s.error().message + ": " + ExclusiveUsers()};
     return s;
+  }
   // The new slots: an index that keeps its process keeps its validity; one that gets
   // another process (or a kdamond started now) is valid once DAMON re-fitted its regions.
   const uint64_t now = NowNs();

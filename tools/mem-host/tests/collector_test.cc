@@ -151,7 +151,8 @@ TEST(Collector, EndToEndHotAndCold) {
     GTEST_SKIP() << "BPF collector not loadable here: " << c.error().message;
   MonitoredTarget mt{*id, child.pid()};
   const uint64_t t0 = NowNs();
-  ASSERT_TRUE((*m)->SetTargets({&mt, 1}).ok());
+  Status set = (*m)->SetTargets({&mt, 1});
+  ASSERT_TRUE(set.ok()) << set.error().message;
   ASSERT_TRUE((*m)->running());
   (*c)->SetKdamondPid((*m)->kdamond_pid());
   (*c)->SetTargets((*m)->slots());
@@ -197,8 +198,9 @@ TEST(Collector, EndToEndHotAndCold) {
     if (r.flags & WAVE_MEM_REGION_F_PAGED_OUT)
       flagged = r.start < l.anon + (41ull << 20) && r.end > l.anon + (40ull << 20);
     if (e > s)
-      printf("  [%#llx, %#llx) +%llu MiB: nr_accesses %u age %u%s\n", (unsigned long long)r.start,
-             (unsigned long long)r.end, (unsigned long long)((r.start - l.anon) >> 20),
+      printf("  [%#llx, %#llx) at %+.1f MiB: nr_accesses %u age %u%s\n",
+             (unsigned long long)r.start, (unsigned long long)r.end,
+             (static_cast<double>(r.start) - static_cast<double>(l.anon)) / (1 << 20),
              r.nr_accesses, r.age, r.flags ? " paged_out" : "");
   }
   ExpectWellFormed(b);
