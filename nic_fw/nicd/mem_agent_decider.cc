@@ -11,7 +11,8 @@ namespace {
 
 class MemAgentDecider final : public MemDecider {
  public:
-  explicit MemAgentDecider(const mem::AgentConfig& c) : agent_(c) {}
+  // The agent's model runs against a time budget measured on this clock.
+  explicit MemAgentDecider(mem::AgentConfig c) : agent_(WithClock(c, &clock_)) {}
 
   MemVerdict Decide(const mem::BatchInfo& info, std::span<const mem::Region> regions,
                     uint64_t now_ns, std::vector<MemDecisionOut>* out) override {
@@ -50,6 +51,12 @@ class MemAgentDecider final : public MemDecider {
   }
 
  private:
+  static mem::AgentConfig WithClock(mem::AgentConfig c, mem::Clock* clock) {
+    c.clock = clock;
+    return c;
+  }
+
+  mem::MonotonicClock clock_;  // before agent_: the agent keeps a pointer to it
   mem::MemAgent agent_;
   std::vector<mem::Decision> decisions_;
 };

@@ -1,0 +1,463 @@
+#include "mem_daemon.h"
+
+#include <endian.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "collector.h"
+#include "enactor.h"
+#include "paged_out.h"
+#include "status_doc.h"
+#include "target_table.h"
+#include "wave/device.h"
+#include "wave/mem_link.h"
+
+namespace wave::mem {
+namespace {
+
+uint64_t Now(clockid_t c) {
+  timespec ts;
+  clock_gettime(c, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+uint64_t MonoNs() {
+  return Now(CLOCK_MONOTONIC);
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Major faults of a process (/proc/PID/stat field 12): its page-ins.
+uint64_t MajorFaults(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f)
+    return 0;
+  char buf[1024];
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+  if (!p)
+    return 0;
+  unsigned long long v = 0;
+  // Fields after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt(12).
+  if (std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %llu", &v) != 1)
+    return 0;
+  return v;
+}
+
+uint64_t Vmstat(const char* key) {
+  FILE* f = std::fopen("/proc/vmstat", "r");
+  if (!f)
+    return 0;
+  char name[64];
+  unsigned long long v = 0, out = 0;
+  while (std::fscanf(f, "%63s %llu", name, &v) == 2)
+    if (!std::strcmp(name, key))
+      out = v;
+  std::fclose(f);
+  return out;
+}
+
+void Say(int fd, const std::string& line) {
+  if (fd < 0)
+    return;
+  const std::string s = line + "\n";
+  ssize_t n = write(fd, s.data(), s.size());
+  (void)n;
+}
+
+struct Counters {
+  uint64_t batches_collected = 0;
+  uint64_t batches_sent = 0;
+  uint64_t batches_dropped = 0;  // every slot in flight, or did not encode
+  uint64_t regions_sent = 0;
+  uint64_t last_batch_regions = 0;
+  uint64_t enacted[WAVE_MEM_ACTION_MAX + 1] = {};
+  uint64_t refused = 0;
+  uint64_t targets_gone = 0;
+};
+
+class Daemon {
+ public:
+  Daemon(const DaemonOptions& o) : o_(o) {}
+  int Run(int ready_fd);
+
+ private:
+  bool Setup(std::string* why);
+  bool AddTarget(pid_t pid, std::string* why);
+  void PruneTargets();
+  void OnBatch(const BatchInfo& info, std::span<const Region> regions);
+  void PollLink();
+  void WriteStatus();
+
+  DaemonOptions o_;
+  std::unique_ptr<Device> dev_;
+  TargetTable targets_;
+  PagedOutSet paged_out_;
+  std::unique_ptr<Enactor> enactor_;
+  std::unique_ptr<DamonMonitor> damon_;
+  std::unique_ptr<Collector> collector_;
+  std::unique_ptr<MemHostLink> link_;
+  std::vector<MonitoredTarget> monitored_;
+  std::vector<pid_t> pids_;
+  pid_t child_ = -1;
+  int child_status_ = 0;
+  bool child_done_ = false;
+  uint64_t start_ns_ = 0;
+  double cpu0_ = 0;
+  uint64_t pswpin0_ = 0, pswpout0_ = 0;
+  std::vector<uint64_t> majflt0_;
+  Counters c_;
+};
+
+bool Daemon::AddTarget(pid_t pid, std::string* why) {
+  auto id = targets_.Add(pid);
+  if (!id) {
+    *why = "pid " + std::to_string(pid) + ": " + id.error().message;
+    return false;
+  }
+  monitored_.push_back({*id, pid});
+  pids_.push_back(pid);
+  majflt0_.push_back(MajorFaults(pid));
+  return true;
+}
+
+bool Daemon::Setup(std::string* why) {
+  auto dev = Device::Open(o_.device, Role::kHost);
+  if (!dev) {
+    *why = "device " + o_.device + ": " + dev.error().message;
+    return false;
+  }
+  dev_ = std::move(dev.value());
+  for (pid_t p : o_.pids)
+    if (!AddTarget(p, why))
+      return false;
+  if (!o_.command.empty()) {
+    child_ = fork();
+    if (child_ < 0) {
+      *why = std::string("fork: ") + std::strerror(errno);
+      return false;
+    }
+    if (child_ == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      std::vector<char*> argv;
+      for (const std::string& a : o_.command)
+        argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      std::fprintf(stderr, "wave-mem-host: %s: %s\n", argv[0], std::strerror(errno));
+      _exit(127);
+    }
+    if (!AddTarget(child_, why))
+      return false;
+  }
+  if (monitored_.empty()) {
+    *why = "no process to manage (--pid P or -- CMD)";
+    return false;
+  }
+  enactor_ = std::make_unique<Enactor>(&targets_, &paged_out_);
+
+  MemLinkConfig lc;
+  lc.policy = o_.policy;
+  lc.max_reclaim_mib_s = o_.max_reclaim_mib_s;
+  lc.deadline_us = o_.deadline_ms * 1000;
+  lc.kill = o_.kill;
+  lc.force_pio = o_.pio;
+  auto link = MemHostLink::Create(*dev_, lc, Now(CLOCK_REALTIME));
+  if (!link) {
+    *why = "memory link: " + link.error().message;
+    return false;
+  }
+  link_ = std::move(link.value());
+
+  auto damon = DamonMonitor::Create(o_.damon);
+  if (!damon) {
+    *why = "DAMON: " + damon.error().message;
+    return false;
+  }
+  damon_ = std::move(damon.value());
+#if defined(WAVE_MEM_HAVE_COLLECTOR)
+  CollectorOptions co;
+  co.aggr_us = o_.damon.aggr_us;
+  co.max_accesses = damon_->max_accesses();
+  auto col = Collector::Create(
+      co, [this](const BatchInfo& i, std::span<const Region> r) { OnBatch(i, r); }, &paged_out_);
+  if (!col) {
+    *why = "collector: " + col.error().message;
+    return false;
+  }
+  collector_ = std::move(col.value());
+#else
+  *why = "built without the BPF collector (build in the dev root)";
+  return false;
+#endif
+  if (Status st = damon_->SetTargets(monitored_); !st.ok()) {
+    *why = "DAMON targets: " + st.error().message;
+    return false;
+  }
+  collector_->SetKdamondPid(damon_->kdamond_pid());
+  collector_->SetTargets(damon_->slots());
+  return true;
+}
+
+void Daemon::OnBatch(const BatchInfo& info, std::span<const Region> regions) {
+  c_.batches_collected++;
+  auto seq = link_->Submit(info, regions, MonoNs());
+  if (!seq) {
+    c_.batches_dropped++;  // the NIC has not answered the previous ones: fresher data follows
+    return;
+  }
+  c_.batches_sent++;
+  c_.regions_sent += regions.size();
+  c_.last_batch_regions = regions.size();
+}
+
+void Daemon::PollLink() {
+  link_->Poll(
+      MonoNs(),
+      [this](const wave_mem_decision& d) {
+        if (enactor_->Enact(d) == Outcome::kOk)
+          c_.enacted[d.action <= WAVE_MEM_ACTION_MAX ? d.action : 0]++;
+        else
+          c_.refused++;
+      },
+      [](const wave_mem_batch_done&) {});
+}
+
+void Daemon::PruneTargets() {
+  std::vector<MonitoredTarget> alive;
+  for (const MonitoredTarget& m : monitored_) {
+    auto t = targets_.Find(m.id);
+    if (t && CheckLiveness(*t) == Liveness::kAlive) {
+      alive.push_back(m);
+      continue;
+    }
+    targets_.Remove(m.id);
+    enactor_->Forget(m.id);
+    paged_out_.ClearTarget(m.id);
+    c_.targets_gone++;
+  }
+  if (alive.size() != monitored_.size()) {
+    monitored_ = alive;
+    if (damon_->SetTargets(monitored_).ok()) {
+      collector_->SetKdamondPid(damon_->kdamond_pid());
+      collector_->SetTargets(damon_->slots());
+    }
+  }
+}
+
+void Daemon::WriteStatus() {
+  StatusDoc d;
+  const double up = static_cast<double>(MonoNs() - start_ns_) / 1e9;
+  d.Add("policy", std::string(o_.policy == WAVE_MEM_POLICY_SOL ? "sol" : "age"));
+  d.Add("device", o_.device);
+  d.Add("transport", std::string(link_->dma() ? "dma" : "pio"));
+  d.Add("pid", static_cast<uint64_t>(getpid()));
+  d.Add("uptime_s", up);
+  d.Add("targets", static_cast<uint64_t>(monitored_.size()));
+  std::string pids;
+  for (const MonitoredTarget& m : monitored_)
+    pids += (pids.empty() ? "" : ",") + std::to_string(m.pid);
+  d.Add("target_pids", pids);
+  d.Add("regions_tracked", c_.last_batch_regions);
+  d.Add("batches_collected", c_.batches_collected);
+  d.Add("batches_sent", c_.batches_sent);
+  d.Add("batches_per_s", up > 0 ? static_cast<double>(c_.batches_sent) / up : 0.0);
+  d.Add("batches_dropped", c_.batches_dropped);
+  const MemLinkStats& ls = link_->stats();
+  d.Add("batches_answered", ls.done_ok);
+  d.Add("batches_refused_by_nic", ls.done_refused);
+  d.Add("batches_late_on_nic", ls.done_late);
+  d.Add("batches_expired", ls.expired);
+  d.Add("decisions_received", ls.decisions);
+  d.Add("decisions_late", ls.late_decisions);
+  d.Add("decisions_stray", ls.stray);
+  d.Add("enacted_cold", c_.enacted[WAVE_MEM_COLD]);
+  d.Add("enacted_pageout", c_.enacted[WAVE_MEM_PAGEOUT]);
+  d.Add("enacted_willneed", c_.enacted[WAVE_MEM_WILLNEED]);
+  const EnactorCounters ec = enactor_->counters();
+  d.Add("refused", c_.refused);
+  for (size_t i = 1; i < ec.outcomes.size(); i++)
+    if (ec.outcomes[i] != 0)
+      d.Add(std::string("refused_") + OutcomeName(static_cast<Outcome>(i)), ec.outcomes[i]);
+  d.Add("bytes_cold", ec.bytes_cold);
+  d.Add("bytes_paged_out", ec.bytes_pageout);
+  d.Add("bytes_willneed", ec.bytes_willneed);
+  uint64_t majflt = 0;
+  for (size_t i = 0; i < pids_.size(); i++) {
+    const uint64_t now = MajorFaults(pids_[i]);
+    majflt += now > majflt0_[i] ? now - majflt0_[i] : 0;
+  }
+  d.Add("page_ins", majflt);
+  d.Add("swap_ins_pages", Vmstat("pswpin") - pswpin0_);
+  d.Add("swap_outs_pages", Vmstat("pswpout") - pswpout0_);
+  d.Add("host_cpu_s", CpuSeconds() - cpu0_);
+  const CollectorCounters cc = collector_->counters();
+  d.Add("collector_records", cc.assembler.records);
+  d.Add("collector_lost", cc.bpf_lost);
+  d.Add("collector_unknown_target", cc.assembler.unknown_target);
+  wave_mem_nic_stats ns;
+  const bool nic = link_->ReadNicStats(&ns);
+  d.Add("nic_attached", static_cast<uint64_t>(nic ? 1 : 0));
+  if (nic) {
+    const uint64_t batches = le64toh(ns.batches);
+    d.Add("nic_batches", batches);
+    d.Add("nic_regions", le64toh(ns.regions));
+    d.Add("nic_decisions_cold", le64toh(ns.decisions[WAVE_MEM_COLD]));
+    d.Add("nic_decisions_pageout", le64toh(ns.decisions[WAVE_MEM_PAGEOUT]));
+    d.Add("nic_decisions_willneed", le64toh(ns.decisions[WAVE_MEM_WILLNEED]));
+    d.Add("model_decisions", le64toh(ns.model_decisions));
+    d.Add("fallback_decisions", le64toh(ns.fallback_decisions));
+    d.Add("model_accuracy", le32toh(ns.recent_accuracy_ppm) / 1e6);
+    d.Add("model_scored", le64toh(ns.scored));
+    d.Add("fallback_unsure", le64toh(ns.fallback_unsure));
+    d.Add("fallback_accuracy", le64toh(ns.fallback_accuracy));
+    d.Add("fallback_model_slow", le64toh(ns.fallback_late));
+    d.Add("rate_limited", le64toh(ns.rate_limited));
+    d.Add("rate_limited_bytes", le64toh(ns.rate_limited_bytes));
+    d.Add("nic_late_batches", le64toh(ns.late_batches));
+    d.Add("nic_refused_batches", le64toh(ns.refused_batches));
+    d.Add("nic_stale_batches", le64toh(ns.stale_batches));
+    d.Add("killed", static_cast<uint64_t>(le16toh(ns.killed)));
+    d.Add("nic_agent_ns_per_batch",
+          batches ? static_cast<double>(le64toh(ns.agent_ns)) / static_cast<double>(batches) : 0.0);
+  }
+  std::string why;
+  if (!d.WriteFiles(o_.state_dir + "/status", &why))
+    std::fprintf(stderr, "wave-mem-host: status: %s\n", why.c_str());
+  if (!o_.status_out.empty()) {
+    if (FILE* f = std::fopen(o_.status_out.c_str(), "w")) {
+      std::fputs(d.ToJson().c_str(), f);
+      std::fclose(f);
+    }
+  }
+}
+
+int Daemon::Run(int ready_fd) {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD})
+    sigaddset(&sigs, s);
+  sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  const int sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+  mkdir(o_.state_dir.c_str(), 0755);
+  start_ns_ = MonoNs();
+  cpu0_ = CpuSeconds();
+  pswpin0_ = Vmstat("pswpin");
+  pswpout0_ = Vmstat("pswpout");
+  std::string why;
+  if (sfd < 0 || !Setup(&why)) {
+    if (sfd < 0)
+      why = std::string("signalfd: ") + std::strerror(errno);
+    std::fprintf(stderr, "wave-mem-host: %s\n", why.c_str());
+    Say(ready_fd, "error: " + why);
+    if (child_ > 0) {
+      kill(child_, SIGTERM);
+      waitpid(child_, nullptr, 0);
+    }
+    return 1;
+  }
+  const std::string pidfile = o_.state_dir + "/pid";
+  if (FILE* f = std::fopen(pidfile.c_str(), "w")) {
+    std::fprintf(f, "%d\n", getpid());
+    std::fclose(f);
+  }
+  WriteStatus();
+  Say(ready_fd, "ok");
+  std::fprintf(
+      stderr, "wave-mem-host: policy %s on %s (%s), %zu target(s), DAMON sample %u us aggr %u us\n",
+      o_.policy == WAVE_MEM_POLICY_SOL ? "sol" : "age", o_.device.c_str(),
+      link_->dma() ? "dma" : "pio", monitored_.size(), o_.damon.sample_us, o_.damon.aggr_us);
+
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = sfd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+  ev.data.fd = collector_->fd();
+  epoll_ctl(ep, EPOLL_CTL_ADD, collector_->fd(), &ev);
+  bool running = true;
+  uint64_t last_status = MonoNs();
+  while (running) {
+    epoll_event evs[4];
+    const int n = epoll_wait(ep, evs, 4, link_->in_flight() ? 1 : 20);
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.fd != sfd)
+        continue;
+      signalfd_siginfo si;
+      while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
+          link_->SetKill(si.ssi_signo == SIGUSR1);
+          std::fprintf(stderr, "wave-mem-host: kill switch %s\n",
+                       si.ssi_signo == SIGUSR1 ? "on" : "off");
+        } else if (si.ssi_signo == SIGCHLD) {
+          int st = 0;
+          if (child_ > 0 && waitpid(child_, &st, WNOHANG) == child_) {
+            child_done_ = true;
+            child_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            running = false;
+          }
+        } else {
+          running = false;
+        }
+      }
+    }
+    if (auto r = collector_->Consume(); !r)
+      std::fprintf(stderr, "wave-mem-host: collector: %s\n", r.error().message.c_str());
+    PollLink();
+    if (MonoNs() - last_status >= 1'000'000'000ull) {
+      last_status = MonoNs();
+      PruneTargets();
+      WriteStatus();
+      if (o_.command.empty() && monitored_.empty()) {
+        std::fprintf(stderr, "wave-mem-host: every target exited\n");
+        running = false;
+      }
+    }
+  }
+  // Decisions of batches in flight are never enacted after this: the link goes first.
+  WriteStatus();
+  close(ep);
+  collector_.reset();
+  damon_.reset();  // turns our kdamond off and restores nr_kdamonds
+  link_.reset();
+  unlink(pidfile.c_str());
+  if (child_ > 0 && !child_done_) {
+    kill(child_, SIGTERM);
+    int st = 0;
+    waitpid(child_, &st, 0);
+  }
+  close(sfd);
+  return child_done_ ? child_status_ : 0;
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& o, int ready_fd) {
+  Daemon d(o);
+  return d.Run(ready_fd);
+}
+
+}  // namespace wave::mem

@@ -1,0 +1,47 @@
+// wave-mem-host's daemon: the host half of the memory offload, mechanisms only.
+//
+//   DAMON (a kdamond of our own, DamonMonitor) -> the BPF collector (Collector) -> one batch per
+//   aggregation -> the memory link (MemHostLink: DMA or PIO into the NIC's batch slots)
+//   -> the agent on the NIC decides -> decisions back, checked by the link (in-flight batch,
+//   deadline) and by the Enactor (same process, inside its mappings) -> process_madvise.
+//
+// The daemon thread wakes on the collector's ring buffer, on signals and at most every 20 ms
+// for the collector's aggregation timeout and the status file; only while a batch is in flight
+// does it poll the decision ring every millisecond (the emulated NIC raises no interrupt for
+// the memory link). It never decides anything itself.
+#ifndef WAVE_MEM_HOST_MEM_DAEMON_H_
+#define WAVE_MEM_HOST_MEM_DAEMON_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "damon_monitor.h"
+#include "wave_mem.h"
+
+namespace wave::mem {
+
+struct DaemonOptions {
+  std::string device = "wave:/dev/wave0";
+  uint16_t policy = WAVE_MEM_POLICY_SOL;
+  std::vector<pid_t> pids;
+  std::vector<std::string> command;  // run this and track it; the daemon ends with it
+  std::string state_dir = "/run/wave-mem";
+  DamonConfig damon;
+  uint32_t max_reclaim_mib_s = 0;
+  uint32_t deadline_ms = 1000;
+  bool pio = false;
+  bool kill = false;
+  bool foreground = false;
+  std::string status_out;  // also write the final status JSON here
+};
+
+// Runs until SIGTERM/SIGINT (or the command's exit); returns the exit status (the command's,
+// when there is one). ready_fd, if >= 0, receives "ok\n" or an error line once set up.
+int RunDaemon(const DaemonOptions& o, int ready_fd);
+
+}  // namespace wave::mem
+
+#endif  // WAVE_MEM_HOST_MEM_DAEMON_H_
