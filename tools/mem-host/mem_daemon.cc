@@ -20,6 +20,7 @@
 #include "collector.h"
 #include "enactor.h"
 #include "paged_out.h"
+#include "region_clip.h"
 #include "status_doc.h"
 #include "target_table.h"
 #include "wave/device.h"
@@ -127,6 +128,8 @@ class Daemon {
   double cpu0_ = 0;
   uint64_t pswpin0_ = 0, pswpout0_ = 0;
   std::vector<uint64_t> majflt0_;
+  std::vector<Region> clipped_;
+  ClipCounters clip_;
   Counters c_;
 };
 
@@ -224,14 +227,30 @@ bool Daemon::Setup(std::string* why) {
 
 void Daemon::OnBatch(const BatchInfo& info, std::span<const Region> regions) {
   c_.batches_collected++;
-  auto seq = link_->Submit(info, regions, MonoNs());
+  // Only mapped memory goes to the NIC: one read of each target's maps per batch.
+  clipped_.clear();
+  for (size_t i = 0; i < regions.size();) {
+    size_t j = i;
+    while (j < regions.size() && regions[j].target == regions[i].target)
+      j++;
+    pid_t pid = 0;
+    for (const MonitoredTarget& m : monitored_)
+      if (m.id == regions[i].target)
+        pid = m.pid;
+    if (pid != 0) {
+      if (auto maps = ReadMaps(pid); maps.ok())
+        ClipToMappings(regions.subspan(i, j - i), *maps, &clipped_, &clip_);
+    }
+    i = j;
+  }
+  auto seq = link_->Submit(info, clipped_, MonoNs());
   if (!seq) {
     c_.batches_dropped++;  // the NIC has not answered the previous ones: fresher data follows
     return;
   }
   c_.batches_sent++;
-  c_.regions_sent += regions.size();
-  c_.last_batch_regions = regions.size();
+  c_.regions_sent += clipped_.size();
+  c_.last_batch_regions = clipped_.size();
 }
 
 void Daemon::PollLink() {
@@ -316,6 +335,8 @@ void Daemon::WriteStatus() {
   d.Add("host_cpu_s", CpuSeconds() - cpu0_);
   const CollectorCounters cc = collector_->counters();
   d.Add("collector_records", cc.assembler.records);
+  d.Add("unmapped_bytes_clipped", clip_.unmapped_bytes);
+  d.Add("regions_overflow", clip_.overflow + cc.assembler.overflow);
   d.Add("collector_lost", cc.bpf_lost);
   d.Add("collector_unknown_target", cc.assembler.unknown_target);
   wave_mem_nic_stats ns;
