@@ -157,10 +157,11 @@ TEST(Collector, EndToEndHotAndCold) {
   (*c)->SetKdamondPid((*m)->kdamond_pid());
   (*c)->SetTargets((*m)->slots());
 
-  // First batch within a few aggregation intervals.
-  while (sink.batches.empty() && NowNs() < t0 + 2000000000ull)
+  // First batch within a few aggregation intervals (0.13-0.2 s seen in the VM; 1.3 s while
+  // the machine ran another VM: QEMU's TCG is slow under load).
+  while (sink.batches.empty() && NowNs() < t0 + 3000000000ull)
     ASSERT_TRUE((*c)->Poll(100).ok());
-  ASSERT_FALSE(sink.batches.empty()) << "no batch within 2 s (aggr 100 ms)";
+  ASSERT_FALSE(sink.batches.empty()) << "no batch within 3 s (aggr 100 ms)";
   printf("first batch %.3f s after the kdamond started\n",
          (sink.batches[0].received_ns - t0) / 1e9);
 
