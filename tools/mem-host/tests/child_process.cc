@@ -124,6 +124,12 @@ bool WriteAll(int fd, const void* buf, size_t len) {
       while (!stop.load(std::memory_order_relaxed)) {
         for (uint64_t i = 0; i < o.hot_len; i += kPage)
           sum += h[i];
+        // DAMON clears the pages' accessed bits without a TLB flush, so reads through TLB
+        // entries that survived (a big TLB; QEMU's TCG keeps them all) do not set them
+        // again. Flipping the protection flushes the range's entries: every next read walks
+        // the page table and marks its page accessed.
+        mprotect(anon, o.hot_len, PROT_READ);
+        mprotect(anon, o.hot_len, PROT_READ | PROT_WRITE);
         usleep(1000);
       }
       (void)sum;
@@ -158,6 +164,8 @@ Child::~Child() {
 }
 
 bool Child::Start(const ChildOptions& o) {
+  // A child that died must not take the test with it when we write to its pipe.
+  signal(SIGPIPE, SIG_IGN);
   int a[2], b[2];
   if (pipe2(a, O_CLOEXEC) != 0 || pipe2(b, O_CLOEXEC) != 0)
     return false;

@@ -157,10 +157,11 @@ TEST(Collector, EndToEndHotAndCold) {
   (*c)->SetKdamondPid((*m)->kdamond_pid());
   (*c)->SetTargets((*m)->slots());
 
-  // First batch within a few aggregation intervals.
-  while (sink.batches.empty() && NowNs() < t0 + 2000000000ull)
+  // First batch within a few aggregation intervals (0.13-0.2 s seen in the VM; 1.3 s while
+  // the machine ran another VM: QEMU's TCG is slow under load).
+  while (sink.batches.empty() && NowNs() < t0 + 3000000000ull)
     ASSERT_TRUE((*c)->Poll(100).ok());
-  ASSERT_FALSE(sink.batches.empty()) << "no batch within 2 s (aggr 100 ms)";
+  ASSERT_FALSE(sink.batches.empty()) << "no batch within 3 s (aggr 100 ms)";
   printf("first batch %.3f s after the kdamond started\n",
          (sink.batches[0].received_ns - t0) / 1e9);
 
@@ -172,13 +173,18 @@ TEST(Collector, EndToEndHotAndCold) {
     if (sink.batches.size() < 20)
       continue;
     const Batch& b = sink.batches.back();
+    // Hot: a region mostly inside the touched 8 MiB shows accesses. Cold: every region
+    // reaching into [16 MiB, 64 MiB) of the mapping shows none (regions may extend past the
+    // mapping into its untouched neighbours).
     bool hot = false, cold_quiet = true, cold_seen = false;
+    const uint64_t cold_lo = l.anon + (16ull << 20), cold_hi = l.anon + l.anon_len;
     for (const Region& r : b.regions) {
       if (r.target != *id)
         continue;
-      if (r.end <= l.hot + l.hot_len && r.start >= l.hot && r.nr_accesses > 0)
+      const uint64_t hs = std::max(r.start, l.hot), he = std::min(r.end, l.hot + l.hot_len);
+      if (he > hs && 2 * (he - hs) >= r.bytes() && r.nr_accesses > 0)
         hot = true;
-      if (r.start >= l.anon + (16ull << 20) && r.end <= l.anon + l.anon_len) {
+      if (r.start < cold_hi && r.end > cold_lo) {
         cold_seen = true;
         cold_quiet &= r.nr_accesses == 0;
       }
@@ -219,9 +225,60 @@ TEST(Collector, EndToEndHotAndCold) {
     printf("mean batch interval %.1f ms\n", span * 1e3 / (sink.batches.size() - 2));
   }
 
+  // A second process added live (commit): its regions show up under its own id.
+  testing::Child child2;
+  testing::ChildOptions co2;
+  co2.anon_len = 4ull << 20;
+  ASSERT_TRUE(child2.Start(co2));
+  Result<uint32_t> id2 = targets.Add(child2.pid());
+  ASSERT_TRUE(id2.ok());
+  const int kpid = (*m)->kdamond_pid();
+  MonitoredTarget both[2] = {mt, {*id2, child2.pid()}};
+  set = (*m)->SetTargets(both);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ((*m)->kdamond_pid(), kpid) << "a commit restarted the kdamond";
+  (*c)->SetKdamondPid((*m)->kdamond_pid());
+  (*c)->SetTargets((*m)->slots());
+  auto has = [](const Batch& bb, uint32_t t, uint64_t lo, uint64_t hi) {
+    for (const Region& r : bb.regions) {
+      if (r.target == t && r.start < hi && r.end > lo)
+        return true;
+    }
+    return false;
+  };
+  const auto& l2 = child2.layout();
+  size_t from = sink.batches.size();
+  bool seen2 = false;
+  const uint64_t until2 = NowNs() + 5000000000ull;
+  while (!seen2 && NowNs() < until2) {
+    ASSERT_TRUE((*c)->Poll(100).ok());
+    for (size_t i = from; i < sink.batches.size(); i++)
+      seen2 |= has(sink.batches[i], *id2, l2.anon, l2.anon + l2.anon_len) &&
+               has(sink.batches[i], *id, l.anon, l.anon + l.anon_len);
+    from = sink.batches.size();
+  }
+  EXPECT_TRUE(seen2) << "no batch with both targets within 5 s of the commit";
+
+  // The first one removed: the second moves to index 0; after the settling time no region
+  // is reported under the first's id, and the second's regions are its own.
+  set = (*m)->SetTargets({&both[1], 1});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  (*c)->SetTargets((*m)->slots());
+  const uint64_t settled = NowNs() + (dc.update_us + dc.aggr_us) * 1000ull;
+  while (NowNs() < settled + 1000000000ull)
+    ASSERT_TRUE((*c)->Poll(100).ok());
+  const Batch& last = sink.batches.back();
+  EXPECT_GT(last.received_ns, settled);
+  EXPECT_FALSE(has(last, *id, 0, UINT64_MAX)) << "regions of a removed target";
+  EXPECT_TRUE(has(last, *id2, l2.anon, l2.anon + l2.anon_len));
+  printf("after the removal: %llu records dropped while index 0 settled\n",
+         (unsigned long long)(*c)->counters().assembler.unknown_target);
+
   ASSERT_TRUE((*m)->Stop().ok());
+  EXPECT_FALSE((*m)->running());
   EXPECT_EQ(*ReadSysfs(std::string(kAdmin) + "/kdamonds/nr_kdamonds"), *before);
   EXPECT_EQ(child.Quit(), 0);
+  EXPECT_EQ(child2.Quit(), 0);
 }
 
 }  // namespace

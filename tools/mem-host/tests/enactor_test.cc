@@ -4,6 +4,7 @@
 
 #include <endian.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,27 @@ wave_mem_decision D(uint32_t target, uint64_t start, uint64_t len, uint8_t actio
 // A directory on a local disk file system for the file mapping: reclaim drops clean page
 // cache pages there, while tmpfs pages (shmem) need swap, which this machine does not have,
 // and a shared file system (9p, virtiofs in the VM) may keep them. Empty if none is found.
+// Whether a file can be created, sized and mapped shared in dir.
+bool CanMapFile(const std::string& dir) {
+  std::string path = dir + "/wave-mem-host-probe-XXXXXX";
+  const int fd = mkstemp(path.data());
+  if (fd < 0)
+    return false;
+  unlink(path.c_str());
+  bool ok = ftruncate(fd, 4096) == 0;
+  if (ok) {
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ok = p != MAP_FAILED;
+    if (ok) {
+      static_cast<char*>(p)[0] = 1;
+      ok = msync(p, 4096, MS_SYNC) == 0;
+      munmap(p, 4096);
+    }
+  }
+  close(fd);
+  return ok;
+}
+
 std::string FileDir(bool* local) {
   // statfs is no help: a 9p or virtiofs mount reports the host's file system type.
   std::ifstream mounts("/proc/mounts");
@@ -70,6 +92,10 @@ std::string FileDir(bool* local) {
     }
   }
   *local = false;
+  for (const char* d : {".", "/tmp", "/var/tmp"}) {
+    if (CanMapFile(d))
+      return d;
+  }
   return ".";
 }
 
