@@ -66,6 +66,25 @@ uint64_t MajorFaults(pid_t pid) {
   return v;
 }
 
+// utime + stime of a thread or process (/proc/PID/stat fields 14 and 15), seconds.
+double ProcCpuSeconds(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f)
+    return -1;
+  char buf[1024];
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');
+  unsigned long long ut = 0, st = 0;
+  if (!p ||
+      std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 uint64_t Vmstat(const char* key) {
   FILE* f = std::fopen("/proc/vmstat", "r");
   if (!f)
@@ -129,6 +148,9 @@ class Daemon {
   uint64_t pswpin0_ = 0, pswpout0_ = 0;
   std::vector<uint64_t> majflt0_;
   std::vector<Region> clipped_;
+  // CPU of our kdamond(s): DAMON restarts it with a new pid when targets come back.
+  pid_t kdamond_pid_ = 0;
+  double kdamond_done_s_ = 0, kdamond_last_s_ = 0;
   ClipCounters clip_;
   Counters c_;
 };
@@ -333,6 +355,16 @@ void Daemon::WriteStatus() {
   d.Add("swap_ins_pages", Vmstat("pswpin") - pswpin0_);
   d.Add("swap_outs_pages", Vmstat("pswpout") - pswpout0_);
   d.Add("host_cpu_s", CpuSeconds() - cpu0_);
+  if (const pid_t kp = damon_->kdamond_pid(); kp > 0) {
+    if (kp != kdamond_pid_) {
+      kdamond_done_s_ += kdamond_last_s_;
+      kdamond_last_s_ = 0;
+      kdamond_pid_ = kp;
+    }
+    if (const double c = ProcCpuSeconds(kp); c >= 0)
+      kdamond_last_s_ = c;
+  }
+  d.Add("kdamond_cpu_s", kdamond_done_s_ + kdamond_last_s_);
   const CollectorCounters cc = collector_->counters();
   d.Add("collector_records", cc.assembler.records);
   d.Add("unmapped_bytes_clipped", clip_.unmapped_bytes);

@@ -55,8 +55,10 @@ struct Options {
   uint64_t seed = 1;
   bool scatter = false;
   std::string json_path;
-  std::string ready_path;  // written (with the pid) once the memory is filled
-  double warmup = 0;       // seconds of load before measuring
+  std::string ready_path;         // written (with the pid) once the memory is filled
+  double warmup = 0;              // seconds of load before measuring
+  double cold_fraction = 0;       // records outside the Zipf's key range
+  double cold_read_ratio = 0.01;  // requests that also read one cold record (uniformly)
 };
 
 uint64_t NowNs() {
@@ -152,6 +154,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->reads = static_cast<uint32_t>(std::strtoul(value("--reads"), &end, 10));
     } else if (a == "--write-ratio") {
       o->write_ratio = std::strtod(value("--write-ratio"), &end);
+    } else if (a == "--cold-fraction") {
+      o->cold_fraction = std::strtod(value("--cold-fraction"), &end);
+    } else if (a == "--cold-reads") {
+      o->cold_read_ratio = std::strtod(value("--cold-reads"), &end);
     } else if (a == "--seed") {
       o->seed = std::strtoull(value("--seed"), &end, 10);
     } else if (a == "--scatter") {
@@ -166,7 +172,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     } else {
       std::fprintf(stderr,
                    "usage: wave-mem-workload [--mib N] [--zipf S] [--seconds T] [--warmup T] "
-                   "[--reads N] [--write-ratio F] [--seed N] [--scatter] [--json PATH] "
+                   "[--reads N] [--write-ratio F] [--cold-fraction F] [--cold-reads F] [--seed N] "
+                   "[--scatter] [--json PATH] "
                    "[--ready-file PATH]\n");
       return false;
     }
@@ -176,7 +183,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     }
   }
   if (o->mib == 0 || o->mib > (1u << 20) || o->zipf_s <= 0 || o->seconds <= 0 || o->reads == 0 ||
-      o->write_ratio < 0 || o->write_ratio > 1) {
+      o->write_ratio < 0 || o->write_ratio > 1 || o->cold_fraction < 0 || o->cold_fraction >= 1 ||
+      o->cold_read_ratio < 0 || o->cold_read_ratio > 1) {
     std::fprintf(stderr, "wave-mem-workload: out-of-range option\n");
     return false;
   }
@@ -205,12 +213,16 @@ int main(int argc, char** argv) {
   for (uint64_t i = 0; i < records; i++)
     Fill(base + i * kWords, i, 0);
 
-  const Zipf zipf(records, o.zipf_s);
-  // Rank -> record: clustered at a fixed offset, or spread by an odd multiplier mod records.
-  const uint64_t offset = records / 8;
-  const uint64_t stride = records > 1 ? (records / 2) | 1 : 1;
+  // The Zipf's keys are the first (1 - cold_fraction) of the records; the rest is cold data a
+  // request reads now and then (cold_read_ratio), uniformly: what a cache's tail looks like.
+  const uint64_t keyed = std::max<uint64_t>(
+      1, static_cast<uint64_t>(static_cast<double>(records) * (1 - o.cold_fraction)));
+  const Zipf zipf(keyed, o.zipf_s);
+  // Rank -> record: clustered at a fixed offset, or spread by an odd multiplier mod keyed.
+  const uint64_t offset = keyed / 8;
+  const uint64_t stride = keyed > 1 ? (keyed / 2) | 1 : 1;
   auto record_of = [&](uint64_t rank) {
-    return o.scatter ? (rank * stride) % records : (rank + offset) % records;
+    return o.scatter ? (rank * stride) % keyed : (rank + offset) % keyed;
   };
 
   if (!o.ready_path.empty()) {
@@ -265,6 +277,13 @@ int main(int argc, char** argv) {
       if (rec[0] != r)
         bad_reads++;
       checksum += rec[2] + rec[kWords / 2] + rec[kWords - 1];
+    }
+    if (keyed < records && rng.Uniform() < o.cold_read_ratio) {
+      const uint64_t r = keyed + rng.Next() % (records - keyed);
+      const uint64_t* rec = base + r * kWords;
+      if (rec[0] != r)
+        bad_reads++;
+      checksum += rec[2] + rec[kWords - 1];
     }
     if (rng.Uniform() < o.write_ratio) {
       const uint64_t r = record_of(zipf.Rank(rng.Uniform()));
