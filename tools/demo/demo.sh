@@ -2,7 +2,8 @@
 # make demo, inside the emulated host (tools/vm/run): loads wave.ko, shows the SmartNIC the
 # host sees, maps its queues with their cache modes, and sends bytes, doorbells and
 # interrupts across the link to wave-nicd and back; then hands the host's scheduling to the
-# FIFO agent that wave-nicd runs on the NIC, beside the same workload under EEVDF.
+# FIFO agent that wave-nicd runs on the NIC, beside the same workload under EEVDF; then hands
+# a memory-bound workload's memory policy to the SOL agent that wave-nicd runs on the NIC.
 #   tools/demo/demo.sh BUILD_DIR
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,6 +57,23 @@ sleep 1.2 # the loader refreshes its statistics twice a second
 "$wavectl" sched stop
 for _ in $(seq 100); do [ "$(cat /sys/kernel/sched_ext/state)" = disabled ] && break; sleep 0.1; done
 echo "  Wave / EEVDF completion time: $(awk "BEGIN{printf \"%.2f\", $wave / $eevdf}") (TCG guest on a 2-core machine: a ratio from one boot, not a hardware figure)"
+
+step "Memory offload: DAMON + BPF collect on the host, the SOL agent in wave-nicd (the NIC) decides, wave-mem-host enacts with process_madvise"
+# A Zipf-keyed record store with a cold tail (75 % of its 128 MiB) and 256 MiB of zram swap as
+# the far tier. DAMON_STAT holds DAMON exclusively on this kernel: it steps aside for the demo.
+[ -w /sys/module/damon_stat/parameters/enabled ] && echo N >/sys/module/damon_stat/parameters/enabled
+swap=
+if modprobe zram num_devices=1 2>/dev/null && echo 256M >/sys/block/zram0/disksize &&
+	mkswap /dev/zram0 >/dev/null 2>&1 && swapon /dev/zram0; then
+	swap=/dev/zram0
+fi
+memwl=("$build/tools/mem-workload/wave-mem-workload" --mib 128 --cold-fraction 0.75 --seconds 15 --warmup 2)
+export WAVE_MEM_HOST_BIN=$build/tools/mem-host/wave-mem-host
+"$wavectl" mem start --policy sol --state-dir /tmp/wave-mem-demo --status-out /tmp/mem-demo.json \
+	-- "${memwl[@]}" --json /tmp/mem-wl.json
+echo "  workload: $(cat /tmp/mem-wl.json)"
+"$wavectl" mem status --state-dir /tmp/wave-mem-demo | sed 's/^/  /'
+[ -n "$swap" ] && swapoff "$swap"
 
 rmmod wave
 step "wave.ko unloaded; demo done"

@@ -34,7 +34,7 @@ constexpr const char* kUsage =
     "  --update-us N          DAMON target update interval (1000000)\n"
     "  --min-regions N        DAMON region bounds (10)\n"
     "  --max-regions N        (1000; at most 4096 reach the NIC per batch)\n"
-    "  --max-reclaim-mib-s N  the agent's page-out budget (0: none)\n"
+    "  --max-reclaim-mib-s N  the agent's page-out budget (32; 0: none)\n"
     "  --deadline-ms N        decisions later than this after collection are void (1000)\n"
     "  --pio                  write batches through the mapping, not the DMA engine\n"
     "  --kill                 start with the kill switch on (no decisions)\n"

@@ -30,7 +30,9 @@ struct DaemonOptions {
   std::vector<std::string> command;  // run this and track it; the daemon ends with it
   std::string state_dir = "/run/wave-mem";
   DamonConfig damon;
-  uint32_t max_reclaim_mib_s = 0;
+  // The agent's page-out budget: a page-out reclaims in the enactor's context (compressing
+  // into zram, writing to swap), so an unbounded one takes a core from the workload.
+  uint32_t max_reclaim_mib_s = 32;
   uint32_t deadline_ms = 1000;
   bool pio = false;
   bool kill = false;
