@@ -135,7 +135,9 @@ void MemService::Run() {
         continue;
       }
     }
-    if (++session_->polls_since_check >= 256 || !StillAttached()) {
+    // The queue table and the info block are re-read every 256 polls and after each sleep,
+    // not on every poll: three MapQueue calls are no cheaper than serving a batch.
+    if (++session_->polls_since_check >= 256) {
       session_->polls_since_check = 0;
       if (!StillAttached()) {
         EndSession("detached");
