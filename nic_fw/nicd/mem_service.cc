@@ -131,7 +131,7 @@ void MemService::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     if (!session_) {
       if (!TryAttach()) {
-        SleepUntilWoken();
+        SleepUntilWoken(config_.detached_sleep);
         continue;
       }
     }
@@ -149,7 +149,7 @@ void MemService::Run() {
       last_work = now;
     } else if (now - last_work > config_.spin) {
       PublishStats();
-      SleepUntilWoken();
+      SleepUntilWoken(config_.max_sleep);
       if (session_ && !StillAttached())
         EndSession("detached");
     }
@@ -158,9 +158,9 @@ void MemService::Run() {
     EndSession("stopping");
 }
 
-void MemService::SleepUntilWoken() {
+void MemService::SleepUntilWoken(std::chrono::milliseconds timeout) {
   pollfd p{wake_fd_.get(), POLLIN, 0};
-  poll(&p, 1, static_cast<int>(config_.max_sleep.count()));
+  poll(&p, 1, static_cast<int>(timeout.count()));
   uint64_t v;
   while (read(wake_fd_.get(), &v, sizeof(v)) == sizeof(v)) {
   }

@@ -79,6 +79,9 @@ struct MemServiceConfig {
   MemDeciderFactory factory;  // required
   std::chrono::microseconds spin{200};
   std::chrono::milliseconds max_sleep{5};
+  // The sleep while no memory link is attached: the host rings the DMA buffer's doorbell when
+  // it attaches one, so this bounds only a missed doorbell (every wave-nicd runs the service).
+  std::chrono::milliseconds detached_sleep{50};
 };
 
 // Summed over every attach.
@@ -131,7 +134,7 @@ class MemService {
                 uint64_t agent_ns);
   bool FlushOutbox();
   void PublishStats();
-  void SleepUntilWoken();
+  void SleepUntilWoken(std::chrono::milliseconds timeout);
 
   wave::Device& device_;
   MemServiceConfig config_;
