@@ -6,6 +6,7 @@
 //   runtime_migrate.cc  moving an actor to the host and back
 #pragma once
 
+#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
@@ -30,6 +31,20 @@
 
 namespace wave::rt {
 
+// A core slot: a runtime core thread's, or an inline core's (inline_core.h) while it is open.
+struct CoreState {
+  CoreGuard guard;
+  std::thread thread;  // a runtime core's; an inline core's caller is signal_to
+  // The thread the watchdog signals for an inline core: the caller of the run in progress.
+  std::atomic<pthread_t> signal_to{};
+  // The core thread's CPU time when the running handler started, 0 when idle. The watchdog
+  // bounds CPU time, not wall time: on this emulation a core thread may be descheduled by
+  // the host (on a real NIC a core is dedicated and the two are the same).
+  std::atomic<uint64_t> busy_since{0};
+  std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
+  std::atomic<ActorId> actor{kNoActorId};
+};
+
 class Runtime::Impl {
  public:
   Impl(const Runtime& owner, RuntimeConfig cfg, const ActorRegistry& registry, ReplySink sink,
@@ -48,6 +63,11 @@ class Runtime::Impl {
   DmoTable& dmo_table() { return table_; }
   void set_tick_hook(std::function<void(const Runtime&)> hook);
 
+  // Inline cores (runtime_inline.cc).
+  std::unique_ptr<InlineCore> open_inline_core();
+  Status run_inline(CoreState& cs, Message& msg, Reply* out);
+  void close_inline_core(CoreState& cs);
+
  private:
   struct ActorRecord {
     ActorSpec spec;
@@ -56,22 +76,23 @@ class Runtime::Impl {
     std::atomic<uint64_t> evictions{0};
     std::atomic<uint64_t> migrations{0};
   };
-  struct CoreState {
-    CoreGuard guard;
-    std::thread thread;
-    // The core thread's CPU time when the running handler started, 0 when idle. The watchdog
-    // bounds CPU time, not wall time: on this emulation a core thread may be descheduled by
-    // the host (on a real NIC a core is dedicated and the two are the same).
-    std::atomic<uint64_t> busy_since{0};
-    std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
-    std::atomic<ActorId> actor{kNoActorId};
-  };
-
   std::shared_ptr<ActorRecord> record(ActorId id) const;
   void core_loop(uint32_t core);
   void run_one(uint32_t core, Message& msg);
+  // The handler call every core slot makes: watchdog-guarded (core_guard.h), timed.
+  struct RunResult {
+    bool evicted;
+    uint64_t exec_ns, end_ns;
+  };
+  RunResult run_handler(CoreState& cs, ActorRecord& rec, ActorContext& ctx, const Message& msg);
+  static void make_reply(const Message& msg, ActorContext& ctx, const RunResult& run, Reply* r);
   void management_loop();
   void watchdog_check();
+  void watchdog_check(CoreState& cs, pthread_t target);
+  // Is some core slot, a runtime core's or an inline one, running the actor now?
+  bool running_on_a_core(ActorId id);
+  // Unblocks the watchdog signal after a jump back from an eviction (the jump kept the mask).
+  void after_eviction(CoreState& cs, ActorRecord& rec);
   void quarantine(ActorId id, Status why);
   void reject(Message&& msg, Status why);
   void deliver(Reply&& r);
@@ -107,6 +128,9 @@ class Runtime::Impl {
   ActorId next_id_ = 1;
 
   std::vector<std::unique_ptr<CoreState>> cores_;
+  // Open inline cores; the watchdog looks at them under the lock, so closing waits for it.
+  std::mutex inline_mu_;
+  std::vector<std::unique_ptr<CoreState>> inline_cores_;
   std::thread mgmt_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> mgmt_stop_{false};
