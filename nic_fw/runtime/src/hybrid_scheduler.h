@@ -55,7 +55,10 @@ class HybridScheduler {
   // The next request for `core`, or nothing. The caller runs it and then calls complete().
   std::optional<Message> next(uint32_t core);
   // Reports that `core` ran `msg` for exec_ns. Updates statistics and group membership.
-  void complete(uint32_t core, const Message& msg, uint64_t exec_ns);
+  // Returns true if it queued requests that waited for the (serial) actor to finish.
+  bool complete(uint32_t core, const Message& msg, uint64_t exec_ns);
+  // The same, at `now` (a time the caller read from this scheduler's clock just before).
+  bool complete_at(uint32_t core, const Message& msg, uint64_t exec_ns, uint64_t now);
 
   // Run to completion on a thread outside the cores (Runtime::open_inline_core): grants `msg`
   // only when a core would take it next and alone: the actor is on the NIC, not quarantined,

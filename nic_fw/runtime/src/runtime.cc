@@ -113,7 +113,7 @@ bool Runtime::Impl::start() {
   return true;
 }
 
-std::shared_ptr<Runtime::Impl::ActorRecord> Runtime::Impl::record(ActorId id) const {
+std::shared_ptr<ActorRecord> Runtime::Impl::record(ActorId id) const {
   std::shared_lock lock(actors_mu_);
   auto it = actors_.find(id);
   return it == actors_.end() ? nullptr : it->second;
@@ -133,6 +133,7 @@ Status Runtime::Impl::create_actor(const ActorSpec& spec, ActorId* out) {
       return Status::kOverCap;
     id = next_id_++;
   }
+  rec->id = id;
   if (table_.create_space(id, spec.mem_cap_bytes) != Status::kOk)
     return Status::kInvalid;
   Status s = table_.dmo_malloc(id, spec.root_bytes, &rec->root);

@@ -77,11 +77,15 @@ void Runtime::Impl::run_one(uint32_t core, Message& msg) {
 }
 
 Runtime::Impl::RunResult Runtime::Impl::run_handler(CoreState& cs, ActorRecord& rec,
-                                                    ActorContext& ctx, const Message& msg) {
-  const uint64_t t0 = clock_.now_ns();
+                                                    ActorContext& ctx, const Message& msg,
+                                                    uint64_t t0) {
+  if (t0 == 0)
+    t0 = clock_.now_ns();
   cs.guard.run_epoch.fetch_add(1, std::memory_order_relaxed);
-  const uint64_t cpu0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-  cs.busy_since.store(cpu0 == 0 ? 1 : cpu0, std::memory_order_release);
+  // Reading this thread's CPU clock is a system call (over a microsecond in a VM, several
+  // times the agent's whole decision): the watchdog stamps the run instead when it first sees
+  // it (watchdog_check), so a run is evicted after at most one tick more than watchdog_ns.
+  cs.busy_since.store(kBusyUnstamped, std::memory_order_release);
   const int jumped = sigsetjmp(cs.guard.jump, 0);
   if (jumped == 0) {
     cs.guard.in_handler.store(true, std::memory_order_relaxed);
@@ -131,10 +135,18 @@ void Runtime::Impl::watchdog_check() {
 }
 
 void Runtime::Impl::watchdog_check(CoreState& cs, pthread_t target) {
-  const uint64_t since = cs.busy_since.load(std::memory_order_acquire);
+  uint64_t since = cs.busy_since.load(std::memory_order_acquire);
   if (since == 0)
     return;
   const uint64_t now = cpu_ns(cs.cpu_clock.load(std::memory_order_acquire));
+  if (since == kBusyUnstamped) {
+    // A run we have not seen yet (or the next one, if it just ended: stamping that one late
+    // only gives it longer). The CAS loses to the run ending, which stores 0.
+    if (now == 0 || now == kBusyUnstamped)
+      return;
+    cs.busy_since.compare_exchange_strong(since, now, std::memory_order_acq_rel);
+    return;
+  }
   if (now < since || now - since <= cfg_.watchdog_ns)
     return;
   const uint64_t epoch = cs.guard.run_epoch.load(std::memory_order_relaxed);

@@ -31,18 +31,33 @@
 
 namespace wave::rt {
 
+// What the runtime keeps of an actor on the NIC besides its DMOs and its scheduler entry.
+struct ActorRecord {
+  ActorId id = kNoActorId;
+  ActorSpec spec;
+  ActorType type;
+  ObjectId root = kNoObjectId;
+  std::atomic<uint64_t> evictions{0};
+  std::atomic<uint64_t> migrations{0};
+};
+
+inline constexpr uint64_t kBusyUnstamped = UINT64_MAX;
+
 // A core slot: a runtime core thread's, or an inline core's (inline_core.h) while it is open.
 struct CoreState {
   CoreGuard guard;
   std::thread thread;  // a runtime core's; an inline core's caller is signal_to
   // The thread the watchdog signals for an inline core: the caller of the run in progress.
   std::atomic<pthread_t> signal_to{};
-  // The core thread's CPU time when the running handler started, 0 when idle. The watchdog
-  // bounds CPU time, not wall time: on this emulation a core thread may be descheduled by
-  // the host (on a real NIC a core is dedicated and the two are the same).
+  // The core thread's CPU time when the watchdog first saw the running handler,
+  // kBusyUnstamped until it has, 0 when idle. The watchdog bounds CPU time, not wall time: on
+  // this emulation a core thread may be descheduled by the host (on a real NIC a core is
+  // dedicated and the two are the same).
   std::atomic<uint64_t> busy_since{0};
   std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
   std::atomic<ActorId> actor{kNoActorId};
+  // An inline core's: the record of the actor it ran last (used by its one caller only).
+  std::shared_ptr<ActorRecord> inline_record;
 };
 
 class Runtime::Impl {
@@ -69,13 +84,6 @@ class Runtime::Impl {
   void close_inline_core(CoreState& cs);
 
  private:
-  struct ActorRecord {
-    ActorSpec spec;
-    ActorType type;
-    ObjectId root = kNoObjectId;
-    std::atomic<uint64_t> evictions{0};
-    std::atomic<uint64_t> migrations{0};
-  };
   std::shared_ptr<ActorRecord> record(ActorId id) const;
   void core_loop(uint32_t core);
   void run_one(uint32_t core, Message& msg);
@@ -84,7 +92,9 @@ class Runtime::Impl {
     bool evicted;
     uint64_t exec_ns, end_ns;
   };
-  RunResult run_handler(CoreState& cs, ActorRecord& rec, ActorContext& ctx, const Message& msg);
+  // `t0`: when the run started, if the caller just read the clock (0: read it here).
+  RunResult run_handler(CoreState& cs, ActorRecord& rec, ActorContext& ctx, const Message& msg,
+                        uint64_t t0 = 0);
   static void make_reply(const Message& msg, ActorContext& ctx, const RunResult& run, Reply* r);
   void management_loop();
   void watchdog_check();

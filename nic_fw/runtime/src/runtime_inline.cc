@@ -43,9 +43,14 @@ void Runtime::Impl::close_inline_core(CoreState& cs) {
 Status Runtime::Impl::run_inline(CoreState& cs, Message& msg, Reply* out) {
   if (stopping_.load(std::memory_order_acquire))
     return Status::kShutdown;
-  std::shared_ptr<ActorRecord> rec = record(msg.dst);
-  if (!rec)
-    return Status::kNoActor;
+  // The record of the last actor run here is kept: ids are never reused, and whether the
+  // actor still exists is the scheduler's claim to say (destroy removes it there first).
+  std::shared_ptr<ActorRecord>& rec = cs.inline_record;
+  if (!rec || rec->id != msg.dst) {
+    rec = record(msg.dst);
+    if (!rec)
+      return Status::kNoActor;
+  }
   cs.actor.store(msg.dst, std::memory_order_release);  // before the claim: destroy_actor
   switch (sched_.claim_inline(msg)) {
     case HybridScheduler::InlineClaim::kClaimed:
@@ -71,16 +76,21 @@ Status Runtime::Impl::run_inline(CoreState& cs, Message& msg, Reply* out) {
   CoreGuard* const outer = current_guard();
   set_current_guard(&cs.guard);
   ActorContext ctx(msg.dst, rec->root, table_, false, &cs.guard);
-  const RunResult run = run_handler(cs, *rec, ctx, msg);
+  // The handler replies into the caller's buffer: a caller that reuses its Reply allocates
+  // nothing per run.
+  ctx.reply_payload().swap(out->payload);
+  ctx.reply_payload().clear();
+  // The run starts when the claim stamped its arrival: one clock read fewer on the hot path.
+  const RunResult run = run_handler(cs, *rec, ctx, msg, msg.arrival_ns);
   set_current_guard(outer);
   cs.actor.store(kNoActorId, std::memory_order_release);
-  sched_.complete(HybridScheduler::kInlineCore, msg, run.exec_ns);
-  // Requests that came for the actor while it ran here were parked for it; complete() put
-  // them in the shared queue, where a sleeping core would find them only at its next tick.
-  if (sched_.has_work())
+  // Requests that came for the actor while it ran here were parked for it; complete() queued
+  // them for the cores, and a sleeping core would find them only at its next tick.
+  if (sched_.complete_at(HybridScheduler::kInlineCore, msg, run.exec_ns, run.end_ns))
     wake_cores();
   replies_.fetch_add(1, std::memory_order_relaxed);
-  *out = Reply{};
+  out->on_host = false;
+  out->payload.clear();
   make_reply(msg, ctx, run, out);
   return Status::kOk;
 }
