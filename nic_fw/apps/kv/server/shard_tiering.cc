@@ -65,7 +65,8 @@ ShardTiering::ShardTiering(HostStorage& storage, std::vector<rt::ActorId> shards
       parked_(shards_.size()),
       freezing_(shards_.size(), 0),
       retry_after_ns_(shards_.size(), 0),
-      backoff_ns_(shards_.size(), 0) {}
+      backoff_ns_(shards_.size(), 0),
+      refetch_(shards_.size()) {}
 
 ShardTiering::~ShardTiering() {
   std::unique_lock lock(shared_->mu);
@@ -80,13 +81,16 @@ size_t ShardTiering::ShardIndex(rt::ActorId actor) const {
 
 uint64_t ShardTiering::PostTierOp(size_t shard, Kind kind, KvOp&& op, std::string key) {
   uint64_t id;
+  std::vector<std::byte> payload = EncodeOp(op);
   {
     std::lock_guard lock(mu_);
     id = kTierIds | next_id_++;
-    outstanding_[id] = Outstanding{kind, shard, std::move(key)};
+    outstanding_[id] =
+        Outstanding{kind, shard, std::move(key),
+                    kind == Kind::kFetched ? std::make_shared<const KvOp>(std::move(op)) : nullptr};
   }
   rt::Status s = post_(rt::Message{
-      .request_id = id, .dst = shards_[shard], .kind = kKvOpKind, .payload = EncodeOp(op)});
+      .request_id = id, .dst = shards_[shard], .kind = kKvOpKind, .payload = std::move(payload)});
   if (s != rt::Status::kOk)
     OnReply(rt::Reply{.request_id = id, .actor = shards_[shard], .status = s});
   return id;
@@ -164,9 +168,16 @@ void ShardTiering::OnReply(rt::Reply&& reply) {
         OnFrozen(o.shard, reply);
         return;
       case Kind::kFlushDone: {
+        std::vector<KvOp> again;
         {
           std::lock_guard lock(mu_);
           freezing_[o.shard] = 0;
+          again.swap(refetch_[o.shard]);
+          stats_.refetches += again.size();
+        }
+        for (KvOp& op : again) {
+          std::string key = op.key;
+          PostTierOp(o.shard, Kind::kFetched, std::move(op), std::move(key));
         }
         if (flush_listener_)
           flush_listener_(o.shard);
@@ -317,8 +328,18 @@ void ShardTiering::AnswerFromHost(size_t shard, uint64_t request_id, std::string
 void ShardTiering::OnFetchedReply(const Outstanding& o, const rt::Reply& reply) {
   KvResult r;
   std::vector<ParkedResult> results;
-  if (reply.status != rt::Status::kOk || !DecodeResult(reply.payload, &r) ||
-      r.code != KvResultCode::kOk || !DecodeParkedResults(r.value, &results)) {
+  const bool decoded = reply.status == rt::Status::kOk && DecodeResult(reply.payload, &r);
+  if (decoded && r.code == KvResultCode::kStalled && o.fetched) {
+    // Committed writes wait on the key and the answer found no room: again after a flush.
+    {
+      std::lock_guard lock(mu_);
+      refetch_[o.shard].push_back(*o.fetched);
+    }
+    if (r.wants_flush)
+      RequestFreeze(o.shard);
+    return;
+  }
+  if (!decoded || r.code != KvResultCode::kOk || !DecodeParkedResults(r.value, &results)) {
     FailParked(o.shard, o.key);
     return;
   }
@@ -385,6 +406,7 @@ std::string ShardTiering::StatLines() const {
   AppendStat(&out, "tier.lookup_failures", std::to_string(s.lookup_failures));
   AppendStat(&out, "tier.parked_answered", std::to_string(s.parked_answered));
   AppendStat(&out, "tier.parked_failed", std::to_string(s.parked_failed));
+  AppendStat(&out, "tier.refetches", std::to_string(s.refetches));
   return out;
 }
 

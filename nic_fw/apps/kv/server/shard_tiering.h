@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kv/storage/host_storage.h"
+#include "kv/store/kv_message.h"
 #include "runtime/message.h"
 #include "runtime/status.h"
 
@@ -40,6 +41,7 @@ struct TieringStats {
   uint64_t lookup_failures = 0;
   uint64_t parked_answered = 0;  // parked ops whose results were passed on
   uint64_t parked_failed = 0;    // parked ops answered as failed here
+  uint64_t refetches = 0;        // host answers sent again (no room for them the first time)
 };
 
 class ShardTiering {
@@ -75,7 +77,8 @@ class ShardTiering {
   struct Outstanding {
     Kind kind;
     size_t shard;
-    std::string key;  // kFetched
+    std::string key;                      // kFetched
+    std::shared_ptr<const KvOp> fetched;  // kFetched: the answer, to send again if stalled
   };
   size_t ShardIndex(rt::ActorId actor) const;
   void RequestFreeze(size_t shard);
@@ -86,7 +89,7 @@ class ShardTiering {
   void OnFetchedReply(const Outstanding& o, const rt::Reply& reply);
   // Answers every op still parked on `key` of `shard` as failed.
   void FailParked(size_t shard, const std::string& key);
-  uint64_t PostTierOp(size_t shard, Kind kind, struct KvOp&& op, std::string key = {});
+  uint64_t PostTierOp(size_t shard, Kind kind, KvOp&& op, std::string key = {});
 
   HostStorage& storage_;
   std::vector<rt::ActorId> shards_;
@@ -106,6 +109,9 @@ class ShardTiering {
   std::vector<uint8_t> freezing_;
   std::vector<uint64_t> retry_after_ns_;  // a shard whose flush failed waits before the next
   std::vector<uint64_t> backoff_ns_;
+  // Answers a shard had no room for while committed writes waited on their keys; sent again
+  // when the shard's next flush finishes.
+  std::vector<std::vector<KvOp>> refetch_;
   TieringStats stats_;
   std::function<void(size_t shard)> flush_listener_;
   // Start's wait for the shards' acknowledgements.

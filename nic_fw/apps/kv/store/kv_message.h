@@ -81,7 +81,8 @@ enum class KvResultCode : uint8_t {
   // A replicated write the shard could not take yet (no room until a flush lands), or one
   // behind such a write: nothing changed, and the server posts it again later, in op order.
   // A committed write is never refused for this replica's own memory state: the replicas
-  // must all apply it.
+  // must all apply it. To kFetched: the host's answer found no room while committed writes
+  // wait on the key; they stay parked, and the server sends the answer again after a flush.
   kStalled,
 };
 

@@ -159,6 +159,9 @@ class Memtable {
   // No room to park `op` on a new placeholder: a plain get goes to the host unparked
   // (kParked, number 2), anything else is refused (kOutOfMemory). Returns true.
   bool LookUpWithoutParking(const KvOp& op, KvResult* r);
+  // A kFetched whose answer found no room while committed writes wait on the key: puts the
+  // parked ops back on its placeholder (the caller answers kStalled; the server resends).
+  bool KeepParked(const std::string& key, uint64_t hash, std::span<const std::byte> list);
   bool ListAppend(rt::ObjectId id, ItemHeader* item);
   bool ListRemove(rt::ObjectId id, const ItemHeader& item);
   bool Clean(const ItemHeader& item) const {

@@ -29,6 +29,30 @@ struct ParkedEntry {
   uint32_t reserved;
 };
 
+// Whether a parked-op list (ParkedHeader, then ParkedEntry + encoded op each) holds a
+// replicated write. A list that does not decode counts as one (the safe answer: keep it).
+bool HasReplicatedWrite(std::span<const std::byte> list) {
+  ParkedHeader ph{};
+  if (list.size() < sizeof(ph))
+    return false;
+  std::memcpy(&ph, list.data(), sizeof(ph));
+  size_t at = sizeof(ph);
+  for (uint32_t i = 0; i < ph.count; ++i) {
+    ParkedEntry e;
+    if (at + sizeof(e) > list.size())
+      return true;
+    std::memcpy(&e, list.data() + at, sizeof(e));
+    at += sizeof(e);
+    KvOp parked;
+    if (e.len > list.size() - at || !DecodeOp(list.subspan(at, e.len), &parked))
+      return true;
+    if (parked.op_number != 0)
+      return true;
+    at += e.len;
+  }
+  return false;
+}
+
 bool NeedsOldState(KvOpCode code) {
   return code != KvOpCode::kSet;
 }
@@ -291,6 +315,19 @@ bool Memtable::Park(const Found& placeholder, const KvOp& op, uint64_t request_i
   return true;
 }
 
+bool Memtable::KeepParked(const std::string& key, uint64_t hash, std::span<const std::byte> list) {
+  // The install may have evicted items of the placeholder's chain: look it up again.
+  Found f;
+  if (!Find(key, hash, &f) || !f.placeholder())
+    return false;
+  rt::ObjectId id = rt::kNoObjectId;
+  // The list's own bytes were freed just before the install: they are there to take back.
+  if (!list.empty() && (ctx_.dmo_malloc(list.size(), &id) != rt::Status::kOk ||
+                        ctx_.dmo_write(id, 0, list) != rt::Status::kOk))
+    return false;
+  return ctx_.store(f.id, offsetof(ItemHeader, parked), id) == rt::Status::kOk;
+}
+
 KvResult Memtable::Fetched(const KvOp& op, uint64_t hash) {
   KvResult r;
   Found f;
@@ -325,6 +362,17 @@ KvResult Memtable::Fetched(const KvOp& op, uint64_t hash) {
     cas_override_ = 0;
     if (found)
       ++header_.stats.host_hits;
+  }
+  if (installed.code == KvResultCode::kOutOfMemory && HasReplicatedWrite(list) &&
+      (header_.stats.dirty_bytes > 0 || header_.inflight_gen != 0)) {
+    // Committed writes wait on this key: failing them here would make this replica differ
+    // from the others. They stay parked (and the covered op stays behind them) until a flush
+    // makes room; the server sends the answer again then.
+    if (!KeepParked(op.key, hash, list))
+      return r;
+    oom_with_dirty_ = true;
+    r.code = KvResultCode::kStalled;
+    return r;
   }
 
   std::vector<ParkedResult> results;

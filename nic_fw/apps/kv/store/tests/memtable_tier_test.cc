@@ -102,6 +102,16 @@ class TieredShard {
   std::vector<ParkedResult> Resolve() {
     const std::string key = pending_.front();
     pending_.erase(pending_.begin());
+    KvResult r = Fetch(key);
+    EXPECT_EQ(r.code, KvResultCode::kOk);
+    std::vector<ParkedResult> results;
+    EXPECT_TRUE(DecodeParkedResults(r.value, &results));
+    if (r.wants_flush)
+      Flush();
+    return results;
+  }
+  // Brings the host's answer for `key` to the shard (the kFetched op); its raw result.
+  KvResult Fetch(const std::string& key) {
     auto found = host_->Lookup(kShard, key, *now_);
     EXPECT_TRUE(found.ok());
     KvOp fetched{.code = KvOpCode::kFetched, .key = key};
@@ -112,13 +122,7 @@ class TieredShard {
       fetched.exptime = static_cast<int64_t>((*found)->exptime);
       fetched.cas_unique = (*found)->cas;
     }
-    KvResult r = shard_.Run(fetched);
-    EXPECT_EQ(r.code, KvResultCode::kOk);
-    std::vector<ParkedResult> results;
-    EXPECT_TRUE(DecodeParkedResults(r.value, &results));
-    if (r.wants_flush)
-      Flush();
-    return results;
+    return shard_.Run(fetched);
   }
   bool has_pending() const { return !pending_.empty(); }
   size_t pending() const { return pending_.size(); }
@@ -425,6 +429,59 @@ TEST(MemtableTier, ReplicatedWritesWaitForRoomInOpOrder) {
     t.Flush();
   }
   EXPECT_EQ(t.Stats().covered_op, stalled + 2);
+}
+
+// A committed write parked on a key must not fail because the host's value finds no room:
+// the answer is refused (kStalled), the write stays parked, and goes in once a flush made room.
+TEST(MemtableTier, AParkedCommittedWriteWaitsForRoomForTheHostsValue) {
+  int64_t now = 1'700'000'000;
+  TieredShard t(48 << 10, &now);
+  const std::string big(4000, 'b');
+  ASSERT_EQ(t.Run({.code = KvOpCode::kSet, .op_number = 1, .key = "n", .value = big}, 1).code,
+            KvResultCode::kStored);
+  // Others push "n" out to the host (flushed, then evicted as clean).
+  uint64_t op = 2;
+  for (; t.Stats().evicted == 0 || t.Stats().dirty_bytes != 0; ++op) {
+    ASSERT_LT(op, 2000u);
+    t.Run({.code = KvOpCode::kSet,
+           .op_number = op,
+           .key = "f" + std::to_string(op),
+           .value = std::string(300, 'f')},
+          2);
+    t.Flush();
+  }
+  t.AutoFlush(false);
+  KvResult parked =
+      t.Run({.code = KvOpCode::kAppend, .op_number = op, .key = "n", .value = "+tail"}, 100);
+  if (parked.code != KvResultCode::kParked)
+    GTEST_SKIP() << "n was not evicted";
+  const uint64_t parked_op = op++;
+  // Dirty writes fill the shard: nothing is clean, so nothing can be evicted for the answer.
+  for (int i = 0; t.Run({.code = KvOpCode::kSet,
+                  .key = "d" + std::to_string(i),
+                  .value = std::string(300, 'd')},
+                        3)
+                      .code == KvResultCode::kStored;
+       ++i)
+    ASSERT_LT(i, 2000);
+  KvResult first = t.Fetch("n");
+  EXPECT_EQ(first.code, KvResultCode::kStalled);
+  EXPECT_TRUE(first.wants_flush);
+  // The parked write holds the covered op back.
+  for (int i = 0; t.Stats().dirty_bytes != 0; ++i) {
+    ASSERT_LT(i, 50);
+    t.Flush();
+  }
+  EXPECT_LT(t.Stats().covered_op, parked_op);
+  // After the flush there is room: the answer goes in and the write runs on the host's value.
+  KvResult second = t.Fetch("n");
+  ASSERT_EQ(second.code, KvResultCode::kOk);
+  std::vector<ParkedResult> results;
+  ASSERT_TRUE(DecodeParkedResults(second.value, &results));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].request_id, 100u);
+  EXPECT_EQ(results[0].result.code, KvResultCode::kStored);
+  EXPECT_EQ(t.Run({.code = KvOpCode::kGet, .key = "n"}, 0).value, big + "+tail");
 }
 
 }  // namespace
