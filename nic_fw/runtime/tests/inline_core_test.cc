@@ -289,14 +289,25 @@ TEST(InlineCore, MigratedActorIsRefusedAndItsRequestsFollowIt) {
   ASSERT_EQ(nic.create_actor({.type = "probe", .name = "probe"}, &id), Status::kOk);
   auto core = nic.open_inline_core();
   ASSERT_TRUE(core);
-  // Inline runs on one thread while another moves the actor to the host and back.
+  // Inline runs on one thread while another moves the actor to the host and back. Like the
+  // link's pump (one request in flight), a refused request is posted and answered before the
+  // next is tried: a caller that kept trying while its posts waited would be refused for as
+  // long as they did, and one that posted every refusal at once outran the cores without
+  // bound (hundreds of thousands of requests, the replay of each trip growing with them).
   std::atomic<bool> stop{false};
+  std::atomic<uint64_t> inline_runs{0};
   uint64_t posted = 0;
   std::map<uint64_t, uint64_t> inline_ran;
   std::thread mover([&] {
     for (int i = 0; i < 3; ++i) {
       EXPECT_EQ(nic.migrate_to_host(id), Status::kOk);
       EXPECT_EQ(nic.migrate_from_host(id), Status::kOk);
+      // Back on the NIC, the caller's thread runs it again before the next trip.
+      const uint64_t before = inline_runs.load();
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (inline_runs.load() == before && std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+      EXPECT_GT(inline_runs.load(), before) << "no inline run after trip " << i;
     }
     stop = true;
   });
@@ -307,10 +318,12 @@ TEST(InlineCore, MigratedActorIsRefusedAndItsRequestsFollowIt) {
     const Status s = core->run(m, &r);
     if (s == Status::kOk) {
       inline_ran[i] = u64_of(r.payload);
+      inline_runs.fetch_add(1);
     } else {
       ASSERT_EQ(s, Status::kBusy);
       nic.post(std::move(m));
       ++posted;
+      ASSERT_TRUE(replies.wait_for(posted)) << "request " << i;
     }
   }
   mover.join();
