@@ -82,10 +82,8 @@ Runtime::Impl::RunResult Runtime::Impl::run_handler(CoreState& cs, ActorRecord& 
   if (t0 == 0)
     t0 = clock_.now_ns();
   cs.guard.run_epoch.fetch_add(1, std::memory_order_relaxed);
-  // Reading this thread's CPU clock is a system call (over a microsecond in a VM, several
-  // times the agent's whole decision): the watchdog stamps the run instead when it first sees
-  // it (watchdog_check), so a run is evicted after at most one tick more than watchdog_ns.
-  cs.busy_since.store(kBusyUnstamped, std::memory_order_release);
+  // No clock read for the watchdog: it notes the run's start itself (watchdog_check).
+  cs.busy.store(true, std::memory_order_release);
   const int jumped = sigsetjmp(cs.guard.jump, 0);
   if (jumped == 0) {
     cs.guard.in_handler.store(true, std::memory_order_relaxed);
@@ -95,7 +93,7 @@ Runtime::Impl::RunResult Runtime::Impl::run_handler(CoreState& cs, ActorRecord& 
     after_eviction(cs, rec);
   }
   const uint64_t t1 = clock_.now_ns();
-  cs.busy_since.store(0, std::memory_order_release);
+  cs.busy.store(false, std::memory_order_release);
   return RunResult{jumped != 0, t1 > t0 ? t1 - t0 : 0, t1};
 }
 
@@ -135,21 +133,23 @@ void Runtime::Impl::watchdog_check() {
 }
 
 void Runtime::Impl::watchdog_check(CoreState& cs, pthread_t target) {
-  uint64_t since = cs.busy_since.load(std::memory_order_acquire);
-  if (since == 0)
+  if (!cs.busy.load(std::memory_order_acquire))
     return;
+  // Read after `busy`: the epoch of the run that set it, or of a later one.
+  const uint64_t epoch = cs.guard.run_epoch.load(std::memory_order_relaxed);
   const uint64_t now = cpu_ns(cs.cpu_clock.load(std::memory_order_acquire));
-  if (since == kBusyUnstamped) {
-    // A run we have not seen yet (or the next one, if it just ended: stamping that one late
-    // only gives it longer). The CAS loses to the run ending, which stores 0.
-    if (now == 0 || now == kBusyUnstamped)
-      return;
-    cs.busy_since.compare_exchange_strong(since, now, std::memory_order_acq_rel);
+  if (now == 0)
+    return;
+  if (epoch != cs.watched_epoch) {
+    // A run not seen yet: its CPU time counts from here, so it is evicted at most one tick
+    // after watchdog_ns. Had it ended, and the next begun, since we read the epoch, the next
+    // is taken for new at the next tick: a stamp only ever comes late, never early.
+    cs.watched_epoch = epoch;
+    cs.watched_since_cpu = now;
     return;
   }
-  if (now < since || now - since <= cfg_.watchdog_ns)
+  if (now < cs.watched_since_cpu || now - cs.watched_since_cpu <= cfg_.watchdog_ns)
     return;
-  const uint64_t epoch = cs.guard.run_epoch.load(std::memory_order_relaxed);
   if (cs.guard.evict_epoch.load(std::memory_order_relaxed) == epoch)
     return;  // signalled
   const ActorId victim = cs.actor.load(std::memory_order_acquire);

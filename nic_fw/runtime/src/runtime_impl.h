@@ -41,23 +41,29 @@ struct ActorRecord {
   std::atomic<uint64_t> migrations{0};
 };
 
-inline constexpr uint64_t kBusyUnstamped = UINT64_MAX;
-
 // A core slot: a runtime core thread's, or an inline core's (inline_core.h) while it is open.
 struct CoreState {
   CoreGuard guard;
   std::thread thread;  // a runtime core's; an inline core's caller is signal_to
   // The thread the watchdog signals for an inline core: the caller of the run in progress.
   std::atomic<pthread_t> signal_to{};
-  // The core thread's CPU time when the watchdog first saw the running handler,
-  // kBusyUnstamped until it has, 0 when idle. The watchdog bounds CPU time, not wall time: on
-  // this emulation a core thread may be descheduled by the host (on a real NIC a core is
-  // dedicated and the two are the same).
-  std::atomic<uint64_t> busy_since{0};
+  // True while a handler runs in this slot (guard.run_epoch names the run). The watchdog bounds
+  // CPU time, not wall time: on this emulation a core thread may be descheduled by the host (on
+  // a real NIC a core is dedicated and the two are the same).
+  std::atomic<bool> busy{false};
   std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
   std::atomic<ActorId> actor{kNoActorId};
   // An inline core's: the record of the actor it ran last (used by its one caller only).
   std::shared_ptr<ActorRecord> inline_record;
+  // The watchdog's own (management thread only): the run it saw last (its run_epoch) and the
+  // slot thread's CPU time when it first saw it. Reading the thread CPU clock is a system call
+  // (over a microsecond in a VM, several times the agent's whole decision), so the run does
+  // not stamp its start; the watchdog does, at its first sight of the run. The stamp is kept
+  // here under the run's epoch rather than stored into the slot: a stamp read for one run and
+  // stored late (the management thread preempted in between) could otherwise land on a later
+  // run of the same slot, with a CPU time from before that run began, and evict it early.
+  uint64_t watched_epoch = 0;
+  uint64_t watched_since_cpu = 0;
 };
 
 class Runtime::Impl {
