@@ -73,10 +73,11 @@ int RunNicd(const Options& options) {
   if (!options.runtime_config.empty() || !options.runtime_settings.empty() || agent_actor ||
       !options.kv_spec.empty() || !options.runtime_host.empty()) {
     std::string why;
-    // The agent's core polls while the link is busy, like the thread mode's loop (a wake-up
-    // costs more than a decision); --runtime core_spin_us=N overrides it.
+    // In the hand-over mode the agent's core polls while the link is busy, like the thread
+    // mode's loop (a wake-up costs more than a decision); --runtime core_spin_us=N overrides
+    // it. Run to completion needs no spinning core: the link's poller runs the agent.
     std::vector<std::string> settings;
-    if (agent_actor)
+    if (agent_actor && options.sched_handoff)
       settings.push_back("core_spin_us=" + std::to_string(SchedServiceConfig{}.spin.count()));
     settings.insert(settings.end(), options.runtime_settings.begin(),
                     options.runtime_settings.end());
@@ -107,6 +108,7 @@ int RunNicd(const Options& options) {
     SchedServiceConfig sched_config;
     sched_config.mode = agent_actor ? SchedAgentMode::kActor : SchedAgentMode::kThread;
     sched_config.runtime = runtime.get();
+    sched_config.pump.run_inline = !options.sched_handoff;
     sched = std::make_unique<SchedService>(control_plane, transport->bar(), sched_config);
     if (std::string why; !sched->Start(&why)) {
       runtime.reset();

@@ -31,11 +31,13 @@ const char* Usage() {
          "  --runtime-config FILE  start the actor runtime with this config (runtime_config.h)\n"
          "  --runtime KEY=VALUE  one runtime setting, e.g. cores=2 or 'actor=counter hits';\n"
          "                       repeatable, applied after the file\n"
-         "  --sched-agent actor|thread|off  run the scheduling agent (FIFO/Shinjuku, as the\n"
-         "                       host's scheduling link asks): as a pinned actor of the\n"
-         "                       runtime fed by the link's poller (actor, or on: the default;\n"
-         "                       starts the runtime with one core if no --runtime flag did),\n"
-         "                       or in a polling thread of its own (thread)\n"
+         "  --sched-agent actor|handoff|thread|off  run the scheduling agent (FIFO/Shinjuku,\n"
+         "                       as the host's scheduling link asks): as a pinned actor of\n"
+         "                       the runtime whose handler the link's poller runs itself\n"
+         "                       (actor, or on: the default; starts the runtime with one core\n"
+         "                       if no --runtime flag did), the same actor run by a runtime\n"
+         "                       core the poller hands each batch to (handoff), or in a\n"
+         "                       polling thread of its own (thread)\n"
          "  --mem-agent on|off   serve the host's memory link (the memory agent of\n"
          "                       nic_fw/policies/mem: age or sol, as the host asks; on)\n"
          "  --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]  serve the key-value store\n"
@@ -163,12 +165,14 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       if (!take_value()) {
         return ParseResult::kError;
       }
-      if (value != "on" && value != "off" && value != "actor" && value != "thread") {
-        *error = "--sched-agent: '" + value + "' is not actor, thread, on or off";
+      if (value != "on" && value != "off" && value != "actor" && value != "handoff" &&
+          value != "thread") {
+        *error = "--sched-agent: '" + value + "' is not actor, handoff, thread, on or off";
         return ParseResult::kError;
       }
       opts.sched_agent = value != "off";
       opts.sched_thread = value == "thread";
+      opts.sched_handoff = value == "handoff";
     } else if (name == "--mem-agent") {
       if (!take_value()) {
         return ParseResult::kError;

@@ -23,10 +23,13 @@ struct Options {
   std::string runtime_config;                 // --runtime-config FILE
   std::vector<std::string> runtime_settings;  // --runtime KEY=VALUE, repeatable
   std::string runtime_host;                   // --runtime-host PATH: the host runtime's link
-  // --sched-agent actor|thread|off (on = actor): the scheduling agent (sched_service.h) as an
-  // actor of the runtime (which then starts even without runtime flags) or in its own thread.
+  // --sched-agent actor|handoff|thread|off (on = actor): the scheduling agent
+  // (sched_service.h) as an actor of the runtime (which then starts even without runtime
+  // flags) that the link's poller runs itself (actor) or hands each batch to a runtime core
+  // for (handoff), or in its own thread (thread).
   bool sched_agent = true;
   bool sched_thread = false;
+  bool sched_handoff = false;
   // --mem-agent on|off: the memory agent (mem_service.h) on the host's memory link.
   bool mem_agent = true;
   // --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]: the key-value store (nic_fw/apps/kv) on

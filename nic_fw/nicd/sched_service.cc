@@ -112,6 +112,8 @@ void AddPump(agents::LinkActorPumpStats* sum, const agents::LinkActorPumpStats& 
   sum->requests += s.requests;
   sum->replies += s.replies;
   sum->failed += s.failed;
+  sum->inline_runs += s.inline_runs;
+  sum->handed_over += s.handed_over;
   sum->bad_replies += s.bad_replies;
   sum->bad_cpu += s.bad_cpu;
   sum->decisions += s.decisions;
@@ -366,7 +368,9 @@ bool SchedService::TryAttach() {
                "epoch %llu, %s\n",
                static_cast<unsigned long long>(gen), PolicyName(policy), cfg.nr_cpus, s->msg_id,
                s->dec_id, static_cast<unsigned long long>(cfg.epoch),
-               s->actor_pump ? "runtime actor" : "polling thread");
+               !s->actor_pump            ? "polling thread"
+               : config_.pump.run_inline ? "runtime actor, run by the link's poller"
+                                         : "runtime actor, handed to a runtime core");
   session_ = std::move(s);
   return true;
 }
@@ -453,12 +457,14 @@ void SchedService::LogTotals() const {
         stderr,
         "wave-nicd: sched agent actor: requests=%llu replies=%llu failed=%llu "
         "bad_replies=%llu mailbox_full=%llu ring_waits=%llu spins_won=%llu "
-        "reschedules=%llu actor_failures=%llu\n",
+        "reschedules=%llu inline_runs=%llu handed_over=%llu actor_failures=%llu\n",
         static_cast<unsigned long long>(p.requests), static_cast<unsigned long long>(p.replies),
         static_cast<unsigned long long>(p.failed), static_cast<unsigned long long>(p.bad_replies),
         static_cast<unsigned long long>(p.mailbox_full),
         static_cast<unsigned long long>(p.ring_waits), static_cast<unsigned long long>(p.spins_won),
         static_cast<unsigned long long>(p.reschedules),
+        static_cast<unsigned long long>(p.inline_runs),
+        static_cast<unsigned long long>(p.handed_over),
         static_cast<unsigned long long>(totals_.actor_failures));
   }
 }

@@ -84,18 +84,22 @@ TEST(ParseOptions, SchedAgentModes) {
   Options o;
   std::string err;
   ASSERT_EQ(Parse({"--socket", "/tmp/s"}, &o, &err), ParseResult::kOk) << err;
-  EXPECT_TRUE(o.sched_agent);  // default: the agent as an actor of the runtime
+  // Default: the agent as an actor of the runtime, run to completion by the link's poller.
+  EXPECT_TRUE(o.sched_agent);
   EXPECT_FALSE(o.sched_thread);
+  EXPECT_FALSE(o.sched_handoff);
   for (const char* mode : {"actor", "on"}) {
     ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent", mode}, &o, &err), ParseResult::kOk);
-    EXPECT_TRUE(o.sched_agent && !o.sched_thread) << mode;
+    EXPECT_TRUE(o.sched_agent && !o.sched_thread && !o.sched_handoff) << mode;
   }
+  ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=handoff"}, &o, &err), ParseResult::kOk);
+  EXPECT_TRUE(o.sched_agent && !o.sched_thread && o.sched_handoff);
   ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=thread"}, &o, &err), ParseResult::kOk);
   EXPECT_TRUE(o.sched_agent && o.sched_thread);
   ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=off"}, &o, &err), ParseResult::kOk);
   EXPECT_FALSE(o.sched_agent);
   EXPECT_EQ(Parse({"--socket", "/tmp/s", "--sched-agent=fast"}, &o, &err), ParseResult::kError);
-  EXPECT_NE(err.find("actor, thread"), std::string::npos) << err;
+  EXPECT_NE(err.find("actor, handoff, thread"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -53,4 +53,8 @@ void set_current_guard(CoreGuard* g) {
   tls_guard = g;
 }
 
+CoreGuard* current_guard() {
+  return tls_guard;
+}
+
 }  // namespace wave::rt

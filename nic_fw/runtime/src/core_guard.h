@@ -32,5 +32,6 @@ struct CoreGuard {
 int install_watchdog_signal();
 // The guard of the calling core thread (set by the core loop), or null.
 void set_current_guard(CoreGuard* g);
+CoreGuard* current_guard();
 
 }  // namespace wave::rt

@@ -366,9 +366,13 @@ void HybridScheduler::maybe_change_group(Actor& a) {
   }
 }
 
-void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t exec_ns) {
+bool HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t exec_ns) {
+  return complete_at(core_id, msg, exec_ns, clock_.now_ns());
+}
+
+bool HybridScheduler::complete_at(uint32_t core_id, const Message& msg, uint64_t exec_ns,
+                                  uint64_t now) {
   std::lock_guard lock(mu_);
-  const uint64_t now = clock_.now_ns();
   if (core_id < cores_.size())
     cores_[core_id].busy = false;
   const uint64_t latency = now > msg.arrival_ns ? now - msg.arrival_ns : 0;
@@ -377,7 +381,7 @@ void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t ex
   busy_ns_total_ += exec_ns;
   Actor* a = find(msg.dst);
   if (a == nullptr)
-    return;
+    return false;
   if (a->running > 0)
     --a->running;
   a->exec.add(static_cast<double>(exec_ns));
@@ -389,7 +393,7 @@ void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t ex
     a->deficit -= static_cast<int64_t>(exec_ns);
   }
   if (a->quarantined || a->location != ActorLocation::kNic)
-    return;
+    return false;
   const CoreGroup before = a->group;
   maybe_change_group(*a);
   if (before == CoreGroup::kDrr && a->group == CoreGroup::kFcfs && core_id < cores_.size() &&
@@ -400,7 +404,10 @@ void HybridScheduler::complete(uint32_t core_id, const Message& msg, uint64_t ex
     ++a->in_shared_queue;
     shared_queue_.push_front(std::move(a->mailbox.front()));
     a->mailbox.pop_front();
+    return true;
   }
+  // Requests that came while it ran and became DRR work when it moved groups.
+  return a->group == CoreGroup::kDrr && a->in_drr_list;
 }
 
 }  // namespace wave::rt

@@ -31,6 +31,10 @@ namespace wave::rt {
 class HybridScheduler {
  public:
   enum class Enqueued : uint8_t { kQueued, kOutbox, kNoActor, kQuarantined };
+  // What claim_inline decided: kClaimed, or why the request must go through enqueue().
+  enum class InlineClaim : uint8_t { kClaimed, kBusy, kElsewhere, kNoActor, kQuarantined };
+  // The core id complete() is given for a run that claim_inline granted (no core of ours).
+  static constexpr uint32_t kInlineCore = UINT32_MAX;
 
   HybridScheduler(const SchedulerConfig& cfg, const Clock& clock);
   HybridScheduler(const HybridScheduler&) = delete;
@@ -51,7 +55,18 @@ class HybridScheduler {
   // The next request for `core`, or nothing. The caller runs it and then calls complete().
   std::optional<Message> next(uint32_t core);
   // Reports that `core` ran `msg` for exec_ns. Updates statistics and group membership.
-  void complete(uint32_t core, const Message& msg, uint64_t exec_ns);
+  // Returns true if it queued requests that waited for the (serial) actor to finish.
+  bool complete(uint32_t core, const Message& msg, uint64_t exec_ns);
+  // The same, at `now` (a time the caller read from this scheduler's clock just before).
+  bool complete_at(uint32_t core, const Message& msg, uint64_t exec_ns, uint64_t now);
+
+  // Run to completion on a thread outside the cores (Runtime::open_inline_core): grants `msg`
+  // only when a core would take it next and alone: the actor is on the NIC, not quarantined,
+  // in the FCFS group (DRR cores processor-share theirs), has no request waiting anywhere
+  // (order) and, if serial, none running. Then stamps arrival and sequence like enqueue() and
+  // counts the actor running, so cores, migration and destroy see it busy until the caller
+  // reports complete(kInlineCore, msg, exec_ns). Otherwise `msg` is untouched.
+  InlineClaim claim_inline(Message& msg);
 
   // Quarantine: no more dispatch; returns the requests that were waiting.
   std::vector<Message> quarantine(ActorId id);

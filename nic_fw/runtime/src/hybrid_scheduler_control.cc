@@ -186,8 +186,11 @@ double HybridScheduler::nic_latency_mean_ns() const {
 
 void HybridScheduler::sample_idle_tick() {
   std::lock_guard lock(mu_);
-  bool busy =
-      completed_ != completed_at_idle_sample_ || !shared_queue_.empty() || !drr_list_.empty();
+  // Waiting work as has_work() counts it: an actor that migrated (or was quarantined) while
+  // in the DRR list stays there until a DRR core pops it, and a lone core in the FCFS group
+  // never does. Counting that entry kept the NIC "busy" forever: the mean never decayed and
+  // the actor never came back from the host.
+  bool busy = completed_ != completed_at_idle_sample_ || has_work_locked();
   for (const Core& c : cores_)
     busy = busy || c.busy;
   completed_at_idle_sample_ = completed_;

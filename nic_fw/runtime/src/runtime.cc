@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "runtime/inline_core.h"
 #include "runtime_impl.h"
 
 namespace wave::rt {
@@ -44,6 +45,9 @@ Status Runtime::destroy_actor(ActorId id) {
 }
 Status Runtime::post(Message&& msg) {
   return impl_->post(std::move(msg));
+}
+std::unique_ptr<InlineCore> Runtime::open_inline_core() {
+  return impl_->open_inline_core();
 }
 Status Runtime::migrate_to_host(ActorId id, MigrationRecord* rec) {
   return impl_->migrate_to_host(id, rec);
@@ -109,7 +113,7 @@ bool Runtime::Impl::start() {
   return true;
 }
 
-std::shared_ptr<Runtime::Impl::ActorRecord> Runtime::Impl::record(ActorId id) const {
+std::shared_ptr<ActorRecord> Runtime::Impl::record(ActorId id) const {
   std::shared_lock lock(actors_mu_);
   auto it = actors_.find(id);
   return it == actors_.end() ? nullptr : it->second;
@@ -129,6 +133,7 @@ Status Runtime::Impl::create_actor(const ActorSpec& spec, ActorId* out) {
       return Status::kOverCap;
     id = next_id_++;
   }
+  rec->id = id;
   if (table_.create_space(id, spec.mem_cap_bytes) != Status::kOk)
     return Status::kInvalid;
   Status s = table_.dmo_malloc(id, spec.root_bytes, &rec->root);
@@ -157,15 +162,11 @@ Status Runtime::Impl::destroy_actor(ActorId id) {
     return Status::kInvalid;
   for (Message& m : sched_.remove_actor(id))
     reject(std::move(m), Status::kNoActor);
-  // Wait for a core still running it (the watchdog bounds how long).
-  for (;;) {
-    bool busy = false;
-    for (auto& c : cores_)
-      busy |= c->actor.load(std::memory_order_acquire) == id;
-    if (!busy)
-      break;
+  // Wait for a core, or an inline core, still running it (the watchdog bounds how long). An
+  // inline run publishes its actor before it asks the scheduler (runtime_inline.cc), so one
+  // that the scheduler granted before remove_actor is seen here.
+  while (running_on_a_core(id))
     std::this_thread::yield();
-  }
   table_.destroy_space(id);
   std::unique_lock lock(actors_mu_);
   actors_.erase(id);

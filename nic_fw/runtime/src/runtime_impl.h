@@ -6,6 +6,7 @@
 //   runtime_migrate.cc  moving an actor to the host and back
 #pragma once
 
+#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
@@ -30,6 +31,41 @@
 
 namespace wave::rt {
 
+// What the runtime keeps of an actor on the NIC besides its DMOs and its scheduler entry.
+struct ActorRecord {
+  ActorId id = kNoActorId;
+  ActorSpec spec;
+  ActorType type;
+  ObjectId root = kNoObjectId;
+  std::atomic<uint64_t> evictions{0};
+  std::atomic<uint64_t> migrations{0};
+};
+
+// A core slot: a runtime core thread's, or an inline core's (inline_core.h) while it is open.
+struct CoreState {
+  CoreGuard guard;
+  std::thread thread;  // a runtime core's; an inline core's caller is signal_to
+  // The thread the watchdog signals for an inline core: the caller of the run in progress.
+  std::atomic<pthread_t> signal_to{};
+  // True while a handler runs in this slot (guard.run_epoch names the run). The watchdog bounds
+  // CPU time, not wall time: on this emulation a core thread may be descheduled by the host (on
+  // a real NIC a core is dedicated and the two are the same).
+  std::atomic<bool> busy{false};
+  std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
+  std::atomic<ActorId> actor{kNoActorId};
+  // An inline core's: the record of the actor it ran last (used by its one caller only).
+  std::shared_ptr<ActorRecord> inline_record;
+  // The watchdog's own (management thread only): the run it saw last (its run_epoch) and the
+  // slot thread's CPU time when it first saw it. Reading the thread CPU clock is a system call
+  // (over a microsecond in a VM, several times the agent's whole decision), so the run does
+  // not stamp its start; the watchdog does, at its first sight of the run. The stamp is kept
+  // here under the run's epoch rather than stored into the slot: a stamp read for one run and
+  // stored late (the management thread preempted in between) could otherwise land on a later
+  // run of the same slot, with a CPU time from before that run began, and evict it early.
+  uint64_t watched_epoch = 0;
+  uint64_t watched_since_cpu = 0;
+};
+
 class Runtime::Impl {
  public:
   Impl(const Runtime& owner, RuntimeConfig cfg, const ActorRegistry& registry, ReplySink sink,
@@ -48,30 +84,31 @@ class Runtime::Impl {
   DmoTable& dmo_table() { return table_; }
   void set_tick_hook(std::function<void(const Runtime&)> hook);
 
- private:
-  struct ActorRecord {
-    ActorSpec spec;
-    ActorType type;
-    ObjectId root = kNoObjectId;
-    std::atomic<uint64_t> evictions{0};
-    std::atomic<uint64_t> migrations{0};
-  };
-  struct CoreState {
-    CoreGuard guard;
-    std::thread thread;
-    // The core thread's CPU time when the running handler started, 0 when idle. The watchdog
-    // bounds CPU time, not wall time: on this emulation a core thread may be descheduled by
-    // the host (on a real NIC a core is dedicated and the two are the same).
-    std::atomic<uint64_t> busy_since{0};
-    std::atomic<clockid_t> cpu_clock{CLOCK_THREAD_CPUTIME_ID};
-    std::atomic<ActorId> actor{kNoActorId};
-  };
+  // Inline cores (runtime_inline.cc).
+  std::unique_ptr<InlineCore> open_inline_core();
+  Status run_inline(CoreState& cs, Message& msg, Reply* out);
+  void close_inline_core(CoreState& cs);
 
+ private:
   std::shared_ptr<ActorRecord> record(ActorId id) const;
   void core_loop(uint32_t core);
   void run_one(uint32_t core, Message& msg);
+  // The handler call every core slot makes: watchdog-guarded (core_guard.h), timed.
+  struct RunResult {
+    bool evicted;
+    uint64_t exec_ns, end_ns;
+  };
+  // `t0`: when the run started, if the caller just read the clock (0: read it here).
+  RunResult run_handler(CoreState& cs, ActorRecord& rec, ActorContext& ctx, const Message& msg,
+                        uint64_t t0 = 0);
+  static void make_reply(const Message& msg, ActorContext& ctx, const RunResult& run, Reply* r);
   void management_loop();
   void watchdog_check();
+  void watchdog_check(CoreState& cs, pthread_t target);
+  // Is some core slot, a runtime core's or an inline one, running the actor now?
+  bool running_on_a_core(ActorId id);
+  // Unblocks the watchdog signal after a jump back from an eviction (the jump kept the mask).
+  void after_eviction(CoreState& cs, ActorRecord& rec);
   void quarantine(ActorId id, Status why);
   void reject(Message&& msg, Status why);
   void deliver(Reply&& r);
@@ -107,6 +144,9 @@ class Runtime::Impl {
   ActorId next_id_ = 1;
 
   std::vector<std::unique_ptr<CoreState>> cores_;
+  // Open inline cores; the watchdog looks at them under the lock, so closing waits for it.
+  std::mutex inline_mu_;
+  std::vector<std::unique_ptr<CoreState>> inline_cores_;
   std::thread mgmt_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> mgmt_stop_{false};

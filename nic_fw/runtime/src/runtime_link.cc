@@ -174,6 +174,11 @@ void Runtime::Impl::auto_migrate() {
     // load that drove the actor out may still be there. Bring it back only if the NIC could
     // have carried that load over the last window: its own busy time plus the actor's
     // requests at the execution time the actor had here, within kReturnUtilization.
+    // The requests the host has not answered yet count too: the host answers every request
+    // ahead of the pull before it ships the state back (ring order), so whatever arrives for
+    // the actor meanwhile waits on the NIC for all of them. Without them, a host still hundreds
+    // of milliseconds behind looked idle whenever the last window's arrivals dipped below the
+    // limit, and the actor came back to latencies that sent it out again.
     const ActorId back = on_host_.back();
     double exec_ns = 0;
     for (const ActorSchedStats& a : sched_.actor_stats()) {
@@ -181,7 +186,8 @@ void Runtime::Impl::auto_migrate() {
         exec_ns = a.exec_mean_ns;
     }
     const LoadWindow& w = load_window_;
-    const double work = static_cast<double>(w.busy_ns) + static_cast<double>(w.forwarded) * exec_ns;
+    const double host_requests = static_cast<double>(w.forwarded + outstanding_.size());
+    const double work = static_cast<double>(w.busy_ns) + host_requests * exec_ns;
     const double utilization =
         work / (static_cast<double>(w.length_ns) * std::max<uint32_t>(1, cfg_.sched.cores));
     if (utilization < kReturnUtilization && do_migrate_in(back, nullptr) == Status::kOk)

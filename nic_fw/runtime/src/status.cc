@@ -28,6 +28,8 @@ const char* status_name(Status s) {
       return "shutdown";
     case Status::kLinkError:
       return "link-error";
+    case Status::kBusy:
+      return "busy";
   }
   return "unknown";
 }

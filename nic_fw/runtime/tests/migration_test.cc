@@ -231,11 +231,19 @@ TEST_P(Migration, StaysOnTheHostWhileItsLoadPersists) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_EQ(rig.nic->stats().migrations_out, 1u);
   // About a core's worth of work per millisecond (10 x 100 us) for 400 ms: twice what the
-  // return rule allows, and many cooldowns long.
-  for (int ms = 0; ms < 400; ++ms) {
-    for (int i = 0; i < 10; ++i, ++n)
+  // return rule allows, and many cooldowns long. Paced by the clock, not by counting sleeps:
+  // on a loaded machine a 1 ms sleep often takes 2 or 3, which posted half the load or less
+  // and made "the load persists" untrue.
+  const auto load_start = std::chrono::steady_clock::now();
+  const uint64_t load_first = n;
+  for (int64_t ms = 0; ms < 400;) {
+    // 10 requests for each millisecond begun since load_start.
+    for (const uint64_t due = load_first + 10 * static_cast<uint64_t>(ms + 1); n < due; ++n)
       rig.nic->post(Message{.request_id = n, .dst = heavy});
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               load_start)
+             .count();
   }
   EXPECT_EQ(rig.nic->stats().migrations_in, 0u);
   EXPECT_TRUE(rig.host->has_actor(heavy));

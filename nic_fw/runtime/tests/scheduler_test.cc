@@ -324,5 +324,30 @@ TEST(Scheduler, MigrationBuffersInOrderAndReplays) {
   EXPECT_EQ(m->request_id, 99u);
 }
 
+// An actor that leaves for the host from the DRR list stays in it until a DRR core pops it;
+// a lone core in the FCFS group never does. The idle NIC's mean latency must decay anyway, or
+// the actor would never be brought back.
+TEST(Scheduler, IdleTicksDecayTheMeanAfterADrrActorMigrated) {
+  ManualClock clock;
+  SchedulerConfig cfg;
+  cfg.cores = 1;
+  HybridScheduler s(cfg, clock);
+  ASSERT_TRUE(s.add_actor(1, true, false));  // FCFS: keeps the core in the FCFS group
+  ASSERT_TRUE(s.add_actor(2, true, true));   // DRR from the start
+  Message slow = request(1, 1'000, 1);
+  ASSERT_EQ(s.enqueue(slow), HybridScheduler::Enqueued::kQueued);
+  clock.advance(5'000'000);  // answered 5 ms late: the NIC's mean latency is 5 ms
+  ASSERT_TRUE(step(s, clock, 0));
+  Message waiting = request(2, 1'000, 2);
+  ASSERT_EQ(s.enqueue(waiting), HybridScheduler::Enqueued::kQueued);
+  ASSERT_TRUE(s.begin_migration_out(2));
+  EXPECT_FALSE(s.next(0));  // nothing a core could take
+  EXPECT_EQ(s.core_group(0), CoreGroup::kFcfs);
+  const double before = s.nic_latency_mean_ns();
+  for (int tick = 0; tick < 3; ++tick)
+    s.sample_idle_tick();  // the first sees the completion since the last tick, not idle
+  EXPECT_LT(s.nic_latency_mean_ns(), before);
+}
+
 }  // namespace
 }  // namespace wave::rt

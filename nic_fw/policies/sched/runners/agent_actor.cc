@@ -165,13 +165,14 @@ void AgentActors::handle(rt::ActorContext& ctx, const rt::Message& msg) {
     agent.handle(le16toh(hdr[0]), in.subspan(kRecordHdr, len));
     in = in.subspan(kRecordHdr + len);
   }
-  std::vector<std::byte> out;
+  // Built in the context's reply buffer: on an inline core that is the poller's, reused.
+  std::vector<std::byte>& out = ctx.reply_payload();
+  out.clear();
   ReplySink sink(&out);
   agent.schedule(sink);
   // The counters are the actor's state the runtime sees; a failure here means the runtime
   // quarantined us, and the reply says so.
-  rt::Status s = ctx.store(ctx.root(), 0, agent.stats());
-  ctx.reply(out, s);
+  ctx.set_reply_status(ctx.store(ctx.root(), 0, agent.stats()));
 }
 
 void AgentActors::append_message(std::vector<std::byte>* batch, uint16_t type,

@@ -15,6 +15,8 @@ LinkActorPump::LinkActorPump(wave::NicLink& link, rt::Runtime& runtime, rt::Acto
     : link_(link), runtime_(runtime), actor_(actor), cfg_(cfg), sink_(link.decisions(), epoch) {
   cfg_.batch = std::clamp<uint32_t>(cfg_.batch, 1, 64);
   cfg_.mailbox = std::max<uint32_t>(cfg_.mailbox, 1);
+  if (cfg_.run_inline)
+    inline_ = runtime.open_inline_core();
 }
 
 void LinkActorPump::on_reply(rt::Reply&& r) {
@@ -42,9 +44,10 @@ uint32_t LinkActorPump::poll_once() {
       stats_.reschedules++;
     last_reply_records_ = 0;
     if (n != 0 || reschedule) {
-      rt::Message req;
+      rt::Message& req = next_;
       req.dst = actor_;
       req.request_id = ++posted_;
+      req.payload.clear();
       req.payload.reserve(n * (4 + sizeof(wave_task_event)));
       for (uint32_t i = 0; i < n; i++) {
         const wave::Message& m = msgs[i];
@@ -54,8 +57,7 @@ uint32_t LinkActorPump::poll_once() {
       }
       stats_.messages += n;
       stats_.requests++;
-      // A refused post is still answered (with its error) through on_reply.
-      runtime_.post(std::move(req));
+      submit();
     }
   }
   if (in_flight() == 0)
@@ -81,6 +83,26 @@ uint32_t LinkActorPump::poll_once() {
   }
   flush_backlog();
   return n;
+}
+
+void LinkActorPump::submit() {
+  if (inline_ != nullptr && inline_->run(next_, &reply_) == rt::Status::kOk) {
+    stats_.inline_runs++;
+    // Every earlier reply is applied already (the runtime refuses an inline run while an
+    // earlier request waits or runs), unless one is still on its way through on_reply.
+    if (reply_.request_id == applied_ + 1) {
+      applied_++;
+      apply(reply_);
+    } else {
+      on_reply(std::move(reply_));
+      reply_ = rt::Reply{};
+    }
+    return;
+  }
+  stats_.handed_over++;
+  // A refused post is still answered (with its error) through on_reply.
+  runtime_.post(std::move(next_));
+  next_ = rt::Message{};
 }
 
 bool LinkActorPump::drain(std::chrono::milliseconds timeout) {

@@ -11,6 +11,12 @@
 //
 // Replies are applied in request order (by request id), whichever runtime core answered.
 // One thread (the pump's owner) calls poll_once/drain; on_reply may run on any thread.
+//
+// Run to completion (the default, iPipe's model): the polling thread runs the actor's handler
+// itself on an inline core of the runtime (runtime/inline_core.h), with the actor's DMOs,
+// statistics, quarantine and watchdog as on a runtime core, and applies the reply at once.
+// When the runtime refuses (the actor busy on a core, quarantined, gone), the request is
+// posted as in the hand-over mode and its reply comes through on_reply.
 #pragma once
 
 #include <atomic>
@@ -18,9 +24,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "policies/sched/runners/link_agent.h"
+#include "runtime/inline_core.h"
 #include "runtime/runtime.h"
 #include "wave/link.h"
 
@@ -36,6 +44,9 @@ struct LinkActorPumpConfig {
   // How long poll_once spins for the reply of the oldest request in flight before it returns
   // (the agent answers a batch in microseconds; spinning saves a wake-up on the way back).
   std::chrono::nanoseconds reply_spin{std::chrono::microseconds(50)};
+  // Run the handler on the polling thread (true), or hand every request over to a runtime
+  // core through post() (false: wave-nicd --sched-agent handoff).
+  bool run_inline = true;
 };
 
 struct LinkActorPumpStats {
@@ -52,6 +63,8 @@ struct LinkActorPumpStats {
   uint64_t mailbox_full = 0;  // polls that left the ring alone: `mailbox` requests in flight
   uint64_t spins_won = 0;     // replies that arrived while poll_once spun for them
   uint64_t reschedules = 0;   // empty requests: the last reply changed something
+  uint64_t inline_runs = 0;   // requests the polling thread ran itself
+  uint64_t handed_over = 0;   // requests posted to a runtime core (hand-over mode, refusals)
 };
 
 class LinkActorPump {
@@ -82,6 +95,7 @@ class LinkActorPump {
   uint64_t bad_slots() const { return link_.messages().bad_messages(); }
 
  private:
+  void submit();       // runs next_ inline, or posts it
   bool apply_ready();  // applies the next replies in order; true if it applied any
   void apply(const rt::Reply& r);
   void flush_backlog();
@@ -96,6 +110,10 @@ class LinkActorPump {
   std::deque<wave_decision> backlog_;
   uint64_t last_reply_records_ = 0;  // records in the replies applied since the last post
   LinkActorPumpStats stats_;
+  std::unique_ptr<rt::InlineCore> inline_;  // null in the hand-over mode
+  // The request being built and the inline reply: kept, so that their buffers are reused.
+  rt::Message next_;
+  rt::Reply reply_;
 
   std::mutex mu_;  // guards arrived_
   std::map<uint64_t, rt::Reply> arrived_;

@@ -57,7 +57,9 @@ class ActorContext {
     reply_.assign(payload.begin(), payload.end());
     reply_status_ = status;
   }
+  // The reply buffer itself, for a handler that builds its reply in place (no copy).
   std::vector<std::byte>& reply_payload() { return reply_; }
+  void set_reply_status(Status status) { reply_status_ = status; }
   Status reply_status() const { return reply_status_; }
 
  private:

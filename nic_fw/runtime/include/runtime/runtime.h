@@ -3,6 +3,7 @@
 //
 // Threads:
 //   core i       loop { next request from the scheduler; run its handler; reply; complete }
+//   inline       a thread outside the runtime that opened an InlineCore runs handlers itself
 //   management   every tick: watchdog; forward requests of migrated actors; receive replies and
 //                returning state from the host; decide migrations; publish stats.
 // Every request that post() accepts is answered exactly once through the reply sink.
@@ -23,6 +24,7 @@
 namespace wave::rt {
 
 class DmoTable;
+class InlineCore;
 
 enum class ShutdownMode : uint8_t {
   kDrain,   // run every request already accepted, then stop
@@ -49,6 +51,10 @@ class Runtime {
   // Accepts a request; it will be answered exactly once through the sink.
   Status post(Message&& msg);
 
+  // A core slot for the calling (polling) thread to run handlers on itself (inline_core.h);
+  // null before start or after shutdown. Close it before the runtime goes.
+  std::unique_ptr<InlineCore> open_inline_core();
+
   // Moves an actor to the host (or back) now, regardless of load. Blocks until done.
   Status migrate_to_host(ActorId id, MigrationRecord* rec = nullptr);
   Status migrate_from_host(ActorId id, MigrationRecord* rec = nullptr);
@@ -63,6 +69,7 @@ class Runtime {
   void set_tick_hook(std::function<void(const Runtime&)> hook);
 
  private:
+  friend class InlineCore;
   class Impl;  // src/runtime_impl.h: threads, scheduler, object table, host link
   std::unique_ptr<Impl> impl_;
 };

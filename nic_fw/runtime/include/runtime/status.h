@@ -20,6 +20,7 @@ enum class Status : int32_t {
   kEvicted = 14,      // the watchdog stopped the request
   kShutdown = 15,     // the runtime stopped before running the request
   kLinkError = 16,    // the host link failed
+  kBusy = 17,         // an inline run was refused for now (InlineCore::run): post() instead
 };
 
 // True for the codes that count as isolation violations.

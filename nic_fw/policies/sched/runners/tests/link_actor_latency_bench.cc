@@ -1,7 +1,13 @@
 // Decision latency over a libwave shared-memory link, host event to decision in the ring,
-// with the agent in a polling thread (LinkAgent, wave-nicd --sched-agent thread) and as an
-// actor of the NIC runtime fed by the link's poller (LinkActorPump, --sched-agent actor).
-// Both in the same run, alternating rounds, so the machine's noise hits both alike.
+// with the agent in three places:
+//   thread   in a polling thread (LinkAgent, wave-nicd --sched-agent thread)
+//   inline   an actor of the NIC runtime whose handler the link's poller runs itself on an
+//            inline core (LinkActorPump, run to completion: --sched-agent actor, the default)
+//   handoff  the same actor, each batch handed to a runtime core that polls 100 us before it
+//            sleeps (--sched-agent handoff)
+// All three in the same run, in interleaved rounds, so the machine's noise hits them alike.
+// Per round: the p50 of each mode and the ratios inline/thread and handoff/thread; the
+// reported actor_vs_thread_p50 is the median of the rounds' inline/thread ratios.
 //
 // One host CPU, one task: the host sends RUNNABLE, waits for the decision in the ring,
 // reports COMMITTED and BLOCKED, and goes again. The time from the RUNNABLE send to the
@@ -125,7 +131,7 @@ Result thread_mode(const std::string& name, uint32_t iters) {
   return run(*s.host, iters, [&] { pump.poll_once(); });
 }
 
-Result actor_mode(const std::string& name, uint32_t iters, uint64_t core_spin_ns) {
+Result actor_mode(const std::string& name, uint32_t iters, bool run_inline) {
   Side s;
   if (!s.open(name))
     return Result{{}, false};
@@ -134,8 +140,9 @@ Result actor_mode(const std::string& name, uint32_t iters, uint64_t core_spin_ns
   actors.register_types(reg);
   std::atomic<LinkActorPump*> pump_ptr{nullptr};
   rt::RuntimeConfig rc;
-  rc.sched.cores = 1;              // wave-nicd's default runtime
-  rc.core_spin_ns = core_spin_ns;  // wave-nicd: 100 us with the agent actor
+  rc.sched.cores = 1;  // wave-nicd's default runtime
+  // wave-nicd: the hand-over mode's core polls 100 us; run to completion needs no spinning core.
+  rc.core_spin_ns = run_inline ? 0 : 100'000;
   rc.migration = false;
   rt::Runtime runtime(rc, reg, [&](rt::Reply&& r) {
     if (LinkActorPump* p = pump_ptr.load())
@@ -150,17 +157,28 @@ Result actor_mode(const std::string& name, uint32_t iters, uint64_t core_spin_ns
   if (actors.create(runtime, WAVE_SCHED_POLICY_FIFO, "fifo", cfg, ShinjukuConfig{}, &id) !=
       rt::Status::kOk)
     return Result{{}, false};
-  LinkActorPump pump(*s.nic, runtime, id, cfg.epoch);
-  pump_ptr = &pump;
-  Result r = run(*s.host, iters, [&] { pump.poll_once(); });
-  pump.drain(std::chrono::seconds(1));
+  LinkActorPumpConfig pc;
+  pc.run_inline = run_inline;
+  Result r;
+  {
+    LinkActorPump pump(*s.nic, runtime, id, cfg.epoch, pc);
+    pump_ptr = &pump;
+    r = run(*s.host, iters, [&] { pump.poll_once(); });
+    pump.drain(std::chrono::seconds(1));
+    if (run_inline && pump.stats().inline_runs == 0)
+      r.ok = false;  // the mode under test did not run
+    pump_ptr = nullptr;
+  }
   runtime.shutdown(rt::ShutdownMode::kDrain);
-  pump_ptr = nullptr;
   return r;
 }
 
+double median(std::vector<double> v) {
+  return pct(std::move(v), 0.5);
+}
+
 int Main(int argc, char** argv) {
-  uint32_t rounds = 3, iters = 20000;
+  uint32_t rounds = 5, iters = 20000;
   std::string json;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--rounds") == 0)
@@ -170,35 +188,58 @@ int Main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--json") == 0)
       json = argv[i + 1];
   }
-  std::vector<double> th, ac, sl;
+  rounds = std::max<uint32_t>(rounds, 1);
+  std::vector<double> th, in, ho;          // every sample, per mode
+  std::vector<double> in_ratio, ho_ratio;  // per round: p50 of the mode / p50 of thread
+  std::string per_round;
   for (uint32_t k = 0; k < rounds; k++) {
     const std::string base = "sched-lat-" + std::to_string(getpid()) + "-" + std::to_string(k);
-    Result a = thread_mode(base + "t", iters);
-    Result b = actor_mode(base + "a", iters, 100'000);
-    Result c = actor_mode(base + "s", iters, 0);  // the runtime's default: cores sleep at once
-    if (!a.ok || !b.ok || !c.ok) {
+    // Rotate the order, so that no mode always runs first (or right after another).
+    Result res[3];
+    for (uint32_t j = 0; j < 3; j++) {
+      const uint32_t mode = (j + k) % 3;
+      if (mode == 0)
+        res[0] = thread_mode(base + "t", iters);
+      else if (mode == 1)
+        res[1] = actor_mode(base + "i", iters, true);
+      else
+        res[2] = actor_mode(base + "h", iters, false);
+    }
+    if (!res[0].ok || !res[1].ok || !res[2].ok) {
       std::fprintf(stderr, "link_actor_latency_bench: a decision did not come back\n");
       return 1;
     }
-    th.insert(th.end(), a.ns.begin(), a.ns.end());
-    ac.insert(ac.end(), b.ns.begin(), b.ns.end());
-    sl.insert(sl.end(), c.ns.begin(), c.ns.end());
+    const double t50 = pct(res[0].ns, 0.5), i50 = pct(res[1].ns, 0.5), h50 = pct(res[2].ns, 0.5);
+    in_ratio.push_back(i50 / t50);
+    ho_ratio.push_back(h50 / t50);
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "%s{\"thread_p50_ns\":%.0f,\"inline_p50_ns\":%.0f,\"handoff_p50_ns\":%.0f,"
+                  "\"inline_vs_thread\":%.3f,\"handoff_vs_thread\":%.3f}",
+                  k == 0 ? "" : ",", t50, i50, h50, i50 / t50, h50 / t50);
+    per_round += line;
+    std::fprintf(stderr, "round %u: thread %.0f ns, inline %.0f ns, handoff %.0f ns p50\n", k, t50,
+                 i50, h50);
+    th.insert(th.end(), res[0].ns.begin(), res[0].ns.end());
+    in.insert(in.end(), res[1].ns.begin(), res[1].ns.end());
+    ho.insert(ho.end(), res[2].ns.begin(), res[2].ns.end());
   }
-  char out[768];
+  char out[1024];
   std::snprintf(out, sizeof(out),
-                "{\"samples\":%zu,\"thread_p10_ns\":%.0f,\"thread_p50_ns\":%.0f,"
+                "{\"samples\":%zu,\"rounds\":%u,\"thread_p10_ns\":%.0f,\"thread_p50_ns\":%.0f,"
                 "\"thread_p99_ns\":%.0f,\"actor_p10_ns\":%.0f,\"actor_p50_ns\":%.0f,"
-                "\"actor_p99_ns\":%.0f,\"actor_sleeping_core_p50_ns\":%.0f,"
-                "\"actor_sleeping_core_p99_ns\":%.0f,\"actor_vs_thread_p50\":%.2f,"
-                "\"actor_vs_thread_p99\":%.2f}",
-                th.size(), pct(th, 0.1), pct(th, 0.5), pct(th, 0.99), pct(ac, 0.1), pct(ac, 0.5),
-                pct(ac, 0.99), pct(sl, 0.5), pct(sl, 0.99), pct(ac, 0.5) / pct(th, 0.5),
-                pct(ac, 0.99) / pct(th, 0.99));
-  std::printf("%s\n", out);
+                "\"actor_p99_ns\":%.0f,\"handoff_p10_ns\":%.0f,\"handoff_p50_ns\":%.0f,"
+                "\"handoff_p99_ns\":%.0f,\"actor_vs_thread_p50\":%.3f,"
+                "\"actor_vs_thread_p99\":%.3f,\"handoff_vs_thread_p50\":%.3f,",
+                th.size(), rounds, pct(th, 0.1), pct(th, 0.5), pct(th, 0.99), pct(in, 0.1),
+                pct(in, 0.5), pct(in, 0.99), pct(ho, 0.1), pct(ho, 0.5), pct(ho, 0.99),
+                median(in_ratio), pct(in, 0.99) / pct(th, 0.99), median(ho_ratio));
+  const std::string all = std::string(out) + "\"per_round\":[" + per_round + "]}";
+  std::printf("%s\n", all.c_str());
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
     if (f != nullptr) {
-      std::fprintf(f, "%s\n", out);
+      std::fprintf(f, "%s\n", all.c_str());
       std::fclose(f);
     }
   }
