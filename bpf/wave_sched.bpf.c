@@ -51,6 +51,12 @@ UEI_DEFINE(uei);
 extern int bpf_wave_send(u32 type, const void *msg, u32 msg__sz) __ksym;
 extern int bpf_wave_take_decision(u32 cpu, void *out, u32 out__sz) __ksym;
 extern s64 bpf_wave_nic_age_ns(void) __ksym;
+extern int bpf_wave_cpu_idle(u32 cpu, u32 idle) __ksym;
+extern u64 bpf_wave_decision_drained(u32 cpu) __ksym;
+extern s64 bpf_wave_kick_age_ns(u32 cpu) __ksym;
+
+/* bpf_wave_decision_drained(): bit 63 says the NIC's interrupt drained the decision. */
+#define WAVE_DRAIN_BY_IRQ (1ull << 63)
 
 /* CPUs 0..63: the reach of wave_task_event.cpumask. */
 #define WAVE_MAX_CPUS 64
@@ -60,8 +66,9 @@ bool cpu_idle[WAVE_MAX_CPUS];
 struct task_ctx {
 	u64 seq;	/* bumped on every event sent for the task */
 	u64 enq_ns;	/* when it entered WAVE_SCHED_DSQ */
-	u64 placed_ns;	/* commit() put it in idle CPU placed_cpu's local DSQ; 0: no */
+	u64 placed_ns;	/* its decision for idle CPU placed_cpu left the ring; 0: no pickup */
 	s32 placed_cpu; /* running() there ends the idle pickup begun at placed_ns */
+	u8 placed_by;	/* WAVE_PICKUP_* : how that CPU came to take the decision */
 	bool yielded;	/* stopping() after yield() reports YIELD rather than PREEMPTED */
 	u8 next_ev;	/* WAVE_MSG_TASK_* the next enqueue() sends */
 };
@@ -247,18 +254,21 @@ void BPF_STRUCT_OPS(wave_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * Enacts decision @d, just taken from the link, for @cpu. Returns true when a task was
- * dispatched.
+ * Enacts decision @d, just taken from the link, for @cpu, from @cpu's dispatch() or from the
+ * kick timer (@by_timer). Returns true when a task was dispatched.
  */
-static bool commit(const struct wave_decision *d, s32 cpu)
+static bool commit(const struct wave_decision *d, s32 cpu, bool by_timer)
 {
 	struct wave_sched_bpf_stats *s;
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	u64 now = bpf_ktime_get_ns();
 	bool found = false, done = false, cpu_was_idle;
+	u64 drained = 0;
 
 	cpu_was_idle = cpu_is_idle(cpu);
+	if (cpu_was_idle)
+		drained = bpf_wave_decision_drained(cpu);
 
 	bpf_for_each(scx_dsq, p, WAVE_SCHED_DSQ, 0)
 	{
@@ -281,7 +291,21 @@ static bool commit(const struct wave_decision *d, s32 cpu)
 		 * Set before the move: once in @cpu's local DSQ the task may run there at once,
 		 * and running() must find the stamp.
 		 */
-		tctx->placed_ns = cpu_was_idle ? now : 0;
+		tctx->placed_ns = 0;
+		if (cpu_was_idle) {
+			/* From when wave.ko read it off the ring (prestaged: from now). */
+			tctx->placed_ns = drained & ~WAVE_DRAIN_BY_IRQ;
+			if (!tctx->placed_ns || tctx->placed_ns > now)
+				tctx->placed_ns = now;
+			if (by_timer)
+				tctx->placed_by = WAVE_PICKUP_TIMER;
+			else if (d->flags & WAVE_DECISION_F_PRESTAGED)
+				tctx->placed_by = WAVE_PICKUP_PRESTAGED;
+			else if (drained & WAVE_DRAIN_BY_IRQ)
+				tctx->placed_by = WAVE_PICKUP_IRQ;
+			else
+				tctx->placed_by = WAVE_PICKUP_DISPATCH;
+		}
 		tctx->placed_cpu = cpu;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
 			send_outcome(d, WAVE_TXN_COMMITTED, tctx->seq);
@@ -337,7 +361,7 @@ static bool fallback(s32 cpu)
  * Takes this CPU's decisions and enacts them until one dispatches a task; then, if allowed,
  * the fallback. Returns true when a task went to @cpu's local DSQ.
  */
-static bool serve_cpu(s32 cpu, bool may_fallback)
+static bool serve_cpu(s32 cpu, bool may_fallback, bool by_timer)
 {
 	struct wave_decision d;
 	int i, r;
@@ -352,7 +376,7 @@ static bool serve_cpu(s32 cpu, bool may_fallback)
 			STAT_INC(idle_decisions);
 			continue;
 		}
-		if (commit(&d, cpu))
+		if (commit(&d, cpu, by_timer))
 			return true;
 	}
 	return may_fallback && fallback(cpu);
@@ -364,7 +388,7 @@ void BPF_STRUCT_OPS(wave_dispatch, s32 cpu, struct task_struct *prev)
 		scx_bpf_dsq_move_to_local(WAVE_SCHED_DSQ, 0);
 		return;
 	}
-	serve_cpu(cpu, true);
+	serve_cpu(cpu, true, false);
 }
 
 void BPF_STRUCT_OPS(wave_runnable, struct task_struct *p, u64 enq_flags)
@@ -385,8 +409,11 @@ static void record_idle_pickup(struct task_ctx *tctx)
 		return;
 	tctx->placed_ns = 0;
 	s = st();
-	if (s && tctx->placed_cpu == (s32)bpf_get_smp_processor_id())
-		hist_add(&s->idle_pickup_lat, bpf_ktime_get_ns() - placed);
+	if (!s || tctx->placed_cpu != (s32)bpf_get_smp_processor_id())
+		return;
+	hist_add(&s->idle_pickup_lat, bpf_ktime_get_ns() - placed);
+	if (tctx->placed_by < WAVE_PICKUP_NR)
+		s->idle_pickups_by[tctx->placed_by]++;
 }
 
 /*
@@ -444,6 +471,9 @@ void BPF_STRUCT_OPS(wave_update_idle, s32 cpu, bool idle)
 {
 	if (cpu >= 0 && cpu < WAVE_MAX_CPUS)
 		cpu_idle[cpu] = idle;
+	/* wave.ko's NIC interrupt wakes the CPUs marked idle for their decisions. */
+	if (cpu >= 0)
+		bpf_wave_cpu_idle(cpu, idle);
 	if (idle)
 		send_event(WAVE_MSG_CPU_IDLE, WAVE_EVIDX_CPU_IDLE, NULL, NULL);
 }
@@ -476,10 +506,12 @@ void BPF_STRUCT_OPS(wave_disable, struct task_struct *p)
 }
 
 /*
- * A sleeping CPU runs no dispatch(), and this kernel offers no usable kick (see above): so
- * the timer serves the CPUs itself. It enacts their pending decisions and, for CPUs that are
- * idle, the fallback, moving tasks into their local DSQs, which wakes them. It also watches
- * the heartbeat when no CPU ticks.
+ * A sleeping CPU runs no dispatch(), and BPF has no usable kick here (see above). The NIC
+ * interrupts the host after publishing decisions, and wave.ko's handler wakes the idle CPUs
+ * they name (an IPI), which then take them in dispatch(). This timer is the safety net: it
+ * enacts the decisions of CPUs that no recent kick covers and, for idle CPUs, the fallback,
+ * moving tasks into their local DSQs, which wakes them. It also watches the heartbeat when no
+ * CPU ticks.
  */
 static int kick_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
@@ -491,7 +523,13 @@ static int kick_timerfn(void *map, int *key, struct bpf_timer *timer)
 	{
 		if (cpu >= WAVE_MAX_CPUS)
 			break;
-		serve_cpu(cpu, cpu_idle[cpu]);
+		/*
+		 * The NIC's interrupt kicked this CPU for its decision less than a period ago:
+		 * its own dispatch() takes it. The timer steps in if the kick went unanswered.
+		 */
+		if (cpu_idle[cpu] && bpf_wave_kick_age_ns(cpu) < (s64)kick_period_ns)
+			continue;
+		serve_cpu(cpu, cpu_idle[cpu], true);
 	}
 	bpf_timer_start(timer, kick_period_ns, 0);
 	return 0;

@@ -319,6 +319,17 @@ static void write_stats(const struct options *o, const char *state,
 	write_lat_json(f, "decision_latency", &b->decision_lat);
 	write_lat_json(f, "idle_pickup", &b->idle_pickup_lat);
 	fprintf(f,
+		"\"idle_pickups_irq\":%llu,\"idle_pickups_timer\":%llu,"
+		"\"idle_pickups_dispatch\":%llu,\"idle_pickups_prestaged\":%llu,"
+		"\"nic_irqs\":%llu,\"irq_drained\":%llu,\"irq_prestaged\":%llu,"
+		"\"idle_kicks\":%llu,\"kicks_busy\":%llu,",
+		(unsigned long long)b->idle_pickups_by[WAVE_PICKUP_IRQ],
+		(unsigned long long)b->idle_pickups_by[WAVE_PICKUP_TIMER],
+		(unsigned long long)b->idle_pickups_by[WAVE_PICKUP_DISPATCH],
+		(unsigned long long)b->idle_pickups_by[WAVE_PICKUP_PRESTAGED],
+		(unsigned long long)k->nic_irqs, (unsigned long long)k->irq_drained,
+		(unsigned long long)k->irq_prestaged, (unsigned long long)k->idle_kicks, (unsigned long long)k->kicks_busy);
+	fprintf(f,
 		"\"link\":{\"attached\":%u,\"agent_epoch\":%llu,\"hb_age_ns\":%llu,"
 		"\"msgs_sent\":%llu,\"msgs_dropped_full\":%llu,\"msgs_rejected\":%llu,"
 		"\"prestaged_taken\":%llu,\"ring_taken\":%llu,\"torn\":%llu,\"bad_slots\":%llu,"
@@ -558,6 +569,13 @@ static int cmd_status(bool json)
 	       json_num(buf, "send_failed"));
 	print_lat(buf, "decision_latency", "decision latency (enqueue to commit)");
 	print_lat(buf, "idle_pickup", "idle pickup (decision for an idle CPU to running there)");
+	printf("idle pickups by the NIC's interrupt %.0f, by the kick timer %.0f, by dispatch "
+	       "%.0f; NIC interrupts %.0f (%.0f decisions drained, %.0f idle CPUs kicked, %.0f "
+	       "kicks already on their way)\n",
+	       json_num(buf, "idle_pickups_irq"), json_num(buf, "idle_pickups_timer"),
+	       json_num(buf, "idle_pickups_dispatch"), json_num(buf, "nic_irqs"),
+	       json_num(buf, "irq_drained"), json_num(buf, "idle_kicks"),
+	       json_num(buf, "kicks_busy"));
 	printf("NIC heartbeat age %.1f ms, agent epoch %.0f, restarts %.0f\n",
 	       json_num(buf, "hb_age_ns") / 1e6, json_num(buf, "agent_epoch"),
 	       json_num(buf, "restarts"));

@@ -104,6 +104,15 @@ static inline __u64 wave_lat_upper(__u32 i)
 	return wave_lat_lower(i + 1);
 }
 
+/* How an idle CPU came to take its decision (wave_sched_bpf_stats.idle_pickups_by). */
+enum wave_pickup_path {
+	WAVE_PICKUP_DISPATCH, /* its own dispatch() found it in the ring (it woke for another reason) */
+	WAVE_PICKUP_IRQ,      /* the NIC's interrupt drained it and kicked the CPU */
+	WAVE_PICKUP_TIMER,    /* the kick timer took it for the CPU (the safety net) */
+	WAVE_PICKUP_PRESTAGED, /* its dispatch() found it in its prestaged slot */
+	WAVE_PICKUP_NR,
+};
+
 /* Event counters, indexed by WAVE_EVIDX_*. */
 enum wave_evidx {
 	WAVE_EVIDX_NEW,
@@ -132,11 +141,14 @@ struct wave_sched_bpf_stats {
 	struct wave_lat_hist decision_lat;
 	/*
 	 * A committed decision for a CPU that was idle (cpu_idle[]) to the task running there
-	 * (ops.running on that CPU). It starts when the host took the decision from the link
-	 * (commit()'s clock read right after bpf_wave_take_decision()); the NIC's publication
-	 * time is not on the host's clock, so the wait in the ring before that is not in it.
+	 * (ops.running on that CPU). It starts when wave.ko read the decision off the ring: in
+	 * the handler of the NIC's interrupt, or in a take by dispatch() or the kick timer
+	 * (bpf_wave_decision_drained(); a prestaged one: at commit). The NIC's publication time
+	 * is not on the host's clock, so the interrupt's delivery is not in it.
 	 */
 	struct wave_lat_hist idle_pickup_lat;
+	/* The same pickups, by what made the idle CPU take its decision (WAVE_PICKUP_*). */
+	__u64 idle_pickups_by[4];
 };
 
 /* scx_bpf_exit() codes (user exit info). */

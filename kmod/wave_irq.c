@@ -15,6 +15,7 @@
 #include <linux/pci.h>
 
 #include "wave.h"
+#include "wave_sched.h"
 
 /* Installs @ctx (or NULL) in @slot and returns what was there. */
 static struct eventfd_ctx *wave_swap_binding(struct wave_vector *v, struct eventfd_ctx **slot,
@@ -90,6 +91,8 @@ static void wave_signal(struct wave_vector *v, struct eventfd_ctx **slot)
 void wave_irq_fire_host(struct wave_vector *v)
 {
 	atomic64_inc(&v->irqs);
+	/* Decisions for idle CPUs first: they wait for this, user space does not. */
+	wave_sched_nic_irq(v);
 	wave_signal(v, &v->host_irq);
 }
 

@@ -102,6 +102,72 @@ __bpf_kfunc u64 bpf_wave_agent_epoch(void)
 	return ret;
 }
 
+/**
+ * bpf_wave_cpu_idle - tell wave.ko whether a CPU is idle (sched_ext's update_idle())
+ * @cpu: host CPU
+ * @idle: nonzero when it went idle
+ *
+ * The NIC's decision interrupt wakes only CPUs marked idle here.
+ *
+ * Return: 0, -ENODEV without a link, -EINVAL for a CPU out of range.
+ */
+__bpf_kfunc int bpf_wave_cpu_idle(u32 cpu, u32 idle)
+{
+	struct wave_sched_link *l;
+	int ret = 0;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	if (!l)
+		ret = -ENODEV;
+	else if (cpu >= l->nr_cpus)
+		ret = -EINVAL;
+	else
+		wave_sched_set_cpu_idle(l, cpu, idle);
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * bpf_wave_decision_drained - when the decision last taken for @cpu left the ring
+ * @cpu: host CPU
+ *
+ * Return: its ktime_get_ns() stamp, with bit 63 set when the NIC's interrupt drained it; 0
+ * for a prestaged decision, none yet, no link or a CPU out of range.
+ */
+__bpf_kfunc u64 bpf_wave_decision_drained(u32 cpu)
+{
+	struct wave_sched_link *l;
+	u64 ret;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	ret = l ? wave_sched_last_drain(l, cpu) : 0;
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * bpf_wave_kick_age_ns - how long ago the NIC's interrupt kicked @cpu for a decision
+ * @cpu: host CPU
+ *
+ * The kick timer leaves a CPU with a recent kick to its own dispatch().
+ *
+ * Return: nanoseconds since the kick, S64_MAX if none is outstanding (the CPU took since), no
+ * link or a CPU out of range.
+ */
+__bpf_kfunc s64 bpf_wave_kick_age_ns(u32 cpu)
+{
+	struct wave_sched_link *l;
+	s64 ret;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	ret = l ? wave_sched_kick_age_ns(l, cpu) : S64_MAX;
+	rcu_read_unlock();
+	return ret;
+}
+
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(wave_kfunc_ids)
@@ -109,6 +175,9 @@ BTF_ID_FLAGS(func, bpf_wave_send)
 BTF_ID_FLAGS(func, bpf_wave_take_decision)
 BTF_ID_FLAGS(func, bpf_wave_nic_age_ns)
 BTF_ID_FLAGS(func, bpf_wave_agent_epoch)
+BTF_ID_FLAGS(func, bpf_wave_cpu_idle)
+BTF_ID_FLAGS(func, bpf_wave_decision_drained)
+BTF_ID_FLAGS(func, bpf_wave_kick_age_ns)
 BTF_KFUNCS_END(wave_kfunc_ids)
 
 static const struct btf_kfunc_id_set wave_kfunc_set = {

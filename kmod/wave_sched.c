@@ -171,8 +171,8 @@ static void wave_sched_send_dec_credit(struct wave_sched_link *l)
 	l->dec_credited = l->dec_pos;
 }
 
-/* Moves valid ring decisions to their CPU's pending list; dec_lock held. */
-static void wave_sched_poll_ring(struct wave_sched_link *l)
+/* Moves valid ring decisions to their CPU's pending list, stamped with @drained; dec_lock held. */
+static void wave_sched_poll_ring(struct wave_sched_link *l, u64 drained)
 {
 	u64 start = l->dec_pos;
 	struct wave_decision d;
@@ -211,7 +211,9 @@ static void wave_sched_poll_ring(struct wave_sched_link *l)
 			wave_sched_send_outcome(l, &d, WAVE_TXN_ABORTED);
 			continue;
 		}
-		pc->pending[pc->tail++ % WAVE_SCHED_PENDING] = d;
+		pc->pending[pc->tail % WAVE_SCHED_PENDING].d = d;
+		pc->pending[pc->tail % WAVE_SCHED_PENDING].drained = drained;
+		pc->tail++;
 	}
 	if (l->dec_pos != start) {
 		wmb(); /* restart point after the reads it covers */
@@ -276,17 +278,126 @@ int wave_sched_take(struct wave_sched_link *l, u32 cpu, struct wave_decision *ou
 	raw_spin_lock_irqsave(&l->dec_lock, flags);
 	if (pc->tail == pc->head)
 		ret = wave_sched_take_prestaged(l, cpu, out);
-	if (!ret) {
+	/* The CPU itself takes: any kick it was sent has reached it. */
+	if (cpu == raw_smp_processor_id())
+		pc->kick_ns = 0;
+	if (ret) {
+		pc->last_drained = 0;
+	} else {
 		if (pc->tail == pc->head)
-			wave_sched_poll_ring(l);
+			wave_sched_poll_ring(l, ktime_get_ns());
 		if (pc->tail != pc->head) {
-			*out = pc->pending[pc->head++ % WAVE_SCHED_PENDING];
+			struct wave_sched_pending *p;
+
+			p = &pc->pending[pc->head++ % WAVE_SCHED_PENDING];
+			*out = p->d;
+			pc->last_drained = p->drained;
 			atomic64_inc(&l->c.ring_taken);
 			ret = 1;
 		}
 	}
 	raw_spin_unlock_irqrestore(&l->dec_lock, flags);
 	return ret;
+}
+
+u64 wave_sched_last_drain(struct wave_sched_link *l, u32 cpu)
+{
+	return cpu < l->nr_cpus ? READ_ONCE(l->cpus[cpu].last_drained) : 0;
+}
+
+void wave_sched_set_cpu_idle(struct wave_sched_link *l, u32 cpu, bool idle)
+{
+	if (cpu >= l->nr_cpus)
+		return;
+	if (idle)
+		set_bit(cpu, l->idle_map);
+	else
+		clear_bit(cpu, l->idle_map);
+}
+
+/* ---- the NIC's interrupt: idle CPUs are woken for their decisions ---- */
+
+/*
+ * On the CPU the IPI reached: an idle CPU leaves its idle loop and schedules, and sched_ext
+ * runs the BPF scheduler's dispatch() there, which takes the decision. A busy CPU takes it at
+ * its next dispatch anyway. resched_cpu() is not exported; setting the flag on the local idle
+ * task from interrupt context is what it would do here.
+ */
+static void wave_sched_kick_fn(void *info)
+{
+	if (is_idle_task(current)) {
+		set_tsk_need_resched(current);
+		set_preempt_need_resched();
+	}
+}
+
+/* IPIs idle @cpu so that it schedules and takes its decision; dec_lock held. */
+static void wave_sched_kick(struct wave_sched_link *l, u32 cpu)
+{
+	if (!cpu_online(cpu))
+		return;
+	/* Async: never waits, so it is safe here with interrupts off. */
+	if (!smp_call_function_single_async(cpu, &l->kick_csd[cpu])) {
+		atomic64_inc(&l->c.idle_kicks);
+		WRITE_ONCE(l->cpus[cpu].kick_ns, ktime_get_ns());
+	} else {
+		atomic64_inc(&l->c.kicks_busy);
+	}
+}
+
+s64 wave_sched_kick_age_ns(struct wave_sched_link *l, u32 cpu)
+{
+	u64 at, now = ktime_get_ns();
+
+	if (cpu >= l->nr_cpus)
+		return S64_MAX;
+	at = READ_ONCE(l->cpus[cpu].kick_ns);
+	if (!at)
+		return S64_MAX;
+	return at > now ? 0 : (s64)(now - at);
+}
+
+void wave_sched_nic_irq(struct wave_vector *v)
+{
+	struct wave_sched_link *l;
+	unsigned long flags;
+	u64 start;
+	u32 i;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_sched_cur);
+	if (!l || l->wd != v->wd || l->dec_vector != v->index)
+		goto out;
+	atomic64_inc(&l->c.nic_irqs);
+	raw_spin_lock_irqsave(&l->dec_lock, flags);
+	start = l->dec_pos;
+	wave_sched_poll_ring(l, ktime_get_ns() | WAVE_SCHED_DRAIN_BY_IRQ);
+	atomic64_add(l->dec_pos - start, &l->c.irq_drained);
+	/*
+	 * Every idle CPU with a decision waiting is kicked, whoever drained it (a take for
+	 * another CPU drains the whole ring). An idle CPU may also have been given a prestaged
+	 * decision: only idle CPUs' lines are read (one uncached read each), and only those of
+	 * CPUs with nothing pending.
+	 */
+	for_each_set_bit(i, l->idle_map, l->nr_cpus) {
+		struct wave_sched_cpu *pc = &l->cpus[i];
+		struct wave_prestaged_slot __iomem *line = &l->prestaged[i];
+		u64 version;
+
+		if (pc->tail != pc->head) {
+			wave_sched_kick(l, i);
+			continue;
+		}
+		wave_sched_flush_line(line);
+		version = readq(&line->version);
+		if (version && version > pc->taken_version) {
+			atomic64_inc(&l->c.irq_prestaged);
+			wave_sched_kick(l, i);
+		}
+	}
+	raw_spin_unlock_irqrestore(&l->dec_lock, flags);
+out:
+	rcu_read_unlock();
 }
 
 /* ---- NIC liveness ---- */
@@ -399,12 +510,20 @@ static void wave_sched_write_info(struct wave_sched_link *l, u64 slice_ns)
 	writel(WAVE_SCHED_INFO_MAGIC, &info->magic);
 }
 
+static void wave_sched_free(struct wave_sched_link *l)
+{
+	kfree(l->kick_csd);
+	bitmap_free(l->idle_map);
+	kfree(l->cpus);
+	kfree(l);
+}
+
 static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 {
 	u64 msg_size, dec_size, pre_off, slice_ns;
 	struct wave_sched_link *l;
 	void __iomem *m, *d;
-	u32 nr_cpus = nr_cpu_ids, msg_nr, dec_nr, poll_us;
+	u32 nr_cpus = nr_cpu_ids, msg_nr, dec_nr, poll_us, i;
 	int ret;
 
 	if (a->flags || a->reserved0 || a->reserved1 || a->policy > WAVE_SCHED_POLICY_MAX ||
@@ -421,10 +540,14 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 	if (!l)
 		return -ENOMEM;
 	l->cpus = kcalloc(nr_cpus, sizeof(*l->cpus), GFP_KERNEL);
-	if (!l->cpus) {
-		kfree(l);
+	l->idle_map = bitmap_zalloc(nr_cpus, GFP_KERNEL);
+	l->kick_csd = kcalloc(nr_cpus, sizeof(*l->kick_csd), GFP_KERNEL);
+	if (!l->cpus || !l->idle_map || !l->kick_csd) {
+		wave_sched_free(l);
 		return -ENOMEM;
 	}
+	for (i = 0; i < nr_cpus; i++)
+		INIT_CSD(&l->kick_csd[i], wave_sched_kick_fn, NULL);
 
 	mutex_lock(&wd->lock);
 	mutex_lock(&wave_sched_mutex);
@@ -459,6 +582,7 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 	l->msg_q = a->msg_queue;
 	l->dec_q = a->dec_queue;
 	l->msg_vector = wd->queues[a->msg_queue].vector;
+	l->dec_vector = wd->queues[a->dec_queue].vector;
 	l->policy = a->policy;
 	l->nr_cpus = nr_cpus;
 	l->attach_gen = ++wave_sched_attach_gen;
@@ -511,11 +635,25 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 out:
 	mutex_unlock(&wave_sched_mutex);
 	mutex_unlock(&wd->lock);
-	if (l) {
-		kfree(l->cpus);
-		kfree(l);
-	}
+	if (l)
+		wave_sched_free(l);
 	return ret;
+}
+
+/*
+ * Waits for the kicks still on their way to other CPUs: an async csd is released before its
+ * function runs there, with interrupts off, so after the lock bits clear one more grace period
+ * covers the functions (and this module's text) too.
+ */
+static void wave_sched_wait_kicks(struct wave_sched_link *l)
+{
+	u32 i;
+
+	/* Acquire: pairs with the release that unlocks the csd on the CPU it reached. */
+	for (i = 0; i < l->nr_cpus; i++)
+		while (smp_load_acquire(&l->kick_csd[i].node.u_flags) & CSD_FLAG_LOCK)
+			cpu_relax();
+	synchronize_rcu();
 }
 
 /* wave_sched_mutex held. The caller drops nothing else: the link is gone on return. */
@@ -533,10 +671,10 @@ static void wave_sched_detach_locked(void)
 	irq_work_sync(&l->db_work);
 	if (!READ_ONCE(l->wd->dead))
 		writel(0, l->msg_base + WAVE_SCHED_INFO_OFF);
+	wave_sched_wait_kicks(l);
 	pr_info("%s: scheduling link detached\n", l->wd->name);
 	wave_dev_put(l->wd);
-	kfree(l->cpus);
-	kfree(l);
+	wave_sched_free(l);
 }
 
 void wave_sched_queue_retiring(struct wave_dev *wd, u32 id)
@@ -582,6 +720,11 @@ static void wave_sched_fill_stats(struct wave_sched_stats *s)
 		s->aborted_epoch = atomic64_read(&l->c.aborted_epoch);
 		s->pending_dropped = atomic64_read(&l->c.pending_dropped);
 		s->attach_gen = l->attach_gen;
+		s->nic_irqs = atomic64_read(&l->c.nic_irqs);
+		s->irq_drained = atomic64_read(&l->c.irq_drained);
+		s->idle_kicks = atomic64_read(&l->c.idle_kicks);
+		s->kicks_busy = atomic64_read(&l->c.kicks_busy);
+		s->irq_prestaged = atomic64_read(&l->c.irq_prestaged);
 	}
 	rcu_read_unlock();
 }
@@ -611,6 +754,7 @@ long wave_sched_ioctl(struct wave_dev *wd, unsigned int cmd, void __user *arg)
 {
 	struct wave_sched_attach a;
 	struct wave_sched_stats s;
+	u32 argsz;
 	int ret;
 
 	switch (cmd) {
@@ -637,13 +781,15 @@ long wave_sched_ioctl(struct wave_dev *wd, unsigned int cmd, void __user *arg)
 		mutex_unlock(&wave_sched_mutex);
 		return ret;
 	case WAVE_IOC_SCHED_STATS:
-		ret = wave_sched_copy_arg(&s, sizeof(s), sizeof(s), arg);
+		/* A caller built before the interrupt counters gets the fields it knows. */
+		ret = wave_sched_copy_arg(&s, sizeof(s), WAVE_SCHED_STATS_SIZE_V1, arg);
 		if (ret)
 			return ret;
+		argsz = min_t(u32, s.argsz, sizeof(s));
 		memset(&s, 0, sizeof(s));
-		s.argsz = sizeof(s);
+		s.argsz = argsz;
 		wave_sched_fill_stats(&s);
-		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+		return copy_to_user(arg, &s, argsz) ? -EFAULT : 0;
 	default:
 		return -ENOTTY;
 	}

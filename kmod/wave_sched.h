@@ -15,6 +15,7 @@
 #define WAVE_KMOD_SCHED_H
 
 #include <linux/irq_work.h>
+#include <linux/smp.h>
 #include <linux/timer.h>
 
 #include "wave.h"
@@ -25,11 +26,22 @@
 /* Ring decisions wait per target CPU until that CPU asks; more than this are refused. */
 #define WAVE_SCHED_PENDING 8
 
+/* Bit 63 of a drain stamp (wave_sched_last_drain()): the NIC's interrupt drained it. */
+#define WAVE_SCHED_DRAIN_BY_IRQ BIT_ULL(63)
+
+/* A ring decision waiting for its CPU, and when wave.ko read it off the ring. */
+struct wave_sched_pending {
+	struct wave_decision d;
+	u64 drained;		/* ktime_get_ns(), | WAVE_SCHED_DRAIN_BY_IRQ */
+};
+
 struct wave_sched_cpu {
 	u64 taken_version;	/* of the last prestaged decision taken */
 	bool prefetched;	/* the slot's line was flushed and prefetched after the last read */
 	u32 head, tail;		/* pending[] positions, tail - head <= WAVE_SCHED_PENDING */
-	struct wave_decision pending[WAVE_SCHED_PENDING];
+	u64 last_drained;	/* drain stamp of the decision taken last (0: prestaged/none) */
+	u64 kick_ns;		/* when the NIC's interrupt last kicked it; 0 once it took */
+	struct wave_sched_pending pending[WAVE_SCHED_PENDING];
 };
 
 struct wave_sched_counters {
@@ -47,12 +59,18 @@ struct wave_sched_counters {
 	atomic64_t invalid;
 	atomic64_t aborted_epoch;
 	atomic64_t pending_dropped;
+	atomic64_t nic_irqs;
+	atomic64_t irq_drained;
+	atomic64_t idle_kicks;
+	atomic64_t kicks_busy;
+	atomic64_t irq_prestaged;
 };
 
 struct wave_sched_link {
 	struct wave_dev *wd;	/* holds a reference */
 	u32 msg_q, dec_q;
 	u16 msg_vector;		/* doorbell of the message region */
+	u16 dec_vector;		/* the NIC's interrupt: decisions were published */
 	u16 policy;
 	u32 nr_cpus;
 	u64 attach_gen;
@@ -76,6 +94,13 @@ struct wave_sched_link {
 	struct wave_ring_consumer __iomem *dec_consumer;	/* in the decision region */
 	struct wave_prestaged_slot __iomem *prestaged;
 	struct wave_sched_cpu *cpus;
+	/*
+	 * Idle CPUs, as the BPF scheduler's update_idle() reports them (idle_cpu() is not
+	 * exported to modules), and the IPIs that wake them for a decision the NIC's interrupt
+	 * brought (one per CPU in flight at most: a busy csd means a kick is on its way).
+	 */
+	unsigned long *idle_map;
+	call_single_data_t *kick_csd;
 
 	/* NIC liveness, sampled by a timer: heartbeat word and the agent's epoch. */
 	struct timer_list hb_timer;
@@ -106,6 +131,12 @@ void wave_sched_queue_retiring(struct wave_dev *wd, u32 id);
 int wave_sched_send(struct wave_sched_link *l, u16 type, const void *payload, u16 len);
 int wave_sched_take(struct wave_sched_link *l, u32 cpu, struct wave_decision *out);
 s64 wave_sched_nic_age_ns(struct wave_sched_link *l);
+void wave_sched_set_cpu_idle(struct wave_sched_link *l, u32 cpu, bool idle);
+u64 wave_sched_last_drain(struct wave_sched_link *l, u32 cpu);
+s64 wave_sched_kick_age_ns(struct wave_sched_link *l, u32 cpu);
+
+/* wave_irq.c calls this for every host interrupt, in any context. */
+void wave_sched_nic_irq(struct wave_vector *v);
 
 /* wave_kfuncs.c */
 int wave_kfuncs_register(void);

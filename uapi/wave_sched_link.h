@@ -105,7 +105,17 @@ struct wave_sched_stats {
 	__u64 aborted_epoch; /* wrong agent epoch: outcome WAVE_TXN_ABORTED */
 	__u64 pending_dropped; /* per-CPU pending decisions overflowed */
 	__u64 attach_gen;
+	/* Since argsz 192: the NIC's decision interrupts (issue 11 item 3). */
+	__u64 nic_irqs; /* interrupts on the decision queue's vector while attached */
+	__u64 irq_drained; /* ring decisions their handler moved to the pending lists */
+	__u64 idle_kicks; /* IPIs sent to idle CPUs that got a decision */
+	__u64 kicks_busy; /* a kick to that CPU was still on its way: none sent */
+	__u64 irq_prestaged; /* idle CPUs kicked for a new prestaged decision */
+	__u64 reserved_irq; /* zero */
 };
+
+/* The size of struct wave_sched_stats before the interrupt counters. */
+#define WAVE_SCHED_STATS_SIZE_V1 160u
 
 #define WAVE_IOC_SCHED_ATTACH _IOWR(0xb7, 0x10, struct wave_sched_attach)
 #define WAVE_IOC_SCHED_DETACH _IO(0xb7, 0x11)
@@ -114,6 +124,8 @@ struct wave_sched_stats {
 WAVE_STATIC_ASSERT(sizeof(struct wave_sched_info) == 64, "sched info size");
 WAVE_STATIC_ASSERT(sizeof(struct wave_sched_attach) == 48, "sched attach size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_sched_attach, slice_ns) == 32, "slice");
-WAVE_STATIC_ASSERT(sizeof(struct wave_sched_stats) == 160, "sched stats size");
+WAVE_STATIC_ASSERT(sizeof(struct wave_sched_stats) == 208, "sched stats size");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_sched_stats, nic_irqs) ==
+		   WAVE_SCHED_STATS_SIZE_V1, "sched stats v1 size");
 
 #endif /* WAVE_UAPI_SCHED_LINK_H */

@@ -106,6 +106,7 @@ void ControlPlane::OnVector(uint32_t vector, VectorHandler handler) {
 }
 
 bool ControlPlane::RaiseIrq(uint32_t vector) {
+  std::lock_guard<std::mutex> lock(irq_mu_);
   if (vector >= transport_.nr_vectors()) {
     stats_.Add(&wave_link_stats::irq_errors);
     return false;

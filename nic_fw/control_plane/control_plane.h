@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "base/event_loop.h"
@@ -52,7 +53,7 @@ class ControlPlane {
   void OnQueueKind(uint16_t kind, uint16_t dir, QueueHandler handler);
   void OnVector(uint32_t vector, VectorHandler handler);
 
-  // Interrupts the host on `vector` and counts it.
+  // Interrupts the host on `vector` and counts it. Any thread (Transport::RaiseIrq).
   bool RaiseIrq(uint32_t vector);
   // Re-reads and validates the queue table now.
   void RescanQueues();
@@ -79,6 +80,8 @@ class ControlPlane {
   EventLoop::WatchId heartbeat_timer_ = 0;
   bool started_ = false;
   uint64_t last_bad_descs_ = 0;
+  // Serialises the interrupt counters (control page, link stats) between raising threads.
+  std::mutex irq_mu_;
 };
 
 }  // namespace wave::nic

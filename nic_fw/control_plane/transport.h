@@ -46,7 +46,9 @@ class Transport {
   virtual Status Start(EventLoop& loop, LinkStats& stats) = 0;
   // The eventfd that becomes readable when the host rings `vector` (valid after Start).
   virtual int doorbell_fd(uint32_t vector) const = 0;
-  // Interrupts the host on `vector`. False if it could not be delivered to any host.
+  // Interrupts the host on `vector`. False if it could not be delivered to any host. Any
+  // thread may call it, while the transport is started (the scheduling agent's poller raises
+  // the decision queue's interrupt itself, not through the event loop).
   virtual bool RaiseIrq(uint32_t vector) = 0;
   // Detaches every host and unregisters from the loop. Idempotent.
   virtual void Stop() = 0;

@@ -109,6 +109,7 @@ int RunNicd(const Options& options) {
     sched_config.mode = agent_actor ? SchedAgentMode::kActor : SchedAgentMode::kThread;
     sched_config.runtime = runtime.get();
     sched_config.pump.run_inline = !options.sched_handoff;
+    sched_config.decision_irq = options.sched_irq;
     sched = std::make_unique<SchedService>(control_plane, transport->bar(), sched_config);
     if (std::string why; !sched->Start(&why)) {
       runtime.reset();

@@ -38,6 +38,9 @@ const char* Usage() {
          "                       if no --runtime flag did), the same actor run by a runtime\n"
          "                       core the poller hands each batch to (handoff), or in a\n"
          "                       polling thread of its own (thread)\n"
+         "  --sched-irq on|off   interrupt the host after publishing scheduling decisions, so\n"
+         "                       wave.ko wakes the idle CPUs they name (on); off: the host's\n"
+         "                       kick timer finds them\n"
          "  --mem-agent on|off   serve the host's memory link (the memory agent of\n"
          "                       nic_fw/policies/mem: age or sol, as the host asks; on)\n"
          "  --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]  serve the key-value store\n"
@@ -173,6 +176,15 @@ ParseResult ParseOptions(int argc, const char* const* argv, Options* out, std::s
       opts.sched_agent = value != "off";
       opts.sched_thread = value == "thread";
       opts.sched_handoff = value == "handoff";
+    } else if (name == "--sched-irq") {
+      if (!take_value()) {
+        return ParseResult::kError;
+      }
+      if (value != "on" && value != "off") {
+        *error = "--sched-irq: '" + value + "' is not on or off";
+        return ParseResult::kError;
+      }
+      opts.sched_irq = value == "on";
     } else if (name == "--mem-agent") {
       if (!take_value()) {
         return ParseResult::kError;

@@ -30,6 +30,8 @@ struct Options {
   bool sched_agent = true;
   bool sched_thread = false;
   bool sched_handoff = false;
+  // --sched-irq on|off: interrupt the host after publishing decisions (decision_irq.h).
+  bool sched_irq = true;
   // --mem-agent on|off: the memory agent (mem_service.h) on the host's memory link.
   bool mem_agent = true;
   // --kv ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]: the key-value store (nic_fw/apps/kv) on

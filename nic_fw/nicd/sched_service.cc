@@ -15,6 +15,7 @@
 #include "policies/sched/runners/link_agent.h"
 #include "policies/sched/shinjuku/shinjuku_policy.h"
 #include "wave_mem.h"
+#include "wave_ring.h"
 
 namespace wave::nicd {
 namespace {
@@ -167,6 +168,8 @@ struct SchedService::Session {
   std::unique_ptr<agents::LinkActorPump> actor_pump;
   uint64_t messages = 0;
   std::chrono::steady_clock::time_point start;
+  DecisionIrqGate irq_gate;
+  uint64_t irqs_counted = 0, coalesced_counted = 0;  // of irq_gate's stats, in totals_
 };
 
 SchedService::SchedService(nic::ControlPlane& link, std::span<std::byte> bar,
@@ -254,6 +257,7 @@ void SchedService::Run() {
       continue;
     }
     const bool idle = n == 0 && now - last_work > config_.spin;
+    MaybeRaiseDecisionIrq(idle);
     if (++since_check < kPollsPerCheck && !idle) {
       continue;
     }
@@ -270,6 +274,31 @@ void SchedService::Run() {
   if (session_) {
     EndSession("stopped");
   }
+}
+
+void SchedService::MaybeRaiseDecisionIrq(bool going_idle) {
+  if (!config_.decision_irq || !session_) {
+    return;
+  }
+  Session& s = *session_;
+  const wave::QueueRegion& dec = s.link->decision_region();
+  const uint64_t produced = s.link->decisions().ring().ring().position();
+  // The host's consumer record of the decision ring (wave.ko writes it as it drains).
+  const auto* hdr = reinterpret_cast<const wave_region_hdr*>(dec.base);
+  const uint64_t committed =
+      le64toh(std::atomic_ref<const uint64_t>(hdr->consumers[wave::kDecisionRing].committed)
+                  .load(std::memory_order_acquire));
+  const auto now = std::chrono::steady_clock::now();
+  if (s.irq_gate.ShouldRaise(produced, committed, now, going_idle)) {
+    s.irq_gate.Raised(produced, now);
+    if (!link_.RaiseIrq(dec.vector)) {
+      totals_.irq_failures++;
+    }
+  }
+  totals_.irqs_raised += s.irq_gate.stats().raised - s.irqs_counted;
+  totals_.irqs_coalesced += s.irq_gate.stats().coalesced - s.coalesced_counted;
+  s.irqs_counted = s.irq_gate.stats().raised;
+  s.coalesced_counted = s.irq_gate.stats().coalesced;
 }
 
 void SchedService::SleepUntilDoorbell() {
@@ -371,6 +400,7 @@ bool SchedService::TryAttach() {
                !s->actor_pump            ? "polling thread"
                : config_.pump.run_inline ? "runtime actor, run by the link's poller"
                                          : "runtime actor, handed to a runtime core");
+  s->irq_gate.Reset(s->link->decisions().ring().ring().position());
   session_ = std::move(s);
   return true;
 }
@@ -440,7 +470,7 @@ void SchedService::LogTotals() const {
   std::fprintf(stderr,
                "wave-nicd: sched agent totals: attaches=%llu detaches=%llu refused=%llu "
                "bad_info=%llu policy_none=%llu messages=%llu bad_slots=%llu polls=%llu "
-               "sleeps=%llu\n",
+               "sleeps=%llu decision_irqs=%llu irqs_coalesced=%llu irq_failures=%llu\n",
                static_cast<unsigned long long>(totals_.attaches),
                static_cast<unsigned long long>(totals_.detaches),
                static_cast<unsigned long long>(totals_.attach_failures),
@@ -449,7 +479,10 @@ void SchedService::LogTotals() const {
                static_cast<unsigned long long>(totals_.messages),
                static_cast<unsigned long long>(totals_.bad_slots),
                static_cast<unsigned long long>(totals_.polls),
-               static_cast<unsigned long long>(totals_.sleeps));
+               static_cast<unsigned long long>(totals_.sleeps),
+               static_cast<unsigned long long>(totals_.irqs_raised),
+               static_cast<unsigned long long>(totals_.irqs_coalesced),
+               static_cast<unsigned long long>(totals_.irq_failures));
   PrintStats("totals", totals_.agent);
   if (config_.mode == SchedAgentMode::kActor) {
     const agents::LinkActorPumpStats& p = totals_.pump;

@@ -36,6 +36,7 @@
 #include "base/unique_fd.h"
 #include "control_plane/control_plane.h"
 #include "nicd/bar_device.h"
+#include "nicd/decision_irq.h"
 #include "policies/sched/framework/agent.h"
 #include "policies/sched/runners/agent_actor.h"
 #include "policies/sched/runners/link_actor_pump.h"
@@ -59,6 +60,9 @@ struct SchedServiceConfig {
   std::chrono::microseconds spin{100};
   // The longest sleep: bounds how late a detach or attach without a doorbell is noticed.
   std::chrono::milliseconds max_sleep{5};
+  // Interrupt the host on the decision queue's vector after publishing ring decisions, so
+  // wave.ko wakes the idle CPUs they name (decision_irq.h); off: the host's timer finds them.
+  bool decision_irq = true;
 };
 
 // Counters summed over every attach, for the exit log.
@@ -73,6 +77,9 @@ struct SchedServiceTotals {
   uint64_t messages = 0;
   uint64_t bad_slots = 0;           // garbage ring slots dropped by the consumer (libwave)
   uint64_t actor_failures = 0;      // sessions ended because the agent actor answered an error
+  uint64_t irqs_raised = 0;         // decision interrupts raised
+  uint64_t irqs_coalesced = 0;      // polls whose decisions an interrupt on its way covered
+  uint64_t irq_failures = 0;        // the transport delivered a decision interrupt to no host
   agents::AgentStats agent;         // summed
   agents::LinkActorPumpStats pump;  // summed, actor mode
 };
@@ -101,6 +108,8 @@ class SchedService {
   bool StillAttached();
   void EndSession(const char* why);
   void SleepUntilDoorbell();
+  // Raises the decision interrupt if decision_irq.h's gate says so.
+  void MaybeRaiseDecisionIrq(bool going_idle);
   void LogTotals() const;
   bool StartActor(uint32_t policy, const agents::AgentConfig& cfg, const agents::ShinjukuConfig& sj,
                   Session* s);

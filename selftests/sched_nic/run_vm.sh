@@ -65,11 +65,30 @@ run_policy() {
 		"($(jget /tmp/nic-$p.json idle_pickup_count) pickups)"
 	check "$p: decisions of wave-nicd's agent committed" "[ \"${c:-0}\" -gt 0 ]"
 	check "$p: fallbacks are a minority" "[ -n \"$f\" ] && [ \"$f\" -lt \"${c:-0}\" ]"
+	# Item 3 of issue 11: wave-nicd interrupts the host after publishing; wave.ko's handler
+	# drains the ring and kicks the idle CPUs named, which then take their decisions in
+	# dispatch(). The kick timer is only the safety net: it must not be the common path.
+	local irqs kicks pi pt pd pp
+	irqs=$(jget /tmp/nic-$p.json nic_irqs)
+	kicks=$(jget /tmp/nic-$p.json idle_kicks)
+	pi=$(jget /tmp/nic-$p.json idle_pickups_irq)
+	pt=$(jget /tmp/nic-$p.json idle_pickups_timer)
+	pd=$(jget /tmp/nic-$p.json idle_pickups_dispatch)
+	pp=$(jget /tmp/nic-$p.json idle_pickups_prestaged)
+	echo "# $p: NIC interrupts ${irqs:-?} ($(jget /tmp/nic-$p.json irq_drained) decisions" \
+		"drained, ${kicks:-?} idle CPUs kicked, $(jget /tmp/nic-$p.json irq_prestaged) for" \
+		"prestaged ones, $(jget /tmp/nic-$p.json kicks_busy) busy); idle pickups: ring" \
+		"decision drained by the interrupt ${pi:-?}, by the kick timer ${pt:-?}, by a" \
+		"dispatch ${pd:-?}, prestaged ${pp:-?}"
+	check "$p: the NIC's interrupt drained decisions and kicked idle CPUs" \
+		"[ \"${irqs:-0}\" -gt 0 ] && [ \"${kicks:-0}\" -gt 0 ]"
+	check "$p: the kick timer is not the common path of idle pickups" \
+		"[ \$(( 2 * ${pt:-0} )) -lt \$(( ${pi:-0} + ${pt:-0} + ${pd:-0} + ${pp:-0} )) ]"
 	stop_sched
 }
 
 echo "TAP version 13"
-echo "1..18"
+echo "1..22"
 if [ ! -e "$state" ] || [ ! -x "$wavectl" ] || [ ! -x "$build/bpf/wave-sched" ]; then
 	skip "sched_nic tests" "no sched_ext in this kernel or wavectl/wave-sched not built"
 	totals

@@ -159,6 +159,7 @@ int HeldFunction::doorbell_fd(uint32_t vector) const {
 }
 
 bool HeldFunction::RaiseIrq(uint32_t vector) {
+  std::lock_guard<std::mutex> lock(irq_mu_);
   if (vector >= irqs_.size() || !conn_) {
     return false;
   }
@@ -176,6 +177,7 @@ void HeldFunction::Stop() {
   // Ending the connection ends the lease (shut down, since the loop's poll may hold the
   // socket a while after Unwatch); the BAR stays mapped until we go, because the link may
   // still write nic_state OFF after stopping the transport.
+  std::lock_guard<std::mutex> lock(irq_mu_);
   if (conn_) {
     shutdown(conn_.get(), SHUT_RDWR);
   }

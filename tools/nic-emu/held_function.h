@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@ class HeldFunction final : public Transport {
   MappedRegion bar_;
   std::vector<UniqueFd> doorbells_;
   std::vector<UniqueFd> irqs_;
+  std::mutex irq_mu_;  // RaiseIrq (any thread) against Stop closing the connection
   uint64_t lease_ = 0;
   EventLoop* loop_ = nullptr;
   EventLoop::WatchId watch_ = 0;

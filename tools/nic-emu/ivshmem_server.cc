@@ -124,7 +124,10 @@ void IvshmemServer::Accept(UniqueFd conn) {
     }
   }
   Peer* raw = peer.get();
-  peers_.emplace(id, std::move(peer));
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    peers_.emplace(id, std::move(peer));
+  }
   raw->watch =
       loop_->Watch(raw->conn.get(), [this, id](uint32_t revents) { OnPeerReady(id, revents); });
   for (uint32_t other_id : failed) {
@@ -192,7 +195,10 @@ void IvshmemServer::DropPeer(uint32_t id, bool error) {
   if (loop_ != nullptr) {
     loop_->Unwatch(it->second->watch);
   }
-  peers_.erase(it);  // closes the connection and the peer's eventfds
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    peers_.erase(it);  // closes the connection and the peer's eventfds
+  }
   if (stats_ != nullptr) {
     if (error) {
       stats_->Add(&wave_link_stats::host_errors);
@@ -215,6 +221,7 @@ bool IvshmemServer::RaiseIrq(uint32_t vector) {
     return false;
   }
   bool delivered = false;
+  std::lock_guard<std::mutex> lock(peers_mu_);
   for (const auto& [id, peer] : peers_) {
     uint64_t one = 1;
     // EAGAIN means the counter is saturated: the interrupt is pending already.
@@ -244,7 +251,10 @@ void IvshmemServer::Stop() {
       loop_->Unwatch(peer->watch);
     }
   }
-  peers_.clear();
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    peers_.clear();
+  }
   if (stats_ != nullptr) {
     stats_->Set(&wave_link_stats::hosts_connected, 0);
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,9 @@ class IvshmemServer final : public Transport {
   EventLoop* loop_ = nullptr;
   LinkStats* stats_ = nullptr;
   EventLoop::WatchId listen_watch_ = 0;
+  // Changed only on the loop's thread, under peers_mu_; RaiseIrq (any thread) reads under it.
   std::map<uint32_t, std::unique_ptr<Peer>> peers_;
+  std::mutex peers_mu_;
   uint32_t next_id_ = 1;
   bool stopped_ = false;
 };

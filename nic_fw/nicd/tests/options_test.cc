@@ -102,5 +102,18 @@ TEST(ParseOptions, SchedAgentModes) {
   EXPECT_NE(err.find("actor, handoff, thread"), std::string::npos) << err;
 }
 
+TEST(ParseOptions, SchedIrq) {
+  Options o;
+  std::string err;
+  ASSERT_EQ(Parse({"--socket", "/tmp/s"}, &o, &err), ParseResult::kOk) << err;
+  EXPECT_TRUE(o.sched_irq);  // the NIC interrupts the host by default
+  ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-irq", "off"}, &o, &err), ParseResult::kOk);
+  EXPECT_FALSE(o.sched_irq);
+  ASSERT_EQ(Parse({"--socket", "/tmp/s", "--sched-irq=on"}, &o, &err), ParseResult::kOk);
+  EXPECT_TRUE(o.sched_irq);
+  EXPECT_EQ(Parse({"--socket", "/tmp/s", "--sched-irq", "maybe"}, &o, &err), ParseResult::kError);
+  EXPECT_NE(err.find("--sched-irq: 'maybe'"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace wave::nicd
