@@ -4,13 +4,14 @@
 # workloads under EEVDF, the kernel's scx_simple/scx_central and the Wave policies, the
 # schedulers interleaved round by round (tools/bench/sched_e2e/sched_e2e_vm.sh says what is
 # measured). TCG, so only the ratios mean anything.
-#   sched_e2e_bench --json OUT.json [--policy fifo,shinjuku|none] [--agent actor|thread]
-#                   [--rounds N]
-# (--policy: the Wave policies, comma-separated, default fifo,shinjuku: wave-nicd's agents;
+#   sched_e2e_bench --json OUT.json [--policy fifo,fifo_timer,shinjuku|none]
+#                   [--agent actor|thread] [--rounds N]
+# (--policy: the Wave policies, comma-separated, default fifo,fifo_timer,shinjuku: wave-nicd's
+# agents, fifo_timer being FIFO without the NIC's decision interrupt (--sched-irq off);
 # --agent: how wave-nicd runs them, as an actor of its runtime, the default, or in a polling
 # thread of its own: wave-nicd --sched-agent)
 set -eu
-out= policy=fifo,shinjuku agent=actor rounds=3
+out= policy=fifo,fifo_timer,shinjuku agent=actor rounds=3
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--json) out=$2; shift 2 ;;

@@ -5,7 +5,8 @@
 # "SCHED_E2E_JSON {...}" for sched_e2e_bench to pick up.
 #   sched_e2e_vm.sh BUILD_DIR [POLICIES] [ROUNDS]
 # POLICIES: Wave policies, comma-separated (default fifo,shinjuku: wave-nicd's agents; none:
-# the stand-in agent of selftests/sched in the VM). The peers are EEVDF (the kernel's default)
+# the stand-in agent of selftests/sched in the VM; fifo_timer: FIFO with wave-nicd restarted
+# with --sched-irq off, so idle CPUs find their decisions by the host's kick timer alone). The peers are EEVDF (the kernel's default)
 # and the kernel's own scx_simple and scx_central (bpf/scx_peers), when they load.
 # Workloads: mixed (selftests/sched/sched_workload), hackbench (rt-tests), forkexec (300
 # fork+exec of /bin/true) by wall time, and wakeup (cyclictest: mean wake-up latency).
@@ -26,6 +27,18 @@ fail() { echo "sched_e2e: $*" >&2; exit 1; }
 wait_state() {
 	for _ in $(seq 100); do [ "$(cat $state 2>/dev/null)" = "$1" ] && return 0; sleep 0.1; done
 	return 1
+}
+
+# nicd_restart [FLAGS...]: a new wave-nicd outside the VM, with these extra flags
+# (tools/vm/run's control directory).
+nicd_restart() {
+	[ -n "${WAVE_NICD_CTL:-}" ] || fail "no \$WAVE_NICD_CTL: run under tools/vm/run"
+	echo "$*" >"$WAVE_NICD_CTL/args"
+	touch "$WAVE_NICD_CTL/kill"
+	for _ in $(seq 200); do [ -e "$WAVE_NICD_CTL/killed" ] && break; sleep 0.05; done
+	touch "$WAVE_NICD_CTL/start"
+	for _ in $(seq 200); do [ -e "$WAVE_NICD_CTL/started" ] && return 0; sleep 0.05; done
+	fail "wave-nicd did not restart with '$*'"
 }
 
 # run_workload NAME [PREFIX...]: the workload's figure (seconds, or µs for wakeup) on stdout.
@@ -85,6 +98,10 @@ for r in $(seq "$rounds"); do
 			wait_state enabled || fail "$s did not attach" ;;
 		wave_*)
 			policy=${s#wave_}
+			if [ "$policy" = fifo_timer ]; then
+				policy=fifo
+				nicd_restart --sched-irq off
+			fi
 			# Partial mode (a ghOSt enclave): the workload is in the Wave class, the rest of
 			# the VM is not, as the agent would be on a real NIC.
 			"$bin/wave-sched" start --policy "$policy" --partial --hb-timeout-ms 3000 >/dev/null ||
@@ -115,9 +132,14 @@ for r in $(seq "$rounds"); do
 			for k in decision_latency_p50_ns decision_latency_p99_ns idle_pickup_p50_ns idle_pickup_p99_ns; do
 				wstat[$s,$k,$r]=$(jget "$st" $k)
 			done
+			# Idle pickups the kick timer made (the rest: the NIC's interrupt and the CPUs'
+			# own dispatch), over the whole run of this scheduler.
+			wstat[$s,timer_share,$r]=$(awk -v t="$(jget "$st" idle_pickups_timer)" \
+				-v n="$(jget "$st" idle_pickup_count)" 'BEGIN{print n ? t / n : 0}')
 			[ -n "$agent_pid" ] && kill "$agent_pid" && wait "$agent_pid" 2>/dev/null
 			"$bin/wave-sched" stop >/dev/null
-			wait_state disabled ;;
+			wait_state disabled
+			[ "$s" = wave_fifo_timer ] && nicd_restart ;;
 		esac
 	done
 done
@@ -167,12 +189,13 @@ for p in scx_simple scx_central; do
 done
 for s in "${scheds[@]}"; do
 	case "$s" in wave_*) ;; *) continue ;; esac
-	for k in fallback rate decision_latency_p50_ns decision_latency_p99_ns idle_pickup_p50_ns idle_pickup_p99_ns; do
+	for k in fallback rate decision_latency_p50_ns decision_latency_p99_ns idle_pickup_p50_ns idle_pickup_p99_ns timer_share; do
 		v=()
 		for r in $(seq "$rounds"); do v+=("${wstat[$s,$k,$r]}"); done
 		name=$k
 		[ $k = fallback ] && name=fallback_share
 		[ $k = rate ] && name=e2e_decisions_per_s
+		[ $k = timer_share ] && name=idle_pickup_timer_share
 		json+=",\"${s}_$name\":$(median "${v[@]}")"
 		[ "$s" = "$lead" ] && json+=",\"$name\":$(median "${v[@]}")"
 	done
