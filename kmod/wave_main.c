@@ -15,6 +15,7 @@
 #include <linux/string.h>
 
 #include "wave.h"
+#include "wave_mem.h"
 #include "wave_sched.h"
 
 #define WAVE_MAX_EXTRA_IDS 8
@@ -132,6 +133,9 @@ static int __init wave_init(void)
 	ret = wave_sched_init();
 	if (ret)
 		goto err_fs;
+	ret = wave_mem_init();
+	if (ret)
+		goto err_sched;
 	ret = wave_chrdev_init();
 	if (ret)
 		goto err_sched;
@@ -154,6 +158,7 @@ err_class:
 err_chrdev:
 	wave_chrdev_exit();
 err_sched:
+	wave_mem_exit();
 	wave_sched_exit();
 err_fs:
 	kern_unmount(wave_fs_mnt);
@@ -162,8 +167,9 @@ err_fs:
 
 static void __exit wave_exit(void)
 {
-	/* The scheduling link first: it holds a device and kernel mappings of its queues. */
+	/* The links first: they hold a device and kernel mappings of its queues. */
 	wave_sched_exit();
+	wave_mem_exit();
 	wave_pci_exit();
 	wave_loopback_exit();
 	class_unregister(&wave_class);
