@@ -291,15 +291,18 @@ __bpf_kfunc int bpf_wave_mem_close(void)
 
 __bpf_kfunc_end_defs();
 
-BTF_KFUNCS_START(wave_mem_kfunc_ids)
-BTF_ID_FLAGS(func, bpf_wave_mem_add)
-BTF_ID_FLAGS(func, bpf_wave_mem_close)
-BTF_KFUNCS_END(wave_mem_kfunc_ids)
+/* A module has one kfunc set per program type: these two are in wave_kfuncs.c's. */
+BTF_SET_START(wave_mem_kfunc_ids)
+BTF_ID(func, bpf_wave_mem_add)
+BTF_ID(func, bpf_wave_mem_close)
+BTF_SET_END(wave_mem_kfunc_ids)
 
-static const struct btf_kfunc_id_set wave_mem_kfunc_set = {
-	.owner = THIS_MODULE,
-	.set = &wave_mem_kfunc_ids,
-};
+bool wave_mem_kfunc_allowed(const struct bpf_prog *prog, u32 kfunc_id)
+{
+	/* Tracing programs only (damon_aggregated), never under sched_ext's rq lock. */
+	return !btf_id_set_contains(&wave_mem_kfunc_ids, kfunc_id) ||
+	       prog->type == BPF_PROG_TYPE_TRACING;
+}
 
 /* ---- attach / detach ---- */
 
@@ -593,7 +596,7 @@ long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, vo
 
 int wave_mem_init(void)
 {
-	return register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING, &wave_mem_kfunc_set);
+	return 0;
 }
 
 void wave_mem_exit(void)

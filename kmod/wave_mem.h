@@ -22,6 +22,9 @@ void wave_mem_exit(void);
 long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, void __user *arg);
 /* wave_cdev.c calls this when a file of the device is released. */
 void wave_mem_file_release(struct file *file);
+/* wave_kfuncs.c: whether @prog may call kfunc @kfunc_id (the memory ones: tracing only). */
+struct bpf_prog;
+bool wave_mem_kfunc_allowed(const struct bpf_prog *prog, u32 kfunc_id);
 /* wave_queue.c calls this, wave_dev.lock held, before it unmaps queue @id. */
 void wave_mem_queue_retiring(struct wave_dev *wd, u32 id);
 
