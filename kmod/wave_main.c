@@ -133,9 +133,6 @@ static int __init wave_init(void)
 	ret = wave_sched_init();
 	if (ret)
 		goto err_fs;
-	ret = wave_mem_init();
-	if (ret)
-		goto err_sched;
 	ret = wave_chrdev_init();
 	if (ret)
 		goto err_sched;
@@ -158,7 +155,6 @@ err_class:
 err_chrdev:
 	wave_chrdev_exit();
 err_sched:
-	wave_mem_exit();
 	wave_sched_exit();
 err_fs:
 	kern_unmount(wave_fs_mnt);

@@ -594,11 +594,6 @@ long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, vo
 	}
 }
 
-int wave_mem_init(void)
-{
-	return 0;
-}
-
 void wave_mem_exit(void)
 {
 	mutex_lock(&wave_mem_mutex);

@@ -17,7 +17,6 @@
 
 #include "wave.h"
 
-int wave_mem_init(void);
 void wave_mem_exit(void);
 long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, void __user *arg);
 /* wave_cdev.c calls this when a file of the device is released. */

@@ -198,8 +198,8 @@ Outcome Enactor::Enact(const wave_mem_decision& d) {
     counters_.clipped++;
     counters_.clipped_bytes += len - mapped;
   }
-  const long r = syscall(SYS_process_madvise, t->pidfd, iov, static_cast<unsigned long>(pieces.size()),
-                         advice, 0U);
+  const long r = syscall(SYS_process_madvise, t->pidfd, iov,
+                         static_cast<unsigned long>(pieces.size()), advice, 0U);
   if (r < 0) {
     last_errno_.store(errno, std::memory_order_relaxed);
     return count(Outcome::kSyscallError);

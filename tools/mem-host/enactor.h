@@ -90,8 +90,8 @@ class Enactor {
   };
   Outcome Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len);
   Outcome RefreshMaps(const Target& t, uint64_t batch_seq, MapsCache* c);
-  Outcome CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start,
-                       uint64_t len, std::vector<Piece>* pieces);
+  Outcome CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len,
+                       std::vector<Piece>* pieces);
 
   const TargetTable* targets_;
   PagedOutSet* paged_out_;

@@ -20,8 +20,7 @@ class KernelBatchPath : public KernelBatchSource {
   // device: a libwave device spec; only "wave:/dev/waveN" (wave.ko) has a kernel path
   // (ENODEV otherwise). ENOTTY: this wave.ko has no batch path.
   static Result<std::unique_ptr<KernelBatchPath>> Attach(const std::string& device,
-                                                         const MemHostLink& link,
-                                                         uint32_t aggr_us,
+                                                         const MemHostLink& link, uint32_t aggr_us,
                                                          uint16_t max_accesses);
   ~KernelBatchPath() override;
   KernelBatchPath(const KernelBatchPath&) = delete;

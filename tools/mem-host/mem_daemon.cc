@@ -544,8 +544,8 @@ int Daemon::Run(int ready_fd) {
                "wave-mem-host: policy %s on %s (%s, batches by %s), %zu target(s), DAMON sample "
                "%u us aggr %u us\n",
                o_.policy == WAVE_MEM_POLICY_SOL ? "sol" : "age", o_.device.c_str(),
-               link_->dma() ? "dma" : "pio", kpath_ ? "wave.ko" : "this process",
-               monitored_.size(), o_.damon.sample_us, o_.damon.aggr_us);
+               link_->dma() ? "dma" : "pio", kpath_ ? "wave.ko" : "this process", monitored_.size(),
+               o_.damon.sample_us, o_.damon.aggr_us);
 
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};

@@ -52,12 +52,12 @@ struct MemLinkStats {
   uint64_t done_ok = 0;
   uint64_t done_refused = 0;
   uint64_t done_late = 0;
-  uint64_t expired = 0;         // batches whose done never came
-  uint64_t decisions = 0;       // handed to the caller
-  uint64_t late_decisions = 0;  // past the deadline on arrival: dropped
-  uint64_t stray = 0;           // decision or done for no batch in flight: dropped
-  uint64_t bad_messages = 0;    // ring slots libwave refused
-  uint64_t kernel_sync_errors = 0;  // kernel path: slot table unreadable
+  uint64_t expired = 0;                // batches whose done never came
+  uint64_t decisions = 0;              // handed to the caller
+  uint64_t late_decisions = 0;         // past the deadline on arrival: dropped
+  uint64_t stray = 0;                  // decision or done for no batch in flight: dropped
+  uint64_t bad_messages = 0;           // ring slots libwave refused
+  uint64_t kernel_sync_errors = 0;     // kernel path: slot table unreadable
   uint64_t kernel_release_errors = 0;  // kernel path: a release the kernel refused
 };
 
