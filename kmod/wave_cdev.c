@@ -14,6 +14,8 @@
 #include <linux/uaccess.h>
 
 #include "wave.h"
+#include "wave_mem.h"
+#include "wave_mem_kpath.h"
 #include "wave_sched.h"
 
 static dev_t wave_devt_base;
@@ -216,6 +218,13 @@ static long wave_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		/* The scheduling link (wave_sched.c) checks its own privileges. */
 		ret = wave_sched_ioctl(wd, cmd, uarg);
 		goto out;
+	case WAVE_IOC_MEM_ATTACH:
+	case WAVE_IOC_MEM_DETACH:
+	case WAVE_IOC_MEM_STATS:
+	case WAVE_IOC_MEM_RELEASE:
+		/* The memory link's batch path (wave_mem.c) checks its own privileges. */
+		ret = wave_mem_ioctl(file, wd, cmd, uarg);
+		goto out;
 	default:
 		ret = -ENOTTY;
 		goto out;
@@ -262,6 +271,7 @@ static int wave_open(struct inode *inode, struct file *file)
 
 static int wave_release(struct inode *inode, struct file *file)
 {
+	wave_mem_file_release(file);
 	wave_dev_put(file->private_data);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <linux/btf_ids.h>
 #include <linux/module.h>
 
+#include "wave_mem.h"
 #include "wave_sched.h"
 
 __bpf_kfunc_start_defs();
@@ -178,11 +179,20 @@ BTF_ID_FLAGS(func, bpf_wave_agent_epoch)
 BTF_ID_FLAGS(func, bpf_wave_cpu_idle)
 BTF_ID_FLAGS(func, bpf_wave_decision_drained)
 BTF_ID_FLAGS(func, bpf_wave_kick_age_ns)
+/* The memory link's batch path (wave_mem.c), for tracing programs only. */
+BTF_ID_FLAGS(func, bpf_wave_mem_add)
+BTF_ID_FLAGS(func, bpf_wave_mem_close)
 BTF_KFUNCS_END(wave_kfunc_ids)
+
+static int wave_kfunc_filter(const struct bpf_prog *prog, u32 kfunc_id)
+{
+	return wave_mem_kfunc_allowed(prog, kfunc_id) ? 0 : -EACCES;
+}
 
 static const struct btf_kfunc_id_set wave_kfunc_set = {
 	.owner = THIS_MODULE,
 	.set = &wave_kfunc_ids,
+	.filter = wave_kfunc_filter,
 };
 
 int wave_kfuncs_register(void)

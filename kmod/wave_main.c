@@ -15,6 +15,7 @@
 #include <linux/string.h>
 
 #include "wave.h"
+#include "wave_mem.h"
 #include "wave_sched.h"
 
 #define WAVE_MAX_EXTRA_IDS 8
@@ -162,8 +163,9 @@ err_fs:
 
 static void __exit wave_exit(void)
 {
-	/* The scheduling link first: it holds a device and kernel mappings of its queues. */
+	/* The links first: they hold a device and kernel mappings of its queues. */
 	wave_sched_exit();
+	wave_mem_exit();
 	wave_pci_exit();
 	wave_loopback_exit();
 	class_unregister(&wave_class);

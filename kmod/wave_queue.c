@@ -16,6 +16,7 @@
 #include <linux/sort.h>
 
 #include "wave.h"
+#include "wave_mem.h"
 #include "wave_sched.h"
 
 static u32 wave_default_cache(u16 dir)
@@ -198,8 +199,9 @@ static void wave_queue_retire(struct wave_dev *wd, u32 id)
 	wave_desc_set_state(wd, id, WAVE_QSTATE_FREE);
 	/* FREE reaches the NIC before the region can be handed out again. */
 	wmb();
-	/* A scheduling link over this queue detaches before its kernel mapping goes. */
+	/* A link over this queue detaches before its kernel mapping goes. */
 	wave_sched_queue_retiring(wd, id);
+	wave_mem_queue_retiring(wd, id);
 	wave_mmap_zap_queue(wd, id);
 	if (q->kaddr) {
 		wd->ops->unmap_queue(wd, q->kaddr);

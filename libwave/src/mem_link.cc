@@ -92,8 +92,55 @@ uint32_t MemHostLink::in_flight() const {
       slots_.begin(), slots_.end(), [](const Slot& s) { return s.state != SlotState::kFree; }));
 }
 
+void MemHostLink::SetKernelSource(KernelBatchSource* source) {
+  kernel_ = source;
+  use_dma_ = false;  // the kernel writes the slots through its mapping of the buffer
+}
+
+// A slot is free again: remember which batch it held, and tell the kernel.
+void MemHostLink::Finish(uint32_t slot) {
+  Slot& s = slots_[slot];
+  s.state = SlotState::kFree;
+  finished_seq_[slot] = std::max(finished_seq_[slot], s.seq);
+  if (kernel_ && !kernel_->Release(slot, s.seq))
+    stats_.kernel_release_errors++;
+}
+
+// Learns the batches the kernel announced since the last look. The kernel publishes a slot
+// before its batch-ready notice goes out, so after a poll of the decision ring this sees every
+// batch a message read in that poll can name.
+void MemHostLink::SyncKernel() {
+  std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS> ks{};
+  if (!kernel_->ReadSlots(&ks)) {
+    stats_.kernel_sync_errors++;
+    return;
+  }
+  for (uint32_t i = 0; i < WAVE_MEM_BATCH_SLOTS; i++) {
+    const wave_mem_kslot& k = ks[i];
+    Slot& s = slots_[i];
+    if (k.state != WAVE_MEM_KSLOT_BUSY || k.seq % WAVE_MEM_BATCH_SLOTS != i || k.seq == 0)
+      continue;
+    if (s.state == SlotState::kAnnounced && s.seq == k.seq)
+      continue;
+    if (k.seq <= finished_seq_[i]) {
+      // Done or expired here, but the kernel still holds it (a release that failed).
+      if (!kernel_->Release(i, k.seq))
+        stats_.kernel_release_errors++;
+      continue;
+    }
+    s.state = SlotState::kAnnounced;
+    s.seq = k.seq;
+    s.collected_ns = k.collected_ns;
+    s.len = k.len;
+    stats_.batches++;
+    stats_.bytes += k.len;
+  }
+}
+
 Result<uint64_t> MemHostLink::Submit(BatchInfo info, std::span<const Region> regions,
                                      uint64_t now_ns) {
+  if (kernel_)
+    return Error{EPERM, "the kernel produces this link's batches"};
   ExpireOld(now_ns);
   const uint32_t slot = static_cast<uint32_t>(next_seq_ % WAVE_MEM_BATCH_SLOTS);
   if (slots_[slot].state != SlotState::kFree) {
@@ -152,7 +199,7 @@ void MemHostLink::ExpireOld(uint64_t now_ns) {
                              : (uint64_t{config_.deadline_us} + 1'000'000) * 1000;
   for (Slot& s : slots_) {
     if (s.state != SlotState::kFree && now_ns > s.collected_ns + limit) {
-      s.state = SlotState::kFree;
+      Finish(static_cast<uint32_t>(&s - slots_.data()));
       stats_.expired++;
     }
   }
@@ -191,6 +238,8 @@ uint32_t MemHostLink::Poll(uint64_t now_ns, const DecisionFn& on_decision, const
   Message msgs[32];
   const uint32_t n = link_->decisions().ring().Poll(msgs);
   stats_.bad_messages = link_->decisions().ring().bad_messages();
+  if (kernel_)
+    SyncKernel();
   for (uint32_t i = 0; i < n; i++) {
     handled++;
     const Message& m = msgs[i];
@@ -215,7 +264,7 @@ uint32_t MemHostLink::Poll(uint64_t now_ns, const DecisionFn& on_decision, const
         stats_.stray++;
         continue;
       }
-      s.state = SlotState::kFree;
+      Finish(static_cast<uint32_t>(seq % WAVE_MEM_BATCH_SLOTS));
       switch (le32toh(m.mem_done.status)) {
         case WAVE_MEM_BATCH_OK:
           stats_.done_ok++;

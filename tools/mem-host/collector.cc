@@ -1,10 +1,12 @@
 #include "collector.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/epoll.h>
 #include <time.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "wave_mem_collect.skel.h"
@@ -85,7 +87,44 @@ void Collector::SetKdamondPid(pid_t pid) {
 
 void Collector::SetTargets(std::vector<TargetSlot> slots) {
   std::lock_guard<std::mutex> lock(mu_);
+  slots_ = slots;
   assembler_.SetTargets(std::move(slots));
+  if (kernel_path_) {
+    if (Status st = WriteKernelSlots(); !st.ok())
+      std::fprintf(stderr, "wave-mem-host: collector: %s\n", st.error().message.c_str());
+  }
+}
+
+// The program's index -> target map; mu_ held. Indices past the list are cleared first, the
+// count last, so the program never looks up a slot it was not given.
+Status Collector::WriteKernelSlots() {
+  if (slots_.size() > WAVE_MEM_COLLECT_MAX_KSLOTS)
+    return Error{EINVAL, "more than " + std::to_string(WAVE_MEM_COLLECT_MAX_KSLOTS) +
+                             " targets for the kernel batch path"};
+  const int fd = bpf_map__fd(skel_->maps.kslots);
+  skel_->bss->nr_kslots = 0;
+  for (uint32_t i = 0; i < WAVE_MEM_COLLECT_MAX_KSLOTS; i++) {
+    wave_mem_collect_kslot v{};
+    if (i < slots_.size()) {
+      v.target = slots_[i].target;
+      v.valid_from_ns = slots_[i].valid_from_ns;
+    }
+    if (bpf_map_update_elem(fd, &i, &v, BPF_ANY) != 0)
+      return ErrnoError("update the kslots map", errno);
+  }
+  skel_->bss->nr_kslots = static_cast<__u32>(slots_.size());
+  return {};
+}
+
+Status Collector::SetKernelPath(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (on) {
+    if (Status st = WriteKernelSlots(); !st.ok())
+      return st;
+  }
+  kernel_path_ = on;
+  skel_->bss->kernel_path = on ? 1 : 0;
+  return {};
 }
 
 int Collector::fd() const {
@@ -144,6 +183,13 @@ CollectorCounters Collector::counters() const {
   c.bpf_filtered = skel_->bss->nr_filtered;
   c.bpf_lost = skel_->bss->nr_lost;
   c.foreign = foreign_;
+  c.kernel_path = kernel_path_;
+  c.kernel_added = skel_->bss->nr_kadded;
+  c.kernel_refused = skel_->bss->nr_krefused;
+  c.kernel_unknown = skel_->bss->nr_kunknown;
+  c.kernel_shipped = skel_->bss->nr_kshipped;
+  c.kernel_dropped = skel_->bss->nr_kdropped;
+  c.kernel_missing = skel_->bss->nr_kmissing;
   return c;
 }
 

@@ -41,6 +41,14 @@ struct CollectorCounters {
   uint64_t bpf_filtered = 0;  // tracepoint hits of other kdamonds
   uint64_t bpf_lost = 0;      // records lost to a full ring buffer
   uint64_t foreign = 0;       // records of another kdamond that reached user space
+  // The kernel batch path (SetKernelPath): what the program handed to wave.ko.
+  bool kernel_path = false;
+  uint64_t kernel_added = 0;    // regions wave.ko took
+  uint64_t kernel_refused = 0;  // regions wave.ko refused
+  uint64_t kernel_unknown = 0;  // records of an index without a settled target
+  uint64_t kernel_shipped = 0;  // batches closed and shipped
+  uint64_t kernel_dropped = 0;  // batches closed and dropped by wave.ko
+  uint64_t kernel_missing = 0;  // records seen while wave.ko's kfuncs were absent
 };
 
 class Collector {
@@ -58,6 +66,10 @@ class Collector {
   // Thread safe with respect to Consume/Poll.
   void SetKdamondPid(pid_t pid);
   void SetTargets(std::vector<TargetSlot> slots);
+  // Kernel batch path on: the program hands each region to wave.ko's kfuncs (its memory link
+  // must be attached, uapi/wave_mem_kpath.h) and nothing reaches the ring buffer. EINVAL with
+  // more than WAVE_MEM_COLLECT_MAX_KSLOTS targets.
+  Status SetKernelPath(bool on);
 
   int fd() const;
   // Handles what is waiting, without blocking; returns the records consumed.
@@ -77,6 +89,9 @@ class Collector {
   wave_mem_collect* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
   pid_t kdamond_pid_ = 0;
+  bool kernel_path_ = false;
+  std::vector<TargetSlot> slots_;
+  Status WriteKernelSlots();
   uint64_t foreign_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "wave/mem_batch.h"
@@ -127,6 +128,36 @@ Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t sta
   return Outcome::kOutside;
 }
 
+Outcome Enactor::CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start,
+                              uint64_t len, std::vector<Piece>* pieces) {
+  switch (CheckLiveness(t)) {
+    case Liveness::kAlive:
+      break;
+    case Liveness::kExited:
+      return Outcome::kExited;
+    case Liveness::kReused:
+      return Outcome::kPidReused;
+  }
+  const uint64_t batch_seq = le64toh(d.batch_seq);
+  auto [it, fresh] = maps_.try_emplace(t.id);
+  MapsCache& c = it->second;
+  bool read_now = false;
+  if (fresh || c.batch_seq != batch_seq) {
+    const Outcome o = RefreshMaps(t, batch_seq, &c);
+    if (o != Outcome::kOk)
+      return o;
+    read_now = true;
+  }
+  *pieces = MappedPieces(c.maps, start, len, kMaxPieces);
+  if (pieces->empty() && !read_now) {
+    const Outcome o = RefreshMaps(t, batch_seq, &c);
+    if (o != Outcome::kOk)
+      return o;
+    *pieces = MappedPieces(c.maps, start, len, kMaxPieces);
+  }
+  return pieces->empty() ? Outcome::kOutside : Outcome::kOk;
+}
+
 Outcome Enactor::Enact(const wave_mem_decision& d) {
   std::lock_guard<std::mutex> lock(mu_);
   auto count = [this](Outcome o) {
@@ -143,17 +174,32 @@ Outcome Enactor::Enact(const wave_mem_decision& d) {
   std::shared_ptr<const Target> t = targets_ ? targets_->Find(target) : nullptr;
   if (!t)
     return count(Outcome::kUnknownTarget);
-  const Outcome checked = Check(d, *t, start, len);
+  std::vector<Piece> pieces;
+  const Outcome checked =
+      clip_ ? CheckClipped(d, *t, start, len, &pieces) : Check(d, *t, start, len);
   if (checked != Outcome::kOk)
     return count(checked);
+  if (!clip_)
+    pieces.push_back({start, start + len});
 
   int advice = MADV_COLD;
   if (d.action == WAVE_MEM_PAGEOUT)
     advice = MADV_PAGEOUT;
   else if (d.action == WAVE_MEM_WILLNEED)
     advice = MADV_WILLNEED;
-  iovec iov{reinterpret_cast<void*>(static_cast<uintptr_t>(start)), static_cast<size_t>(len)};
-  const long r = syscall(SYS_process_madvise, t->pidfd, &iov, 1UL, advice, 0U);
+  iovec iov[kMaxPieces];
+  uint64_t mapped = 0;
+  for (size_t i = 0; i < pieces.size(); i++) {
+    iov[i].iov_base = reinterpret_cast<void*>(static_cast<uintptr_t>(pieces[i].start));
+    iov[i].iov_len = static_cast<size_t>(pieces[i].end - pieces[i].start);
+    mapped += pieces[i].end - pieces[i].start;
+  }
+  if (mapped < len) {
+    counters_.clipped++;
+    counters_.clipped_bytes += len - mapped;
+  }
+  const long r = syscall(SYS_process_madvise, t->pidfd, iov,
+                         static_cast<unsigned long>(pieces.size()), advice, 0U);
   if (r < 0) {
     last_errno_.store(errno, std::memory_order_relaxed);
     return count(Outcome::kSyscallError);
@@ -165,8 +211,17 @@ Outcome Enactor::Enact(const wave_mem_decision& d) {
       break;
     case WAVE_MEM_PAGEOUT:
       counters_.bytes_pageout += done;
-      if (paged_out_)
-        paged_out_->Add(target, start, start + done);
+      if (paged_out_) {
+        // process_madvise advises the pieces in order and stops at the first it cannot.
+        uint64_t left = done;
+        for (const Piece& p : pieces) {
+          const uint64_t n = std::min(left, p.end - p.start);
+          if (n == 0)
+            break;
+          paged_out_->Add(target, p.start, p.start + n);
+          left -= n;
+        }
+      }
       break;
     case WAVE_MEM_WILLNEED:
       counters_.bytes_willneed += done;

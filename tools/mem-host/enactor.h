@@ -11,6 +11,10 @@
 //   5. the range inside its mappings (/proc/PID/maps)                  kOutside / kHole /
 //                                                                      kSpecial / kMapsError
 //   6. process_madvise(pidfd, {start, len}, 1, advice, 0)              kOk / kSyscallError
+// Clipping (SetClipToMappings, the kernel batch path, whose batches are not clipped before
+// they leave the host): step 5 becomes "the parts of the range in non-special mappings"
+// (MappedPieces, at most kMaxPieces), which are advised in one process_madvise call; a range
+// with no such part is kOutside. The bytes left out are counted (clipped_bytes).
 // Maps cache: per target, read again for each new batch_seq and once more on a miss (a
 // range the cached maps do not cover), so a refusal is always made on maps read for this
 // decision's batch and after a miss on fresh maps. The liveness check is repeated after
@@ -55,6 +59,8 @@ struct EnactorCounters {
   uint64_t bytes_pageout = 0;   // advised with MADV_PAGEOUT
   uint64_t bytes_willneed = 0;  // advised with MADV_WILLNEED
   uint64_t maps_reads = 0;      // /proc/PID/maps read (cache misses and new batches)
+  uint64_t clipped = 0;         // clipping on: decisions advised only in part (unmapped rest)
+  uint64_t clipped_bytes = 0;   // clipping on: bytes of advised decisions left out
 
   uint64_t count(Outcome o) const { return outcomes[static_cast<size_t>(o)]; }
 };
@@ -64,8 +70,12 @@ class Enactor {
   // paged_out may be null (nothing recorded). Both must outlive the Enactor.
   Enactor(const TargetTable* targets, PagedOutSet* paged_out);
 
+  static constexpr size_t kMaxPieces = 64;
+
   // Thread safe (one decision at a time).
   Outcome Enact(const wave_mem_decision& d);
+  void SetClipToMappings(bool on) { clip_ = on; }
+  bool clip_to_mappings() const { return clip_; }
 
   EnactorCounters counters() const;
   int last_errno() const { return last_errno_.load(std::memory_order_relaxed); }
@@ -80,6 +90,8 @@ class Enactor {
   };
   Outcome Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len);
   Outcome RefreshMaps(const Target& t, uint64_t batch_seq, MapsCache* c);
+  Outcome CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len,
+                       std::vector<Piece>* pieces);
 
   const TargetTable* targets_;
   PagedOutSet* paged_out_;
@@ -87,6 +99,7 @@ class Enactor {
   std::map<uint32_t, MapsCache> maps_;
   EnactorCounters counters_;
   std::atomic<int> last_errno_{0};
+  bool clip_ = false;
 };
 
 }  // namespace wave::mem

@@ -37,6 +37,9 @@ constexpr const char* kUsage =
     "  --max-reclaim-mib-s N  the agent's page-out budget (32; 0: none)\n"
     "  --deadline-ms N        decisions later than this after collection are void (1000)\n"
     "  --pio                  write batches through the mapping, not the DMA engine\n"
+    "  --batch-path P         auto|kernel|user: who builds and ships the batches (auto:\n"
+    "                         wave.ko when it supports it, else this process; also from\n"
+    "                         $WAVE_MEM_BATCH_PATH)\n"
     "  --kill                 start with the kill switch on (no decisions)\n"
     "  --foreground           do not detach\n"
     "  --status-out PATH      also write the final status JSON to PATH\n";
@@ -120,6 +123,9 @@ int Start(int argc, char** argv) {
       ok = ParseU32(v, &o.deadline_ms) && o.deadline_ms > 0 && o.deadline_ms <= 60000;
     } else if (a == "--pio") {
       o.pio = true;
+    } else if (a == "--batch-path") {
+      o.batch_path = v;
+      ok = o.batch_path == "auto" || o.batch_path == "kernel" || o.batch_path == "user";
     } else if (a == "--kill") {
       o.kill = true;
     } else if (a == "--foreground") {

@@ -25,4 +25,17 @@ struct wave_mem_collect_rec {
   __u32 reserved;
 };
 
+/*
+ * The kernel batch path (uapi/wave_mem_kpath.h): the program hands regions to wave.ko's
+ * kfuncs instead of the ring buffer. kslots[i] maps DAMON's target index i to the host's
+ * target id, valid for records collected from valid_from_ns on (CLOCK_MONOTONIC).
+ */
+#define WAVE_MEM_COLLECT_MAX_KSLOTS 64
+
+struct wave_mem_collect_kslot {
+  __u32 target; /* 0: none, records dropped */
+  __u32 reserved;
+  __u64 valid_from_ns;
+};
+
 #endif /* WAVE_MEM_COLLECT_RECORD_H */

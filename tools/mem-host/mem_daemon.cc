@@ -15,11 +15,13 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
 #include "collector.h"
 #include "enactor.h"
+#include "kernel_path.h"
 #include "paged_out.h"
 #include "region_clip.h"
 #include "status_doc.h"
@@ -125,6 +127,7 @@ class Daemon {
 
  private:
   bool Setup(std::string* why);
+  bool SetupBatchPath(std::string* why);
   bool AddTarget(pid_t pid, std::string* why);
   void PruneTargets();
   void OnBatch(const BatchInfo& info, std::span<const Region> regions);
@@ -139,6 +142,9 @@ class Daemon {
   std::unique_ptr<DamonMonitor> damon_;
   std::unique_ptr<Collector> collector_;
   std::unique_ptr<MemHostLink> link_;
+  // The kernel batch path; declared after link_ so it detaches before the link's queues go.
+  std::unique_ptr<KernelBatchPath> kpath_;
+  std::string kpath_why_;  // why the user path is used, when it is
   std::vector<MonitoredTarget> monitored_;
   std::vector<pid_t> pids_;
   pid_t child_ = -1;
@@ -154,6 +160,7 @@ class Daemon {
   pid_t kdamond_pid_ = 0;
   double kdamond_done_s_ = 0, kdamond_last_s_ = 0;
   ClipCounters clip_;
+  uint64_t kern_batches_seen_ = 0, kern_regions_seen_ = 0;
   Counters c_;
 };
 
@@ -246,10 +253,51 @@ bool Daemon::Setup(std::string* why) {
   }
   collector_->SetKdamondPid(damon_->kdamond_pid());
   collector_->SetTargets(damon_->slots());
+  return SetupBatchPath(why);
+}
+
+// The kernel batch path when wave.ko has it (auto) or when asked (kernel); else this
+// process assembles, clips and ships every batch (OnBatch).
+bool Daemon::SetupBatchPath(std::string* why) {
+  std::string want = o_.batch_path;
+  if (want.empty()) {
+    const char* env = std::getenv("WAVE_MEM_BATCH_PATH");
+    want = env && *env ? env : "auto";
+  }
+  if (want != "auto" && want != "kernel" && want != "user") {
+    *why = "batch path " + want + ": auto, kernel or user";
+    return false;
+  }
+  if (want == "user") {
+    kpath_why_ = "asked for";
+    return true;
+  }
+  auto kp = KernelBatchPath::Attach(o_.device, *link_, o_.damon.aggr_us, damon_->max_accesses());
+  if (kp) {
+    kpath_ = std::move(kp.value());
+    Status st = collector_->SetKernelPath(true);
+    if (st.ok()) {
+      link_->SetKernelSource(kpath_.get());
+      // Decisions are about DAMON's regions as they are: the enactor clips them instead.
+      enactor_->SetClipToMappings(true);
+      return true;
+    }
+    // Nothing was shipped by the kernel yet (the program never called it): detach.
+    kpath_.reset();
+    kpath_why_ = st.error().message;
+  } else {
+    kpath_why_ = kp.error().message;
+  }
+  if (want == "kernel") {
+    *why = "kernel batch path: " + kpath_why_;
+    return false;
+  }
   return true;
 }
 
 void Daemon::OnBatch(const BatchInfo& info, std::span<const Region> regions) {
+  if (kpath_)
+    return;  // records of the ring buffer from before the kernel path took over
   c_.batches_collected++;
   // Only mapped memory goes to the NIC: one read of each target's maps per batch.
   clipped_.clear();
@@ -322,6 +370,9 @@ void Daemon::WriteStatus() {
   d.Add("policy", std::string(o_.policy == WAVE_MEM_POLICY_SOL ? "sol" : "age"));
   d.Add("device", o_.device);
   d.Add("transport", std::string(link_->dma() ? "dma" : "pio"));
+  d.Add("batch_path", std::string(kpath_ ? "kernel" : "user"));
+  if (!kpath_)
+    d.Add("batch_path_why_user", kpath_why_);
   d.Add("pid", static_cast<uint64_t>(getpid()));
   d.Add("uptime_s", up);
   d.Add("targets", static_cast<uint64_t>(monitored_.size()));
@@ -329,12 +380,42 @@ void Daemon::WriteStatus() {
   for (const MonitoredTarget& m : monitored_)
     pids += (pids.empty() ? "" : ",") + std::to_string(m.pid);
   d.Add("target_pids", pids);
+  const MemLinkStats& ls = link_->stats();
+  wave_mem_kstats ks{};
+  if (kpath_ && kpath_->Stats(&ks) && ks.attached) {
+    // The kernel built and shipped every batch: its counters are the collection's.
+    c_.batches_collected = ks.batches + ks.dropped_no_slot + ks.dropped_ring_full;
+    c_.batches_sent = ks.batches;
+    c_.batches_dropped = ks.dropped_no_slot + ks.dropped_ring_full;
+    if (ks.batches > kern_batches_seen_) {
+      c_.last_batch_regions = (ks.regions - kern_regions_seen_) / (ks.batches - kern_batches_seen_);
+      kern_batches_seen_ = ks.batches;
+      kern_regions_seen_ = ks.regions;
+    }
+    c_.regions_sent = ks.regions;
+  }
   d.Add("regions_tracked", c_.last_batch_regions);
   d.Add("batches_collected", c_.batches_collected);
   d.Add("batches_sent", c_.batches_sent);
   d.Add("batches_per_s", up > 0 ? static_cast<double>(c_.batches_sent) / up : 0.0);
   d.Add("batches_dropped", c_.batches_dropped);
-  const MemLinkStats& ls = link_->stats();
+  if (kpath_) {
+    d.Add("kernel_attached", static_cast<uint64_t>(ks.attached));
+    d.Add("kernel_batches", static_cast<uint64_t>(ks.batches));
+    d.Add("kernel_regions", static_cast<uint64_t>(ks.regions));
+    d.Add("kernel_bytes", static_cast<uint64_t>(ks.bytes));
+    d.Add("kernel_dropped_no_slot", static_cast<uint64_t>(ks.dropped_no_slot));
+    d.Add("kernel_dropped_ring_full", static_cast<uint64_t>(ks.dropped_ring_full));
+    d.Add("kernel_cut", static_cast<uint64_t>(ks.cut));
+    d.Add("kernel_bad_regions", static_cast<uint64_t>(ks.bad_regions));
+    d.Add("kernel_overflow", static_cast<uint64_t>(ks.overflow));
+    d.Add("kernel_clamped", static_cast<uint64_t>(ks.clamped));
+    d.Add("kernel_released", static_cast<uint64_t>(ks.released));
+    d.Add("kernel_bad_releases", static_cast<uint64_t>(ks.bad_releases));
+    d.Add("kernel_doorbells", static_cast<uint64_t>(ks.doorbells));
+    d.Add("kernel_sync_errors", ls.kernel_sync_errors);
+    d.Add("kernel_release_errors", ls.kernel_release_errors);
+  }
   d.Add("batches_answered", ls.done_ok);
   d.Add("batches_refused_by_nic", ls.done_refused);
   d.Add("batches_late_on_nic", ls.done_late);
@@ -350,6 +431,8 @@ void Daemon::WriteStatus() {
   for (size_t i = 1; i < ec.outcomes.size(); i++)
     if (ec.outcomes[i] != 0)
       d.Add(std::string("refused_") + OutcomeName(static_cast<Outcome>(i)), ec.outcomes[i]);
+  d.Add("decisions_clipped", ec.clipped);
+  d.Add("decision_bytes_clipped", ec.clipped_bytes);
   d.Add("bytes_cold", ec.bytes_cold);
   d.Add("bytes_paged_out", ec.bytes_pageout);
   d.Add("bytes_willneed", ec.bytes_willneed);
@@ -380,6 +463,14 @@ void Daemon::WriteStatus() {
   d.Add("unmapped_bytes_clipped", clip_.unmapped_bytes);
   d.Add("regions_overflow", clip_.overflow + cc.assembler.overflow);
   d.Add("collector_lost", cc.bpf_lost);
+  if (kpath_) {
+    d.Add("collector_kernel_added", cc.kernel_added);
+    d.Add("collector_kernel_refused", cc.kernel_refused);
+    d.Add("collector_kernel_unknown", cc.kernel_unknown);
+    d.Add("collector_kernel_shipped", cc.kernel_shipped);
+    d.Add("collector_kernel_dropped", cc.kernel_dropped);
+    d.Add("collector_kernel_missing", cc.kernel_missing);
+  }
   d.Add("collector_unknown_target", cc.assembler.unknown_target);
   wave_mem_nic_stats ns;
   const bool nic = link_->ReadNicStats(&ns);
@@ -449,10 +540,12 @@ int Daemon::Run(int ready_fd) {
   }
   WriteStatus();
   Say(ready_fd, "ok");
-  std::fprintf(
-      stderr, "wave-mem-host: policy %s on %s (%s), %zu target(s), DAMON sample %u us aggr %u us\n",
-      o_.policy == WAVE_MEM_POLICY_SOL ? "sol" : "age", o_.device.c_str(),
-      link_->dma() ? "dma" : "pio", monitored_.size(), o_.damon.sample_us, o_.damon.aggr_us);
+  std::fprintf(stderr,
+               "wave-mem-host: policy %s on %s (%s, batches by %s), %zu target(s), DAMON sample "
+               "%u us aggr %u us\n",
+               o_.policy == WAVE_MEM_POLICY_SOL ? "sol" : "age", o_.device.c_str(),
+               link_->dma() ? "dma" : "pio", kpath_ ? "wave.ko" : "this process", monitored_.size(),
+               o_.damon.sample_us, o_.damon.aggr_us);
 
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
@@ -505,6 +598,7 @@ int Daemon::Run(int ready_fd) {
   close(ep);
   collector_.reset();
   damon_.reset();  // turns our kdamond off and restores nr_kdamonds
+  kpath_.reset();  // the kernel stops producing before the queues go
   link_.reset();
   unlink(pidfile.c_str());
   if (child_ > 0 && !child_done_) {

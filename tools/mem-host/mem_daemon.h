@@ -35,6 +35,10 @@ struct DaemonOptions {
   uint32_t max_reclaim_mib_s = 32;
   uint32_t deadline_ms = 1000;
   bool pio = false;
+  // auto: the kernel batch path (uapi/wave_mem_kpath.h) when wave.ko supports it, else the
+  // user-space one; kernel: that or fail; user: this process assembles and ships. Empty:
+  // $WAVE_MEM_BATCH_PATH, else auto.
+  std::string batch_path;
   bool kill = false;
   bool foreground = false;
   std::string status_out;  // also write the final status JSON here

@@ -97,6 +97,34 @@ Result<std::vector<Mapping>> ReadMaps(pid_t pid) {
   return ParseMaps(text);
 }
 
+std::vector<Piece> MappedPieces(const std::vector<Mapping>& maps, uint64_t start, uint64_t len,
+                                size_t max_pieces) {
+  constexpr uint64_t kPageMask = 4095;
+  std::vector<Piece> out;
+  const uint64_t end = start + len;
+  if (len == 0 || end < start)
+    return out;
+  // The first mapping ending after start.
+  auto it = std::upper_bound(maps.begin(), maps.end(), start,
+                             [](uint64_t a, const Mapping& m) { return a < m.end; });
+  for (; it != maps.end() && it->start < end; ++it) {
+    if (it->special)
+      continue;
+    const uint64_t s = (std::max(start, it->start) + kPageMask) & ~kPageMask;
+    const uint64_t e = std::min(end, it->end) & ~kPageMask;
+    if (e <= s)
+      continue;
+    if (!out.empty() && out.back().end == s) {
+      out.back().end = e;
+      continue;
+    }
+    if (out.size() >= max_pieces)
+      break;
+    out.push_back({s, e});
+  }
+  return out;
+}
+
 RangeCheck CheckRange(const std::vector<Mapping>& maps, uint64_t start, uint64_t len) {
   const uint64_t end = start + len;
   if (len == 0 || end < start)

@@ -37,6 +37,17 @@ enum class RangeCheck : uint8_t {
 // maps sorted by start, as ParseMaps returns them.
 RangeCheck CheckRange(const std::vector<Mapping>& maps, uint64_t start, uint64_t len);
 
+// The parts of [start, start+len) that lie in non-special mappings, page aligned (inward),
+// sorted, adjacent mappings merged; at most max_pieces (the rest is left out). For decisions
+// about regions that were not clipped to the mappings before they left the host (the kernel
+// batch path): the Enactor advises these pieces and nothing else.
+struct Piece {
+  uint64_t start = 0;
+  uint64_t end = 0;  // exclusive
+};
+std::vector<Piece> MappedPieces(const std::vector<Mapping>& maps, uint64_t start, uint64_t len,
+                                size_t max_pieces);
+
 }  // namespace wave::mem
 
 #endif  // WAVE_MEM_HOST_PROC_MAPS_H_

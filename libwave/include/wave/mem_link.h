@@ -27,6 +27,7 @@
 #include "wave/link.h"
 #include "wave/mem_batch.h"
 #include "wave_mem.h"
+#include "wave_mem_kpath.h"
 
 namespace wave::mem {
 
@@ -51,11 +52,25 @@ struct MemLinkStats {
   uint64_t done_ok = 0;
   uint64_t done_refused = 0;
   uint64_t done_late = 0;
-  uint64_t expired = 0;         // batches whose done never came
-  uint64_t decisions = 0;       // handed to the caller
-  uint64_t late_decisions = 0;  // past the deadline on arrival: dropped
-  uint64_t stray = 0;           // decision or done for no batch in flight: dropped
-  uint64_t bad_messages = 0;    // ring slots libwave refused
+  uint64_t expired = 0;                // batches whose done never came
+  uint64_t decisions = 0;              // handed to the caller
+  uint64_t late_decisions = 0;         // past the deadline on arrival: dropped
+  uint64_t stray = 0;                  // decision or done for no batch in flight: dropped
+  uint64_t bad_messages = 0;           // ring slots libwave refused
+  uint64_t kernel_sync_errors = 0;     // kernel path: slot table unreadable
+  uint64_t kernel_release_errors = 0;  // kernel path: a release the kernel refused
+};
+
+// The kernel batch path (uapi/wave_mem_kpath.h): wave.ko produces the batches into the slots
+// and announces them; the link only learns of them, from the slot table the kernel
+// publishes, to check the decisions and dones about them, and gives each slot back.
+class KernelBatchSource {
+ public:
+  virtual ~KernelBatchSource() = default;
+  // The kernel's slot table; false when it cannot be read.
+  virtual bool ReadSlots(std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS>* out) = 0;
+  // Slot may be written again: its done came or it expired. False if the kernel refused.
+  virtual bool Release(uint32_t slot, uint64_t seq) = 0;
 };
 
 class MemHostLink {
@@ -68,6 +83,11 @@ class MemHostLink {
   ~MemHostLink();
   MemHostLink(const MemHostLink&) = delete;
   MemHostLink& operator=(const MemHostLink&) = delete;
+
+  // Hands the batch producer end to the kernel: from now on Submit is refused (EPERM) and
+  // every Poll reads the kernel's slot table. source must outlive the link.
+  void SetKernelSource(KernelBatchSource* source);
+  bool kernel_batches() const { return kernel_ != nullptr; }
 
   // Ships one batch (info.seq is assigned here). EBUSY when every slot is in flight, EINVAL
   // when it does not encode.
@@ -90,6 +110,9 @@ class MemHostLink {
   uint32_t in_flight() const;
   const MemLinkStats& stats() const { return stats_; }
   uint64_t attach_gen() const { return attach_gen_; }
+  uint32_t message_queue() const { return link_->message_region().id; }
+  uint32_t decision_queue() const { return link_->decision_region().id; }
+  uint32_t dma_queue() const { return link_->dma_region().id; }
 
  private:
   enum class SlotState : uint8_t { kFree, kDmaPending, kAnnounced };
@@ -105,6 +128,8 @@ class MemHostLink {
   void WriteInfo(uint32_t flags);
   bool Announce(uint32_t slot);
   void ExpireOld(uint64_t now_ns);
+  void SyncKernel();
+  void Finish(uint32_t slot);
 
   Device& dev_;
   MemLinkConfig config_;
@@ -114,6 +139,8 @@ class MemHostLink {
   uint64_t next_seq_ = 1;
   std::array<Slot, WAVE_MEM_BATCH_SLOTS> slots_{};
   std::vector<uint8_t> scratch_;
+  KernelBatchSource* kernel_ = nullptr;
+  std::array<uint64_t, WAVE_MEM_BATCH_SLOTS> finished_seq_{};  // last seq freed per slot
   MemLinkStats stats_;
 };
 

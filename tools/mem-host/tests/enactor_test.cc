@@ -260,6 +260,51 @@ TEST(Enactor, RefusalsAreCountedByReason) {
 
 // Whatever the NIC sends: random decisions about a live child never crash the Enactor, and
 // the child's memory is intact afterwards.
+// The kernel batch path's decisions are about unclipped DAMON regions: with clipping on, the
+// mapped parts of a range are advised and the rest counted; a range in no mapping is refused.
+TEST(Enactor, ClipsToMappings) {
+  if (!CanAdvise())
+    GTEST_SKIP() << "process_madvise on another process needs root (CAP_SYS_NICE, ptrace)";
+  Child child;
+  ChildOptions o;
+  o.anon_len = 4 * kMiB;
+  ASSERT_TRUE(child.Start(o));
+  const auto& l = child.layout();
+  TargetTable targets;
+  Result<uint32_t> id = targets.Add(child.pid());
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  Enactor e(&targets, nullptr);
+  e.SetClipToMappings(true);
+
+  // Pages 0 and 2 of the hole mapped, 1 not: two pieces in one call, one page left out.
+  EXPECT_EQ(e.Enact(D(*id, l.hole, 3 * kPage, WAVE_MEM_COLD)), Outcome::kOk);
+  EnactorCounters c = e.counters();
+  EXPECT_EQ(c.clipped, 1u);
+  EXPECT_EQ(c.clipped_bytes, kPage);
+  EXPECT_EQ(c.bytes_cold, 2 * kPage);
+  // Nothing mapped there at all.
+  EXPECT_EQ(e.Enact(D(*id, l.hole + kPage, kPage, WAVE_MEM_COLD)), Outcome::kOutside);
+  EXPECT_EQ(e.Enact(D(*id, 0x1000, kPage, WAVE_MEM_COLD)), Outcome::kOutside);
+  // A whole mapping inside: no clipping.
+  EXPECT_EQ(e.Enact(D(*id, l.anon, o.anon_len, WAVE_MEM_COLD)), Outcome::kOk);
+  c = e.counters();
+  EXPECT_EQ(c.clipped, 1u);
+  EXPECT_EQ(c.bytes_cold, 2 * kPage + o.anon_len);
+  // Only a special mapping: nothing to advise.
+  Result<std::vector<Mapping>> maps = ReadMaps(child.pid());
+  ASSERT_TRUE(maps.ok());
+  for (const Mapping& m : *maps) {
+    if (m.special && m.name != "[vsyscall]") {
+      EXPECT_EQ(e.Enact(D(*id, m.start, m.end - m.start, WAVE_MEM_COLD)), Outcome::kOutside)
+          << m.name;
+    }
+  }
+  // Without clipping the same range crossing the hole is refused.
+  e.SetClipToMappings(false);
+  EXPECT_EQ(e.Enact(D(*id, l.hole, 3 * kPage, WAVE_MEM_COLD)), Outcome::kHole);
+  EXPECT_TRUE(child.Verify());
+}
+
 TEST(Enactor, RandomDecisionsNeverHurt) {
   if (!CanAdvise())
     GTEST_SKIP() << "process_madvise on another process needs root (CAP_SYS_NICE, ptrace)";

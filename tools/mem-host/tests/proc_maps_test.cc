@@ -44,6 +44,33 @@ TEST(ProcMaps, CheckRange) {
   EXPECT_EQ(CheckRange({}, 0x1000, 0x1000), RangeCheck::kOutside);
 }
 
+TEST(ProcMaps, MappedPieces) {
+  std::vector<Mapping> m = ParseMaps(kMaps);
+  // Adjacent mappings merge; the gap after them is left out.
+  std::vector<Piece> p = MappedPieces(m, 0x55d0c0000000, 0x20000, 64);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].start, 0x55d0c0000000u);
+  EXPECT_EQ(p[0].end, 0x55d0c0005000u);
+  EXPECT_EQ(p[1].start, 0x55d0c0010000u);
+  EXPECT_EQ(p[1].end, 0x55d0c0011000u);
+  // Trimmed to the range, inward to pages.
+  p = MappedPieces(m, 0x55d0c0001000, 0x1000, 64);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].start, 0x55d0c0001000u);
+  EXPECT_EQ(p[0].end, 0x55d0c0002000u);
+  p = MappedPieces(m, 0x55d0c0001800, 0x1000, 64);
+  EXPECT_TRUE(p.empty());
+  // Gaps only, special mappings only, empty and wrapping ranges.
+  EXPECT_TRUE(MappedPieces(m, 0x55d0c0005000, 0xb000, 64).empty());
+  EXPECT_TRUE(MappedPieces(m, 0x7ffd1000, 0x4000, 64).empty());
+  EXPECT_TRUE(MappedPieces(m, 0x55d0c0000000, 0, 64).empty());
+  EXPECT_TRUE(MappedPieces(m, ~0ull - 0xfff, 0x2000, 64).empty());
+  // The whole space: every non-special mapping, at most max_pieces.
+  p = MappedPieces(m, 0, ~0ull - 0xfff, 64);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(MappedPieces(m, 0, ~0ull - 0xfff, 1).size(), 1u);
+}
+
 TEST(ProcMaps, ReadSelf) {
   Result<std::vector<Mapping>> m = ReadMaps(getpid());
   ASSERT_TRUE(m.ok()) << m.error().message;
