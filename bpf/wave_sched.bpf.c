@@ -33,6 +33,7 @@ const volatile u64 hb_timeout_ns = 1000 * 1000 * 1000ull;
 const volatile u64 kick_period_ns = 1000 * 1000ull;
 const volatile u64 slice_dfl_ns = 5 * 1000 * 1000ull;
 const volatile bool send_ticks = true;
+const volatile bool send_groups; /* WAVE_MSG_TASK_GROUP (the VM policy groups tasks) */
 const volatile u32 nr_cpus = 1;
 
 UEI_DEFINE(uei);
@@ -463,10 +464,48 @@ s32 BPF_STRUCT_OPS(wave_init_task, struct task_struct *p, struct scx_init_task_a
 	return 0;
 }
 
+/*
+ * The task's cgroup v2 cgroup, named as user space names it: the kernfs id, which is the
+ * inode number of its cgroupfs directory. Read from the task's css_set, which is already the
+ * new one in enable() (a new task: cgroup_post_fork() runs before sched_post_fork()) and in
+ * cgroup_move().
+ */
+static void send_group(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct wave_task_group g = {};
+	struct wave_sched_bpf_stats *s = st();
+
+	if (!send_groups || !tctx || !s)
+		return;
+	g.cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+	if (!g.cgroup_id)
+		return;
+	tctx->seq++;
+	g.tid = p->pid;
+	g.task_seq = tctx->seq;
+	g.time_ns = bpf_ktime_get_ns();
+	if (bpf_wave_send(WAVE_MSG_TASK_GROUP, &g, sizeof(g)) == 0)
+		s->events[WAVE_EVIDX_GROUP]++;
+	else
+		s->send_failed++;
+}
+
 void BPF_STRUCT_OPS(wave_enable, struct task_struct *p)
 {
+	struct task_ctx *tctx;
+
+	if (is_percpu_kthread(p))
+		return;
+	tctx = tctx_of(p);
+	send_event(WAVE_MSG_TASK_NEW, WAVE_EVIDX_NEW, p, tctx);
+	send_group(p, tctx);
+}
+
+/* Called for moves between cpu-controller cgroups only (CONFIG_EXT_GROUP_SCHED). */
+void BPF_STRUCT_OPS(wave_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
+{
 	if (!is_percpu_kthread(p))
-		send_event(WAVE_MSG_TASK_NEW, WAVE_EVIDX_NEW, p, tctx_of(p));
+		send_group(p, tctx_of(p));
 }
 
 void BPF_STRUCT_OPS(wave_disable, struct task_struct *p)
@@ -526,5 +565,6 @@ SCX_OPS_DEFINE(wave_ops, .select_cpu = (void *)wave_select_cpu, .enqueue = (void
 	       .set_cpumask = (void *)wave_set_cpumask, .update_idle = (void *)wave_update_idle,
 	       .tick = (void *)wave_tick, .init_task = (void *)wave_init_task,
 	       .enable = (void *)wave_enable, .disable = (void *)wave_disable,
-	       .init = (void *)wave_init, .exit = (void *)wave_exit,
-	       .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000, .name = "wave");
+	       .cgroup_move = (void *)wave_cgroup_move, .init = (void *)wave_init,
+	       .exit = (void *)wave_exit, .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000,
+	       .name = "wave");
