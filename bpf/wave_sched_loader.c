@@ -706,6 +706,7 @@ static int parse_vm(const char *arg, struct wave_sched_vm_cfg *c)
 	struct wave_sched_vm *v;
 	struct statfs sfs;
 	struct stat st;
+	uint64_t mask;
 
 	if (strlen(arg) >= sizeof(buf)) {
 		fprintf(stderr, "wave-sched: --vm %s: too long\n", arg);
@@ -735,11 +736,12 @@ static int parse_vm(const char *arg, struct wave_sched_vm_cfg *c)
 		return -1;
 	}
 	v->cgroup_id = st.st_ino;
-	if (!parse_cpulist(cpus, &v->cpumask)) {
+	if (!parse_cpulist(cpus, &mask)) {
 		fprintf(stderr, "wave-sched: --vm %s: bad CPU list \"%s\" (e.g. 1,2-3, below 64)\n",
 			arg, cpus);
 		return -1;
 	}
+	v->cpumask = mask;
 	while (mode && *mode) {
 		char *next = strchr(mode, ':');
 

@@ -71,7 +71,7 @@ struct wave_sched_info {
  * WAVE_IOC_SCHED_ATTACH (wave_sched_attach.vm_cfg, only with WAVE_SCHED_POLICY_VM); wave.ko
  * checks it with wave_sched_vm_cfg_ok() and writes it before the info, so it is complete
  * whenever the info's magic is; the NIC checks it again (untrusted) before using it.
- * Zero while the link is detached or the policy is not VM.
+ * Valid only while the info block is (its magic set) and the policy is VM.
  */
 #define WAVE_SCHED_VM_CFG_OFF 0x400u
 #define WAVE_SCHED_VM_CFG_MAGIC 0x4d564353u /* "SCVM" in memory order */
