@@ -23,6 +23,7 @@
 #include <scx/common.bpf.h>
 
 #include "wave_msg.h"
+#include "wave_sched_link.h"
 #include "wave_sched_shared.h"
 
 char _license[] SEC("license") = "GPL";
@@ -34,6 +35,14 @@ const volatile u64 kick_period_ns = 1000 * 1000ull;
 const volatile u64 slice_dfl_ns = 5 * 1000 * 1000ull;
 const volatile bool send_ticks = true;
 const volatile bool send_groups; /* WAVE_MSG_TASK_GROUP (the VM policy groups tasks) */
+/*
+ * The VM policy's reservations, for the fallback only (the agent has the table): a task of
+ * VM i (cgroup vm_cgroups[i]) falls back only onto vm_cpumasks[i], a task in no VM only onto
+ * vm_unreserved, so a slow NIC does not break the reservations either.
+ */
+const volatile u64 vm_cgroups[WAVE_SCHED_VM_MAX];
+const volatile u64 vm_cpumasks[WAVE_SCHED_VM_MAX];
+const volatile u64 vm_unreserved;
 const volatile u32 nr_cpus = 1;
 
 UEI_DEFINE(uei);
@@ -65,6 +74,7 @@ struct task_ctx {
 	s32 placed_cpu; /* running() there ends the idle pickup begun at placed_ns */
 	bool yielded;	/* stopping() after yield() reports YIELD rather than PREEMPTED */
 	u8 next_ev;	/* WAVE_MSG_TASK_* the next enqueue() sends */
+	u64 fb_mask;	/* VM policy: CPUs the fallback may use for it, 0: any allowed */
 };
 
 struct {
@@ -325,6 +335,10 @@ static bool fallback(s32 cpu)
 			break; /* FIFO: every later task waited less */
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
+		/* Outside the task's VM reservation, unless its affinity leaves it none. */
+		if (tctx && tctx->fb_mask && !(tctx->fb_mask & (1ull << (cpu & 63))) &&
+		    (tctx->fb_mask & BPF_CORE_READ(p, cpus_ptr, bits[0])))
+			continue;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
 			STAT_INC(fallbacks);
 			done = true;
@@ -474,12 +488,23 @@ static void send_group(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct wave_task_group g = {};
 	struct wave_sched_bpf_stats *s = st();
+	u32 i;
 
 	if (!send_groups || !tctx || !s)
 		return;
 	g.cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
 	if (!g.cgroup_id)
 		return;
+	tctx->fb_mask = vm_unreserved;
+	bpf_for(i, 0, WAVE_SCHED_VM_MAX)
+	{
+		if (i >= WAVE_SCHED_VM_MAX)
+			break;
+		if (vm_cgroups[i] == g.cgroup_id) {
+			tctx->fb_mask = vm_cpumasks[i];
+			break;
+		}
+	}
 	tctx->seq++;
 	g.tid = p->pid;
 	g.task_seq = tctx->seq;

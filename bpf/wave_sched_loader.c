@@ -211,6 +211,17 @@ static struct wave_sched *sched_load(const struct options *o, uint32_t nr_cpus,
 	skel->rodata->nr_cpus = nr_cpus;
 	skel->rodata->send_ticks = !o->no_ticks;
 	skel->rodata->send_groups = o->policy == WAVE_SCHED_POLICY_VM;
+	if (o->policy == WAVE_SCHED_POLICY_VM) {
+		uint64_t all = nr_cpus >= 64 ? ~0ull : (1ull << nr_cpus) - 1, used = 0;
+		unsigned int i;
+
+		for (i = 0; i < o->vm_cfg.nr_vms; i++) {
+			skel->rodata->vm_cgroups[i] = o->vm_cfg.vms[i].cgroup_id;
+			skel->rodata->vm_cpumasks[i] = o->vm_cfg.vms[i].cpumask;
+			used |= o->vm_cfg.vms[i].cpumask;
+		}
+		skel->rodata->vm_unreserved = all & ~used;
+	}
 	if (o->partial)
 		skel->struct_ops.wave_ops->flags |= SCX_OPS_SWITCH_PARTIAL;
 	/*

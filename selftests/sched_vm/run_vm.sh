@@ -7,7 +7,8 @@
 # budget under TCG). Each thread records its CPU history itself (sched_getcpu() on every pass
 # of its work loop) and every CPU it ran on must be one its VM reserved; threads in no VM must
 # stay on the unreserved CPUs. The host's fallback (a task that waited --fallback-us without a
-# decision runs on any idle CPU) knows no VMs: it is set to 1 s here and its count printed.
+# decision runs on an idle CPU) keeps to the reservations too; it is set to 1 s here and its
+# count printed.
 # Layout by the guest's CPU count: 4 or more: A on 1, B on 2-3, CPU 0 (and any above 3)
 # unreserved; 3: A on 1, B on 2; 2: A on 1 only. A FIFO run of the same groups is the
 # control: it must cross the reservation (else this test could not tell).
