@@ -23,6 +23,7 @@
 #include <scx/common.bpf.h>
 
 #include "wave_msg.h"
+#include "wave_sched_link.h"
 #include "wave_sched_shared.h"
 
 char _license[] SEC("license") = "GPL";
@@ -33,6 +34,15 @@ const volatile u64 hb_timeout_ns = 1000 * 1000 * 1000ull;
 const volatile u64 kick_period_ns = 1000 * 1000ull;
 const volatile u64 slice_dfl_ns = 5 * 1000 * 1000ull;
 const volatile bool send_ticks = true;
+const volatile bool send_groups; /* WAVE_MSG_TASK_GROUP (the VM policy groups tasks) */
+/*
+ * The VM policy's reservations, for the fallback only (the agent has the table): a task of
+ * VM i (cgroup vm_cgroups[i]) falls back only onto vm_cpumasks[i], a task in no VM only onto
+ * vm_unreserved, so a slow NIC does not break the reservations either.
+ */
+const volatile u64 vm_cgroups[WAVE_SCHED_VM_MAX];
+const volatile u64 vm_cpumasks[WAVE_SCHED_VM_MAX];
+const volatile u64 vm_unreserved;
 const volatile u32 nr_cpus = 1;
 
 UEI_DEFINE(uei);
@@ -71,6 +81,7 @@ struct task_ctx {
 	u8 placed_by;	/* WAVE_PICKUP_* : how that CPU came to take the decision */
 	bool yielded;	/* stopping() after yield() reports YIELD rather than PREEMPTED */
 	u8 next_ev;	/* WAVE_MSG_TASK_* the next enqueue() sends */
+	u64 fb_mask;	/* VM policy: CPUs the fallback may use for it, 0: any allowed */
 };
 
 struct {
@@ -348,6 +359,10 @@ static bool fallback(s32 cpu)
 			break; /* FIFO: every later task waited less */
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
+		/* Outside the task's VM reservation, unless its affinity leaves it none. */
+		if (tctx && tctx->fb_mask && !(tctx->fb_mask & (1ull << (cpu & 63))) &&
+		    (tctx->fb_mask & BPF_CORE_READ(p, cpus_ptr, bits[0])))
+			continue;
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0)) {
 			STAT_INC(fallbacks);
 			done = true;
@@ -493,10 +508,59 @@ s32 BPF_STRUCT_OPS(wave_init_task, struct task_struct *p, struct scx_init_task_a
 	return 0;
 }
 
+/*
+ * The task's cgroup v2 cgroup, named as user space names it: the kernfs id, which is the
+ * inode number of its cgroupfs directory. Read from the task's css_set, which is already the
+ * new one in enable() (a new task: cgroup_post_fork() runs before sched_post_fork()) and in
+ * cgroup_move().
+ */
+static void send_group(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct wave_task_group g = {};
+	struct wave_sched_bpf_stats *s = st();
+	u32 i;
+
+	if (!send_groups || !tctx || !s)
+		return;
+	g.cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+	if (!g.cgroup_id)
+		return;
+	tctx->fb_mask = vm_unreserved;
+	bpf_for(i, 0, WAVE_SCHED_VM_MAX)
+	{
+		if (i >= WAVE_SCHED_VM_MAX)
+			break;
+		if (vm_cgroups[i] == g.cgroup_id) {
+			tctx->fb_mask = vm_cpumasks[i];
+			break;
+		}
+	}
+	tctx->seq++;
+	g.tid = p->pid;
+	g.task_seq = tctx->seq;
+	g.time_ns = bpf_ktime_get_ns();
+	if (bpf_wave_send(WAVE_MSG_TASK_GROUP, &g, sizeof(g)) == 0)
+		s->events[WAVE_EVIDX_GROUP]++;
+	else
+		s->send_failed++;
+}
+
 void BPF_STRUCT_OPS(wave_enable, struct task_struct *p)
 {
+	struct task_ctx *tctx;
+
+	if (is_percpu_kthread(p))
+		return;
+	tctx = tctx_of(p);
+	send_event(WAVE_MSG_TASK_NEW, WAVE_EVIDX_NEW, p, tctx);
+	send_group(p, tctx);
+}
+
+/* Called for moves between cpu-controller cgroups only (CONFIG_EXT_GROUP_SCHED). */
+void BPF_STRUCT_OPS(wave_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
+{
 	if (!is_percpu_kthread(p))
-		send_event(WAVE_MSG_TASK_NEW, WAVE_EVIDX_NEW, p, tctx_of(p));
+		send_group(p, tctx_of(p));
 }
 
 void BPF_STRUCT_OPS(wave_disable, struct task_struct *p)
@@ -564,5 +628,6 @@ SCX_OPS_DEFINE(wave_ops, .select_cpu = (void *)wave_select_cpu, .enqueue = (void
 	       .set_cpumask = (void *)wave_set_cpumask, .update_idle = (void *)wave_update_idle,
 	       .tick = (void *)wave_tick, .init_task = (void *)wave_init_task,
 	       .enable = (void *)wave_enable, .disable = (void *)wave_disable,
-	       .init = (void *)wave_init, .exit = (void *)wave_exit,
-	       .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000, .name = "wave");
+	       .cgroup_move = (void *)wave_cgroup_move, .init = (void *)wave_init,
+	       .exit = (void *)wave_exit, .flags = SCX_OPS_KEEP_BUILTIN_IDLE, .timeout_ms = 5000,
+	       .name = "wave");

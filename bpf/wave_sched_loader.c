@@ -2,7 +2,8 @@
 /*
  * wave-sched: loads bpf/wave_sched.bpf.c and runs the scheduling offload.
  *
- *   wave-sched start [--policy fifo|shinjuku|none] [--partial] [options]   daemonise
+ *   wave-sched start [--policy fifo|shinjuku|vm|none] [--vm ...] [--partial] [options]
+ *                                       daemonise (--vm: see usage(); policy vm only)
  *   wave-sched daemon [same options]    run in the foreground until SIGINT/SIGTERM
  *   wave-sched stop                     stop the daemon: every task returns to the fair class
  *   wave-sched status [--json]          decisions/s, outcomes, fallbacks, latency percentiles
@@ -29,9 +30,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -61,9 +64,12 @@ struct options {
 	uint64_t slice_us;
 	uint32_t msg_slots;
 	uint32_t dec_slots;
+	struct wave_sched_vm_cfg vm_cfg; /* --vm entries (policy vm) */
 };
 
-static const char *const policy_names[] = {"none", "fifo", "shinjuku"};
+static const char *const policy_names[] = {"none", "fifo", "shinjuku", "vm"};
+_Static_assert(sizeof(policy_names) / sizeof(policy_names[0]) == WAVE_SCHED_POLICY_MAX + 1,
+	       "a name per policy");
 static volatile sig_atomic_t stop_requested;
 
 /* ---- paths ---- */
@@ -177,6 +183,8 @@ static int link_open(struct link *l, const struct options *o)
 	l->att.dec_slots = o->dec_slots;
 	l->att.policy = o->policy;
 	l->att.slice_ns = o->slice_us * 1000;
+	if (o->policy == WAVE_SCHED_POLICY_VM)
+		l->att.vm_cfg = (uint64_t)(uintptr_t)&o->vm_cfg;
 	if (ioctl(l->fd, WAVE_IOC_SCHED_ATTACH, &l->att))
 		return -errno;
 	l->attached = true;
@@ -202,6 +210,18 @@ static struct wave_sched *sched_load(const struct options *o, uint32_t nr_cpus,
 	skel->rodata->hb_timeout_ns = o->hb_timeout_ms * 1000000;
 	skel->rodata->nr_cpus = nr_cpus;
 	skel->rodata->send_ticks = !o->no_ticks;
+	skel->rodata->send_groups = o->policy == WAVE_SCHED_POLICY_VM;
+	if (o->policy == WAVE_SCHED_POLICY_VM) {
+		uint64_t all = nr_cpus >= 64 ? ~0ull : (1ull << nr_cpus) - 1, used = 0;
+		unsigned int i;
+
+		for (i = 0; i < o->vm_cfg.nr_vms; i++) {
+			skel->rodata->vm_cgroups[i] = o->vm_cfg.vms[i].cgroup_id;
+			skel->rodata->vm_cpumasks[i] = o->vm_cfg.vms[i].cpumask;
+			used |= o->vm_cfg.vms[i].cpumask;
+		}
+		skel->rodata->vm_unreserved = all & ~used;
+	}
 	if (o->partial)
 		skel->struct_ops.wave_ops->flags |= SCX_OPS_SWITCH_PARTIAL;
 	/*
@@ -305,7 +325,7 @@ static void write_stats(const struct options *o, const char *state,
 	    f,
 	    "\"events\":{\"new\":%llu,\"runnable\":%llu,\"blocked\":%llu,\"preempted\":%llu,"
 	    "\"yield\":%llu,\"dead\":%llu,\"affinity\":%llu,\"cpu_idle\":%llu,\"cpu_tick\":%llu,"
-	    "\"running\":%llu},",
+	    "\"running\":%llu,\"group\":%llu},",
 	    (unsigned long long)b->events[WAVE_EVIDX_NEW],
 	    (unsigned long long)b->events[WAVE_EVIDX_RUNNABLE],
 	    (unsigned long long)b->events[WAVE_EVIDX_BLOCKED],
@@ -315,7 +335,8 @@ static void write_stats(const struct options *o, const char *state,
 	    (unsigned long long)b->events[WAVE_EVIDX_AFFINITY],
 	    (unsigned long long)b->events[WAVE_EVIDX_CPU_IDLE],
 	    (unsigned long long)b->events[WAVE_EVIDX_CPU_TICK],
-	    (unsigned long long)b->events[WAVE_EVIDX_RUNNING]);
+	    (unsigned long long)b->events[WAVE_EVIDX_RUNNING],
+	    (unsigned long long)b->events[WAVE_EVIDX_GROUP]);
 	write_lat_json(f, "decision_latency", &b->decision_lat);
 	write_lat_json(f, "idle_pickup", &b->idle_pickup_lat);
 	fprintf(f,
@@ -667,10 +688,145 @@ static int cmd_run(int argc, char **argv)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: wave-sched start|daemon [--policy fifo|shinjuku|none] [--partial]\n"
+		"usage: wave-sched start|daemon [--policy fifo|shinjuku|vm|none] [--partial]\n"
 		"         [--dev /dev/wave0] [--fallback-us N] [--hb-timeout-ms N] [--slice-us N]\n"
 		"         [--msg-slots N] [--dec-slots N] [--no-restart] [--no-ticks]\n"
+		"         [--vm CGROUP_DIR:CPULIST[:cosched|apart][:pack]]...  (policy vm)\n"
 		"       wave-sched stop | status [--json] | run -- CMD [ARGS]\n");
+}
+
+/* "0,2-3" into a CPU mask; false on anything else or a CPU beyond 63. */
+static bool parse_cpulist(const char *s, uint64_t *mask)
+{
+	char *end;
+
+	*mask = 0;
+	while (*s) {
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (end == s)
+			return false;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s)
+				return false;
+		}
+		if (a > b || b >= WAVE_SCHED_VM_MAX_CPUS)
+			return false;
+		for (; a <= b; a++)
+			*mask |= 1ull << a;
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return false;
+		s = end;
+	}
+	return *mask != 0;
+}
+
+/*
+ * --vm CGROUP_DIR:CPULIST[:cosched|apart][:pack]: the cgroup is named by its cgroupfs
+ * directory, whose inode number is the kernfs id the BPF scheduler sends (WAVE_MSG_TASK_GROUP).
+ */
+static int parse_vm(const char *arg, struct wave_sched_vm_cfg *c)
+{
+	char buf[4096], *path, *cpus, *mode;
+	struct wave_sched_vm *v;
+	struct statfs sfs;
+	struct stat st;
+	uint64_t mask;
+
+	if (strlen(arg) >= sizeof(buf)) {
+		fprintf(stderr, "wave-sched: --vm %s: too long\n", arg);
+		return -1;
+	}
+	strcpy(buf, arg);
+	path = buf;
+	cpus = strchr(buf, ':');
+	if (!cpus) {
+		fprintf(stderr,
+			"wave-sched: --vm %s: want CGROUP_DIR:CPULIST[:cosched|apart][:pack]\n",
+			arg);
+		return -1;
+	}
+	*cpus++ = 0;
+	mode = strchr(cpus, ':');
+	if (mode)
+		*mode++ = 0;
+	if (c->nr_vms >= WAVE_SCHED_VM_MAX) {
+		fprintf(stderr, "wave-sched: at most %u --vm\n", WAVE_SCHED_VM_MAX);
+		return -1;
+	}
+	v = &c->vms[c->nr_vms];
+	if (stat(path, &st) || !S_ISDIR(st.st_mode) || statfs(path, &sfs) ||
+	    sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		fprintf(stderr, "wave-sched: --vm %s: not a cgroup v2 directory\n", path);
+		return -1;
+	}
+	v->cgroup_id = st.st_ino;
+	if (!parse_cpulist(cpus, &mask)) {
+		fprintf(stderr, "wave-sched: --vm %s: bad CPU list \"%s\" (e.g. 1,2-3, below 64)\n",
+			arg, cpus);
+		return -1;
+	}
+	v->cpumask = mask;
+	while (mode && *mode) {
+		char *next = strchr(mode, ':');
+
+		if (next)
+			*next++ = 0;
+		if (!strcmp(mode, "cosched"))
+			v->flags |= WAVE_SCHED_VM_F_COSCHED;
+		else if (!strcmp(mode, "apart"))
+			v->flags |= WAVE_SCHED_VM_F_APART;
+		else if (!strcmp(mode, "pack"))
+			v->flags |= WAVE_SCHED_VM_F_PACK;
+		else {
+			fprintf(stderr,
+				"wave-sched: --vm %s: unknown mode %s (cosched, apart, pack)\n",
+				arg, mode);
+			return -1;
+		}
+		mode = next;
+	}
+	c->nr_vms++;
+	return 0;
+}
+
+/* Physical core of every CPU (what apart keeps apart), from sysfs; CPU i alone if unknown. */
+static void fill_cores(struct wave_sched_vm_cfg *c)
+{
+	uint64_t key[WAVE_SCHED_VM_MAX_CPUS];
+	unsigned int i, j, n = 0;
+
+	for (i = 0; i < WAVE_SCHED_VM_MAX_CPUS; i++) {
+		unsigned long core = i, pkg = 0;
+		char path[128];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/topology/core_id", i);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%lu", &core) != 1)
+				core = i;
+			fclose(f);
+			snprintf(path, sizeof(path),
+				 "/sys/devices/system/cpu/cpu%u/topology/physical_package_id", i);
+			f = fopen(path, "r");
+			if (f) {
+				if (fscanf(f, "%lu", &pkg) != 1)
+					pkg = 0;
+				fclose(f);
+			}
+		} else {
+			pkg = ~0ul; /* no such CPU: a core of its own */
+		}
+		key[i] = ((uint64_t)pkg << 32) | (core & 0xffffffffu);
+		for (j = 0; j < i && key[j] != key[i]; j++)
+			;
+		c->core_of_cpu[i] = j < i ? c->core_of_cpu[j] : (uint8_t)n++;
+	}
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -686,6 +842,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"dec-slots", required_argument, NULL, 'D'},
 	    {"no-restart", no_argument, NULL, 'R'},
 	    {"no-ticks", no_argument, NULL, 'T'},
+	    {"vm", required_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -730,6 +887,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'T':
 			o->no_ticks = true;
 			break;
+		case 'V':
+			if (parse_vm(optarg, &o->vm_cfg))
+				return -1;
+			break;
 		default:
 			return -1;
 		}
@@ -738,6 +899,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    !o->dec_slots || (o->dec_slots & (o->dec_slots - 1)) || !o->hb_timeout_ms) {
 		fprintf(stderr, "wave-sched: bad arguments\n");
 		return -1;
+	}
+	if ((o->policy == WAVE_SCHED_POLICY_VM) != (o->vm_cfg.nr_vms != 0)) {
+		fprintf(stderr,
+			"wave-sched: --vm goes with --policy vm, which needs at least one\n");
+		return -1;
+	}
+	if (o->policy == WAVE_SCHED_POLICY_VM) {
+		int ncpu = libbpf_num_possible_cpus();
+		const char *bad;
+
+		o->vm_cfg.magic = WAVE_SCHED_VM_CFG_MAGIC;
+		o->vm_cfg.version = WAVE_SCHED_VM_CFG_VERSION;
+		fill_cores(&o->vm_cfg);
+		bad = wave_sched_vm_cfg_check(&o->vm_cfg, ncpu > 0 ? (uint32_t)ncpu : 0);
+		if (bad) {
+			fprintf(stderr, "wave-sched: --vm: %s (host CPUs 0-%d)\n", bad, ncpu - 1);
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -518,9 +518,36 @@ static void wave_sched_free(struct wave_sched_link *l)
 	kfree(l);
 }
 
+/*
+ * The VM policy's table (WAVE_SCHED_POLICY_VM only): copied from user space and checked
+ * before anything is touched, written into the message region before the info's magic.
+ */
+static struct wave_sched_vm_cfg *wave_sched_get_vm_cfg(const struct wave_sched_attach *a,
+						       u32 nr_cpus)
+{
+	struct wave_sched_vm_cfg *c;
+	const char *bad;
+
+	if (a->policy != WAVE_SCHED_POLICY_VM)
+		return a->vm_cfg ? ERR_PTR(-EINVAL) : NULL;
+	if (!a->vm_cfg)
+		return ERR_PTR(-EINVAL);
+	c = memdup_user(u64_to_user_ptr(a->vm_cfg), sizeof(*c));
+	if (IS_ERR(c))
+		return c;
+	bad = wave_sched_vm_cfg_check(c, nr_cpus);
+	if (bad) {
+		pr_info_ratelimited("wave: VM policy table refused: %s\n", bad);
+		kfree(c);
+		return ERR_PTR(-EINVAL);
+	}
+	return c;
+}
+
 static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 {
 	u64 msg_size, dec_size, pre_off, slice_ns;
+	struct wave_sched_vm_cfg *vm_cfg;
 	struct wave_sched_link *l;
 	void __iomem *m, *d;
 	u32 nr_cpus = nr_cpu_ids, msg_nr, dec_nr, poll_us, i;
@@ -535,15 +562,21 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 		return -EINVAL;
 	slice_ns = a->slice_ns ? a->slice_ns : WAVE_SCHED_DEFAULT_SLICE_NS;
 	poll_us = a->hb_poll_us ? a->hb_poll_us : WAVE_SCHED_DEFAULT_HB_POLL_US;
+	vm_cfg = wave_sched_get_vm_cfg(a, nr_cpus);
+	if (IS_ERR(vm_cfg))
+		return PTR_ERR(vm_cfg);
 
 	l = kzalloc_obj(*l);
-	if (!l)
+	if (!l) {
+		kfree(vm_cfg);
 		return -ENOMEM;
+	}
 	l->cpus = kcalloc(nr_cpus, sizeof(*l->cpus), GFP_KERNEL);
 	l->idle_map = bitmap_zalloc(nr_cpus, GFP_KERNEL);
 	l->kick_csd = kcalloc(nr_cpus, sizeof(*l->kick_csd), GFP_KERNEL);
 	if (!l->cpus || !l->idle_map || !l->kick_csd) {
 		wave_sched_free(l);
+		kfree(vm_cfg);
 		return -ENOMEM;
 	}
 	for (i = 0; i < nr_cpus; i++)
@@ -605,6 +638,8 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 	/* Nothing a previous user left in the regions may look valid. */
 	memset_io(l->msg_base, 0, msg_size);
 	memset_io(l->dec_base, 0, dec_size);
+	if (vm_cfg)
+		memcpy_toio(l->msg_base + WAVE_SCHED_VM_CFG_OFF, vm_cfg, sizeof(*vm_cfg));
 	wave_sched_write_info(l, slice_ns);
 	wave_sched_write_desc((void __iomem *)l->dec_base, WAVE_RING_KIND_DECISION, dec_nr,
 			      WAVE_REGION_HDR_SIZE, l->msg_q, WAVE_RING_F_PRESTAGED, nr_cpus,
@@ -635,6 +670,7 @@ static int wave_sched_attach(struct wave_dev *wd, struct wave_sched_attach *a)
 out:
 	mutex_unlock(&wave_sched_mutex);
 	mutex_unlock(&wd->lock);
+	kfree(vm_cfg);
 	if (l)
 		wave_sched_free(l);
 	return ret;
@@ -761,11 +797,12 @@ long wave_sched_ioctl(struct wave_dev *wd, unsigned int cmd, void __user *arg)
 	case WAVE_IOC_SCHED_ATTACH:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		ret = wave_sched_copy_arg(&a, sizeof(a), sizeof(a), arg);
+		ret = wave_sched_copy_arg(&a, sizeof(a), WAVE_SCHED_ATTACH_SIZE_V1, arg);
 		if (ret)
 			return ret;
 		ret = wave_sched_attach(wd, &a);
-		if (!ret && copy_to_user(arg, &a, sizeof(a)))
+		/* Written back: the fields an old caller knows, not beyond its argsz. */
+		if (!ret && copy_to_user(arg, &a, min_t(u32, a.argsz, sizeof(a))))
 			ret = -EFAULT;
 		return ret;
 	case WAVE_IOC_SCHED_DETACH:

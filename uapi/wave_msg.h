@@ -28,6 +28,12 @@
 #define WAVE_MSG_TASK_AFFINITY 7u
 /* The task started running on ev.cpu (whether or not a decision of the agent put it there). */
 #define WAVE_MSG_TASK_RUNNING 8u
+/*
+ * The task's cgroup (cgroup v2 kernfs id = inode number of its cgroupfs directory), host to
+ * NIC: struct wave_task_group. Sent after TASK_NEW and when the task moves to another cgroup;
+ * it bumps the task's sequence number like any task event.
+ */
+#define WAVE_MSG_TASK_GROUP 9u
 /* CPU events, host to NIC: struct wave_task_event with tid 0. */
 #define WAVE_MSG_CPU_IDLE 16u
 #define WAVE_MSG_CPU_TICK 17u
@@ -57,6 +63,14 @@ struct wave_task_event {
 	__le64 cpumask; /* allowed CPUs 0..63 (TASK_NEW, TASK_AFFINITY) */
 	__le32 weight; /* nice-derived weight (TASK_NEW) */
 	__le32 flags; /* none defined, must be zero */
+};
+
+struct wave_task_group {
+	__le32 tid; /* never WAVE_TID_NONE */
+	__le32 flags; /* none defined, must be zero */
+	__le64 task_seq; /* the task's sequence number after this event */
+	__le64 cgroup_id; /* kernfs id of the task's cgroup v2 cgroup, never 0 */
+	__le64 time_ns; /* host monotonic clock */
 };
 
 /* Decision flags. */
@@ -126,6 +140,9 @@ struct wave_dma_done {
 WAVE_STATIC_ASSERT(sizeof(struct wave_task_event) == 48, "task event size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_task_event, task_seq) == 8, "event seq");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_task_event, cpumask) == 32, "event mask");
+WAVE_STATIC_ASSERT(sizeof(struct wave_task_group) == 32, "task group size");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_task_group, task_seq) == 8, "group seq");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_task_group, cgroup_id) == 16, "group id");
 WAVE_STATIC_ASSERT(sizeof(struct wave_decision) == 48, "decision size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_decision, task_seq) == 16, "decision seq");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_decision, agent_epoch) == 24, "epoch");
@@ -152,7 +169,7 @@ static inline __u32 wave_prestage_csum(const __u64 words[7])
 }
 
 /*
- * Whether a host-to-NIC scheduling message (task event, CPU event or transaction outcome)
+ * Whether a host-to-NIC scheduling message (task event, task group, CPU event or outcome)
  * is well formed: its length is its type's struct size and its must-be-zero fields are zero.
  * Returns 0 for any other type. wave.ko checks what BPF programs send with it and libwave
  * what its consumers receive, so both sides accept exactly the same messages.
@@ -161,6 +178,7 @@ static inline int wave_sched_msg_ok(__u32 type, const void *msg, __u32 len)
 {
 	const struct wave_task_event *ev = (const struct wave_task_event *)msg;
 	const struct wave_txn_outcome *o = (const struct wave_txn_outcome *)msg;
+	const struct wave_task_group *g = (const struct wave_task_group *)msg;
 
 	switch (type) {
 	case WAVE_MSG_TASK_NEW:
@@ -172,6 +190,8 @@ static inline int wave_sched_msg_ok(__u32 type, const void *msg, __u32 len)
 	case WAVE_MSG_TASK_AFFINITY:
 	case WAVE_MSG_TASK_RUNNING:
 		return len == sizeof(*ev) && !ev->flags && ev->tid != WAVE_TID_NONE;
+	case WAVE_MSG_TASK_GROUP:
+		return len == sizeof(*g) && !g->flags && g->tid != WAVE_TID_NONE && g->cgroup_id;
 	case WAVE_MSG_CPU_IDLE:
 	case WAVE_MSG_CPU_TICK:
 	case WAVE_MSG_CPU_AVAILABLE:

@@ -42,7 +42,8 @@
 #define WAVE_SCHED_POLICY_NONE 0u /* the NIC runs no agent (a test program plays the agent) */
 #define WAVE_SCHED_POLICY_FIFO 1u /* centralized FIFO */
 #define WAVE_SCHED_POLICY_SHINJUKU 2u /* preemptive slices, QoS classes */
-#define WAVE_SCHED_POLICY_MAX 2u
+#define WAVE_SCHED_POLICY_VM 3u /* vCPU thread groups (a cgroup per VM) on reserved cores */
+#define WAVE_SCHED_POLICY_MAX 3u
 
 /* Default Shinjuku preemption slice. */
 #define WAVE_SCHED_DEFAULT_SLICE_NS 30000ull
@@ -64,6 +65,45 @@ struct wave_sched_info {
 	__u8 reserved[32];
 };
 
+/*
+ * The VM policy's table, in the message region at WAVE_SCHED_VM_CFG_OFF (after the info,
+ * before the ring slots at WAVE_REGION_HDR_SIZE). User space passes it to
+ * WAVE_IOC_SCHED_ATTACH (wave_sched_attach.vm_cfg, only with WAVE_SCHED_POLICY_VM); wave.ko
+ * checks it with wave_sched_vm_cfg_ok() and writes it before the info, so it is complete
+ * whenever the info's magic is; the NIC checks it again (untrusted) before using it.
+ * Valid only while the info block is (its magic set) and the policy is VM.
+ */
+#define WAVE_SCHED_VM_CFG_OFF 0x400u
+#define WAVE_SCHED_VM_CFG_MAGIC 0x4d564353u /* "SCVM" in memory order */
+#define WAVE_SCHED_VM_CFG_VERSION 1u
+#define WAVE_SCHED_VM_MAX 16u
+#define WAVE_SCHED_VM_MAX_CPUS 64u
+
+/* wave_sched_vm.flags */
+#define WAVE_SCHED_VM_F_COSCHED (1u << 0) /* gang: the VM's vCPUs run at the same time */
+#define WAVE_SCHED_VM_F_APART (1u << 1) /* at most one vCPU of the VM per physical core */
+#define WAVE_SCHED_VM_F_PACK (1u << 2) /* idle headroom: use as few reserved cores as load allows */
+#define WAVE_SCHED_VM_F_ALL 7u
+
+struct wave_sched_vm {
+	__le64 cgroup_id; /* kernfs id of the VM's cgroup (as in WAVE_MSG_TASK_GROUP), not 0 */
+	__le64 cpumask; /* reserved CPUs, not empty, disjoint from every other VM's */
+	__le32 flags; /* WAVE_SCHED_VM_F_*; COSCHED excludes APART and PACK */
+	__le32 reserved0;
+	__le64 reserved1;
+};
+
+struct wave_sched_vm_cfg {
+	__le32 magic; /* WAVE_SCHED_VM_CFG_MAGIC */
+	__le16 version; /* WAVE_SCHED_VM_CFG_VERSION */
+	__le16 nr_vms; /* 1..WAVE_SCHED_VM_MAX entries of vms[] in use, the rest zero */
+	__le32 flags; /* none defined */
+	__le32 reserved;
+	/* Physical core of each CPU (SMT siblings share one): what APART keeps apart. */
+	__u8 core_of_cpu[WAVE_SCHED_VM_MAX_CPUS];
+	struct wave_sched_vm vms[WAVE_SCHED_VM_MAX];
+};
+
 /* WAVE_IOC_SCHED_ATTACH: hand two live queues to wave.ko as the scheduling link. */
 struct wave_sched_attach {
 	__u32 argsz;
@@ -78,7 +118,11 @@ struct wave_sched_attach {
 	__u64 slice_ns; /* 0: WAVE_SCHED_DEFAULT_SLICE_NS */
 	__u32 nr_cpus; /* out: prestaged slots = host CPU ids */
 	__u32 reserved1;
+	/* Since argsz 56: user pointer to a struct wave_sched_vm_cfg (WAVE_SCHED_POLICY_VM
+	 * only, required there), 0 otherwise. */
+	__u64 vm_cfg;
 };
+#define WAVE_SCHED_ATTACH_SIZE_V1 48u /* without vm_cfg */
 
 /* WAVE_IOC_SCHED_STATS: counters of the link (zero when detached). */
 struct wave_sched_stats {
@@ -122,10 +166,72 @@ struct wave_sched_stats {
 #define WAVE_IOC_SCHED_STATS _IOWR(0xb7, 0x12, struct wave_sched_stats)
 
 WAVE_STATIC_ASSERT(sizeof(struct wave_sched_info) == 64, "sched info size");
-WAVE_STATIC_ASSERT(sizeof(struct wave_sched_attach) == 48, "sched attach size");
+WAVE_STATIC_ASSERT(sizeof(struct wave_sched_attach) == 56, "sched attach size");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_sched_attach, vm_cfg) ==
+			   WAVE_SCHED_ATTACH_SIZE_V1, "vm_cfg");
+WAVE_STATIC_ASSERT(sizeof(struct wave_sched_vm) == 32, "sched vm size");
+WAVE_STATIC_ASSERT(sizeof(struct wave_sched_vm_cfg) == 80 + 32 * WAVE_SCHED_VM_MAX, "vm cfg size");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_sched_vm_cfg, vms) == 80, "vm cfg vms");
+WAVE_STATIC_ASSERT(WAVE_SCHED_VM_CFG_OFF >= WAVE_SCHED_INFO_OFF + sizeof(struct wave_sched_info),
+		   "vm cfg after info");
+WAVE_STATIC_ASSERT(WAVE_SCHED_VM_CFG_OFF + sizeof(struct wave_sched_vm_cfg) <= 4096,
+		   "vm cfg inside the region header");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_sched_attach, slice_ns) == 32, "slice");
 WAVE_STATIC_ASSERT(sizeof(struct wave_sched_stats) == 208, "sched stats size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_sched_stats, nic_irqs) ==
 		   WAVE_SCHED_STATS_SIZE_V1, "sched stats v1 size");
+
+/*
+ * Whether a VM table is well formed for a host with @nr_cpus CPUs: magic, version, known
+ * flags, reserved fields zero, 1..WAVE_SCHED_VM_MAX VMs with distinct non-zero cgroup ids and
+ * non-empty reserved CPU sets inside 0..nr_cpus-1 that overlap no other VM's, at least one CPU
+ * left unreserved (for the tasks that belong to no VM), unused entries zero. Fields are read
+ * as stored (little-endian hosts: wave.ko and the NIC agree on byte order by the BAR's magic).
+ * Returns 0 when well formed, else a short reason.
+ */
+static inline const char *wave_sched_vm_cfg_check(const struct wave_sched_vm_cfg *c, __u32 nr_cpus)
+{
+	__u64 all = nr_cpus >= 64 ? ~0ull : (1ull << nr_cpus) - 1, used = 0;
+	__u32 i, j;
+
+	if (c->magic != WAVE_SCHED_VM_CFG_MAGIC)
+		return "bad magic";
+	if (c->version != WAVE_SCHED_VM_CFG_VERSION)
+		return "unknown version";
+	if (c->flags || c->reserved)
+		return "unknown flags or reserved bits";
+	if (nr_cpus == 0 || nr_cpus > WAVE_SCHED_VM_MAX_CPUS)
+		return "host CPU count out of range";
+	if (c->nr_vms == 0 || c->nr_vms > WAVE_SCHED_VM_MAX)
+		return "VM count out of range";
+	for (i = 0; i < WAVE_SCHED_VM_MAX; i++) {
+		const struct wave_sched_vm *v = &c->vms[i];
+
+		if (i >= c->nr_vms) {
+			if (v->cgroup_id || v->cpumask || v->flags || v->reserved0 || v->reserved1)
+				return "unused VM entry not zero";
+			continue;
+		}
+		if (!v->cgroup_id)
+			return "VM without a cgroup id";
+		if (!v->cpumask || (v->cpumask & ~all))
+			return "VM CPU set empty or beyond the host's CPUs";
+		if (v->cpumask & used)
+			return "VM CPU sets overlap";
+		if ((v->flags & ~WAVE_SCHED_VM_F_ALL) || v->reserved0 || v->reserved1)
+			return "unknown VM flags or reserved bits";
+		if ((v->flags & WAVE_SCHED_VM_F_COSCHED) &&
+		    (v->flags & (WAVE_SCHED_VM_F_APART | WAVE_SCHED_VM_F_PACK)))
+			return "co-scheduled VM also apart or packed";
+		for (j = 0; j < i; j++) {
+			if (c->vms[j].cgroup_id == v->cgroup_id)
+				return "two VMs with one cgroup";
+		}
+		used |= v->cpumask;
+	}
+	if ((used & all) == all)
+		return "no CPU left for tasks outside the VMs";
+	return 0;
+}
 
 #endif /* WAVE_UAPI_SCHED_LINK_H */

@@ -14,6 +14,7 @@
 #include "policies/sched/fifo/fifo_policy.h"
 #include "policies/sched/runners/link_agent.h"
 #include "policies/sched/shinjuku/shinjuku_policy.h"
+#include "policies/sched/vm/vm_policy.h"
 #include "wave_mem.h"
 #include "wave_ring.h"
 
@@ -29,6 +30,8 @@ const char* PolicyName(uint32_t policy) {
       return "fifo";
     case WAVE_SCHED_POLICY_SHINJUKU:
       return "shinjuku";
+    case WAVE_SCHED_POLICY_VM:
+      return "vm";
     default:
       return "none";
   }
@@ -89,6 +92,8 @@ void Add(agents::AgentStats* sum, const agents::AgentStats& s) {
   sum->stale_seq += s.stale_seq;
   sum->table_full += s.table_full;
   sum->task_reused += s.task_reused;
+  sum->groups += s.groups;
+  sum->bad_group += s.bad_group;
   for (size_t i = 0; i <= WAVE_TXN_OUTCOME_MAX; i++) {
     sum->outcomes[i] += s.outcomes[i];
   }
@@ -378,13 +383,25 @@ bool SchedService::TryAttach() {
   agents::ShinjukuConfig sj;
   const uint64_t slice = le64toh(info.slice_ns);
   sj.slice_ns = slice != 0 ? slice : WAVE_SCHED_DEFAULT_SLICE_NS;
+  agents::VmConfig vm;
+  if (policy == WAVE_SCHED_POLICY_VM) {
+    std::string why;
+    if (!agents::link_vm_config(*s->link, cfg.nr_cpus, &vm, &why)) {
+      totals_.attach_failures++;
+      std::fprintf(stderr, "wave-nicd: sched agent: link %llu: VM table refused: %s\n",
+                   static_cast<unsigned long long>(gen), why.c_str());
+      return false;
+    }
+  }
   if (config_.mode == SchedAgentMode::kActor) {
-    if (!StartActor(policy, cfg, sj, s.get())) {
+    if (!StartActor(policy, cfg, sj, vm, s.get())) {
       totals_.attach_failures++;
       return false;
     }
   } else if (policy == WAVE_SCHED_POLICY_FIFO) {
     s->agent = std::make_unique<agents::FifoPolicy>(cfg);
+  } else if (policy == WAVE_SCHED_POLICY_VM) {
+    s->agent = std::make_unique<agents::VmPolicy>(cfg, vm);
   } else {
     s->agent = std::make_unique<agents::ShinjukuPolicy>(cfg, sj);
   }
@@ -406,11 +423,12 @@ bool SchedService::TryAttach() {
 }
 
 bool SchedService::StartActor(uint32_t policy, const agents::AgentConfig& cfg,
-                              const agents::ShinjukuConfig& sj, Session* s) {
+                              const agents::ShinjukuConfig& sj, const agents::VmConfig& vm,
+                              Session* s) {
   rt::NicRuntimeService& svc = *config_.runtime;
   // The name shows in the runtime's stats (wavectl stats), 15 characters at most.
   const std::string name = std::string(PolicyName(policy)) + "-agent";
-  rt::Status st = actors_->create(svc.runtime(), policy, name, cfg, sj, &s->actor);
+  rt::Status st = actors_->create(svc.runtime(), policy, name, cfg, sj, &s->actor, &vm);
   if (st != rt::Status::kOk) {
     std::fprintf(stderr, "wave-nicd: sched agent: link %llu: no agent actor: %s\n",
                  static_cast<unsigned long long>(s->attach_gen), rt::status_name(st));

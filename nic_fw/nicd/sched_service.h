@@ -112,7 +112,7 @@ class SchedService {
   void MaybeRaiseDecisionIrq(bool going_idle);
   void LogTotals() const;
   bool StartActor(uint32_t policy, const agents::AgentConfig& cfg, const agents::ShinjukuConfig& sj,
-                  Session* s);
+                  const agents::VmConfig& vm, Session* s);
 
   nic::ControlPlane& link_;
   BarDevice device_;

@@ -13,7 +13,8 @@ namespace wave::wavectl {
 
 int RunSched(int argc, char** argv) {
   static constexpr const char* kUsage =
-      "usage: wavectl sched start [--policy fifo|shinjuku|none] [--partial] [options]\n"
+      "usage: wavectl sched start [--policy fifo|shinjuku|vm|none] [--partial] [options]\n"
+      "         [--vm CGROUP_DIR:CPULIST[:cosched|apart][:pack]]...  (policy vm, repeatable)\n"
       "       wavectl sched stop | status [--json] | run -- CMD [ARGS]\n"
       "  (options: see wave-sched --help)\n";
   return ExecTool(ToolPath("wave-sched", "WAVE_SCHED_BIN", WAVE_SCHED_BUILD_PATH), kUsage, argc,

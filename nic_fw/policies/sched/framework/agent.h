@@ -64,6 +64,8 @@ class Agent {
   bool handle(uint32_t type, std::span<const std::byte> payload);
   bool on_event(uint32_t type, const wave_task_event& ev);
   bool on_outcome(const wave_txn_outcome& o);
+  // WAVE_MSG_TASK_GROUP: the task's cgroup, which only policies that group tasks use.
+  bool on_group(const wave_task_group& g);
 
   // Sends a decision for every CPU that needs a task now (idle CPUs, CPUs whose task must give
   // way) and refreshes the prestaged slots of busy CPUs. Returns the ring decisions sent.
@@ -105,6 +107,14 @@ class Agent {
   }
   // Called at the start of schedule(), e.g. to refresh priorities.
   virtual void before_schedule() {}
+  // The task's cgroup changed (TASK_GROUP, already validated, task taken back from a decision
+  // in flight). The policy may narrow t.mask (within t.host_mask, never to empty).
+  virtual void on_task_group(Task& /*t*/, uint64_t /*cgroup_id*/) {}
+  // The host changed the task's affinity (t.host_mask, t.mask already set to it).
+  virtual void on_task_affinity(Task& /*t*/) {}
+  // Beyond t.mask: whether task i may go to `cpu` now (consulted before a steal; rq_pick
+  // applies the same rule itself). Policies that place by more than affinity override it.
+  virtual bool may_place(uint32_t /*i*/, uint32_t /*cpu*/) const { return true; }
 
   // Moves a queued task to another class (policy use: priority table updates).
   void change_class(Task& t, uint8_t qos);

@@ -31,6 +31,15 @@ bool Agent::handle(uint32_t type, std::span<const std::byte> payload) {
     std::memcpy(&o, payload.data(), sizeof(o));
     return on_outcome(o);
   }
+  if (type == WAVE_MSG_TASK_GROUP) {
+    if (payload.size() != sizeof(wave_task_group)) {
+      stats_.bad_length++;
+      return false;
+    }
+    wave_task_group g;
+    std::memcpy(&g, payload.data(), sizeof(g));
+    return on_group(g);
+  }
   if (!is_task_event(type) && !is_cpu_event(type)) {
     stats_.bad_type++;
     return false;
@@ -102,6 +111,7 @@ bool Agent::on_task_event(uint32_t type, const wave_task_event& ev) {
     t.tid = tid;
     t.seq = seq;
     t.mask = mask;
+    t.host_mask = mask;
     t.state = TaskState::kBlocked;  // runnable only after TASK_RUNNABLE
     on_new_task(t);
     return true;
@@ -139,6 +149,8 @@ bool Agent::on_task_event(uint32_t type, const wave_task_event& ev) {
       break;
     case WAVE_MSG_TASK_AFFINITY:
       t.mask = mask;
+      t.host_mask = mask;
+      on_task_affinity(t);
       if (t.state == TaskState::kPending) {
         // Its decision is stale now (the seq moved), and may name a CPU it left.
         detach(i);
@@ -162,6 +174,46 @@ bool Agent::on_task_event(uint32_t type, const wave_task_event& ev) {
       break;
     }
   }
+  return true;
+}
+
+bool Agent::on_group(const wave_task_group& g) {
+  uint32_t tid = le32toh(g.tid);
+  uint64_t seq = le64toh(g.task_seq);
+  uint64_t cgroup = le64toh(g.cgroup_id);
+  if (le32toh(g.flags) != 0) {
+    stats_.bad_flags++;
+    return false;
+  }
+  if (tid == WAVE_TID_NONE) {
+    stats_.bad_tid++;
+    return false;
+  }
+  if (cgroup == 0) {
+    stats_.bad_group++;
+    return false;
+  }
+  uint32_t i = tasks_.find(tid);
+  if (i == kNoIndex) {
+    stats_.unknown_task++;
+    return false;
+  }
+  Task& t = tasks_.at(i);
+  if (seq <= t.seq) {
+    stats_.stale_seq++;
+    return false;
+  }
+  t.seq = seq;
+  if (t.state == TaskState::kPending) {
+    // Stale now, and it may name a CPU the task's new group may not use.
+    detach(i);
+    enqueue(i, /*front=*/true);
+  }
+  on_task_group(t, cgroup);
+  changed_ = true;
+  stats_.groups++;
+  stats_.events++;
+  now_ns_ = std::max(now_ns_, le64toh(g.time_ns));
   return true;
 }
 

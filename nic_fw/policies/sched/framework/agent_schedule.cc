@@ -76,7 +76,8 @@ uint32_t Agent::oldest_prestaged_for(uint32_t cpu, uint32_t than) const {
   uint64_t bit = uint64_t{1} << cpu;
   for_each_cpu(prestaged_mask_ & ~bit, [&](uint32_t other) {
     uint32_t s = cpus_[other].staged;
-    if ((tasks_.at(s).mask & bit) && (best == kNoIndex || runs_before(s, best)))
+    if ((tasks_.at(s).mask & bit) && (best == kNoIndex || runs_before(s, best)) &&
+        may_place(s, cpu))
       best = s;
   });
   if (best != kNoIndex && than != kNoIndex && !runs_before(best, than))

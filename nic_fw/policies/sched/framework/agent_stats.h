@@ -21,6 +21,8 @@ struct AgentStats {
   uint64_t stale_seq = 0;     // task_seq not greater than the last accepted one
   uint64_t table_full = 0;    // TASK_NEW refused: no room for another task
   uint64_t task_reused = 0;   // TASK_NEW for a live tid with a newer seq: missed TASK_DEAD
+  uint64_t groups = 0;        // TASK_GROUP messages accepted
+  uint64_t bad_group = 0;     // TASK_GROUP with cgroup id 0
   // Transactions.
   uint64_t outcomes[WAVE_TXN_OUTCOME_MAX + 1] = {};  // by WAVE_TXN_*, index 0 unused
   uint64_t bad_outcome = 0;        // malformed outcome (kind, cpu, txn id, reserved)
@@ -41,7 +43,7 @@ struct AgentStats {
 
   uint64_t dropped() const {
     return bad_length + bad_type + bad_flags + bad_cpu + bad_tid + bad_mask + unknown_task +
-           stale_seq + table_full;
+           stale_seq + table_full + bad_group;
   }
 };
 

@@ -38,14 +38,16 @@ struct Task {
   TaskState state = TaskState::kBlocked;
   uint8_t qos = 0;            // QoS class (always 0 under FIFO)
   bool via_prestage = false;  // kPending: the decision sits in a prestaged slot
-  uint8_t reserved = 0;
-  uint32_t cpu = 0;          // kPending: target CPU; kOnCpu: where it runs
-  uint32_t prev = kNoIndex;  // run queue links (kQueued only)
+  uint8_t tag = 0;            // policy use (the VM policy: the run queue the task is in)
+  uint32_t cpu = 0;           // kPending: target CPU; kOnCpu: where it runs
+  uint32_t prev = kNoIndex;   // run queue links (kQueued only)
   uint32_t next = kNoIndex;
-  uint64_t seq = 0;   // last task_seq accepted from the host
-  uint64_t mask = 0;  // allowed CPUs, never empty
-  uint64_t txn = 0;   // kPending: the decision's txn_id; 0 otherwise
-  uint64_t enq = 0;   // order of arrival in the run queue (FIFO turn)
+  uint64_t seq = 0;        // last task_seq accepted from the host
+  uint64_t mask = 0;       // allowed CPUs, never empty: host_mask, or a policy's subset of it
+  uint64_t host_mask = 0;  // the host's affinity mask (TASK_NEW, TASK_AFFINITY)
+  uint64_t group = 0;      // policy use: the task's group (the VM policy: a VM index + 1)
+  uint64_t txn = 0;        // kPending: the decision's txn_id; 0 otherwise
+  uint64_t enq = 0;        // order of arrival in the run queue (FIFO turn)
 };
 
 }  // namespace wave::agents

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "policies/sched/fifo/fifo_policy.h"
+#include "policies/sched/vm/vm_policy.h"
 #include "wave_sched_link.h"
 
 namespace wave::agents {
@@ -39,10 +40,13 @@ class ReplySink final : public DecisionSink {
 }  // namespace
 
 bool AgentActors::register_types(rt::ActorRegistry& reg) {
-  for (bool shinjuku : {false, true}) {
+  for (uint32_t policy :
+       {WAVE_SCHED_POLICY_FIFO, WAVE_SCHED_POLICY_SHINJUKU, WAVE_SCHED_POLICY_VM}) {
+    rt::ActorSpec spec;
+    spec_for(policy, "", &spec);
     rt::ActorType t;
-    t.name = shinjuku ? kShinjukuActorType : kFifoActorType;
-    t.init = [this, shinjuku](rt::ActorContext& ctx) { return init(ctx, shinjuku); };
+    t.name = spec.type;
+    t.init = [this, policy](rt::ActorContext& ctx) { return init(ctx, policy); };
     t.handler = [this](rt::ActorContext& ctx, const rt::Message& msg) { handle(ctx, msg); };
     if (!reg.register_type(std::move(t)))
       return false;
@@ -51,10 +55,20 @@ bool AgentActors::register_types(rt::ActorRegistry& reg) {
 }
 
 bool AgentActors::spec_for(uint32_t policy, const std::string& name, rt::ActorSpec* out) {
-  if (policy != WAVE_SCHED_POLICY_FIFO && policy != WAVE_SCHED_POLICY_SHINJUKU)
-    return false;
   rt::ActorSpec s;
-  s.type = policy == WAVE_SCHED_POLICY_FIFO ? kFifoActorType : kShinjukuActorType;
+  switch (policy) {
+    case WAVE_SCHED_POLICY_FIFO:
+      s.type = kFifoActorType;
+      break;
+    case WAVE_SCHED_POLICY_SHINJUKU:
+      s.type = kShinjukuActorType;
+      break;
+    case WAVE_SCHED_POLICY_VM:
+      s.type = kVmActorType;
+      break;
+    default:
+      return false;
+  }
   s.name = name;
   s.root_bytes = sizeof(AgentStats);
   // Pinned: a scheduling agent never migrates to the host. Its whole point is to keep the
@@ -69,13 +83,15 @@ bool AgentActors::spec_for(uint32_t policy, const std::string& name, rt::ActorSp
 
 rt::Status AgentActors::create(rt::Runtime& runtime, uint32_t policy, const std::string& name,
                                const AgentConfig& agent, const ShinjukuConfig& shinjuku,
-                               rt::ActorId* out) {
+                               rt::ActorId* out, const VmConfig* vm) {
   rt::ActorSpec spec;
   if (!spec_for(policy, name, &spec))
     return rt::Status::kInvalid;
   AgentActorConfig cfg = cfg_;
   cfg.agent = agent;
   cfg.shinjuku = shinjuku;
+  if (vm != nullptr)
+    cfg.vm = *vm;
   // create_actor runs init() on this thread; init() takes the configuration from next_cfg_.
   std::lock_guard serial(create_mu_);
   {
@@ -106,14 +122,18 @@ rt::Status AgentActors::destroy(rt::Runtime& runtime, rt::ActorId id, AgentStats
   return s;
 }
 
-rt::Status AgentActors::init(rt::ActorContext& ctx, bool shinjuku) {
+rt::Status AgentActors::init(rt::ActorContext& ctx, uint32_t policy) {
   AgentActorConfig cfg;
   {
     std::lock_guard lock(mu_);
     cfg = next_cfg_ != nullptr ? *next_cfg_ : cfg_;
   }
   auto inst = std::make_shared<Instance>();
-  if (shinjuku) {
+  if (policy == WAVE_SCHED_POLICY_VM) {
+    if (cfg.vm.nr_vms == 0)
+      return rt::Status::kInvalid;  // no table: the policy has nothing to reserve
+    inst->agent = std::make_unique<VmPolicy>(cfg.agent, cfg.vm);
+  } else if (policy == WAVE_SCHED_POLICY_SHINJUKU) {
     auto a = std::make_unique<ShinjukuPolicy>(cfg.agent, cfg.shinjuku);
     if (cfg.prio_table != nullptr)
       a->set_prio_table(cfg.prio_table);

@@ -26,6 +26,7 @@
 #include "policies/sched/framework/agent.h"
 #include "policies/sched/shinjuku/prio_table.h"
 #include "policies/sched/shinjuku/shinjuku_policy.h"
+#include "policies/sched/vm/vm_policy.h"
 #include "runtime/actor.h"
 #include "runtime/runtime.h"
 
@@ -33,6 +34,7 @@ namespace wave::agents {
 
 inline constexpr char kFifoActorType[] = "sched_fifo";
 inline constexpr char kShinjukuActorType[] = "sched_shinjuku";
+inline constexpr char kVmActorType[] = "sched_vm";
 
 // Reply record kinds.
 inline constexpr uint16_t kReplyRing = 1;      // send through the decision ring
@@ -48,6 +50,7 @@ struct ReplyRecord {
 struct AgentActorConfig {
   AgentConfig agent;
   ShinjukuConfig shinjuku;
+  VmConfig vm;                            // the VM policy's table (parse_vm_config())
   PrioTableReader* prio_table = nullptr;  // Shinjuku's classes; must outlive the actors
 };
 
@@ -64,15 +67,17 @@ class AgentActors {
   AgentActors(const AgentActors&) = delete;
   AgentActors& operator=(const AgentActors&) = delete;
 
-  // Registers kFifoActorType and kShinjukuActorType; this object must outlive the runtime.
+  // Registers kFifoActorType, kShinjukuActorType and kVmActorType; this object must outlive
+  // the runtime.
   bool register_types(rt::ActorRegistry& reg);
   // The spec to create an agent actor for a WAVE_SCHED_POLICY_*; false for another policy.
   static bool spec_for(uint32_t policy, const std::string& name, rt::ActorSpec* out);
-  // Creates an agent actor in `runtime` whose agent uses `agent` and `shinjuku` instead of
-  // the constructor's configuration (each scheduling link has its own CPUs and epoch).
-  // kInvalid for a policy without an agent.
+  // Creates an agent actor in `runtime` whose agent uses `agent`, `shinjuku` and `vm` (if
+  // not null) instead of the constructor's configuration (each scheduling link has its own
+  // CPUs and epoch, and the VM policy its table). kInvalid for a policy without an agent.
   rt::Status create(rt::Runtime& runtime, uint32_t policy, const std::string& name,
-                    const AgentConfig& agent, const ShinjukuConfig& shinjuku, rt::ActorId* out);
+                    const AgentConfig& agent, const ShinjukuConfig& shinjuku, rt::ActorId* out,
+                    const VmConfig* vm = nullptr);
   // Destroys the actor (requests still waiting are answered with kNoActor) and forgets its
   // agent; `last` (optional) receives the agent's final counters.
   rt::Status destroy(rt::Runtime& runtime, rt::ActorId id, AgentStats* last = nullptr);
@@ -93,7 +98,7 @@ class AgentActors {
     std::unique_ptr<Agent> agent;
     AgentActorStats glue;
   };
-  rt::Status init(rt::ActorContext& ctx, bool shinjuku);
+  rt::Status init(rt::ActorContext& ctx, uint32_t policy);
   void handle(rt::ActorContext& ctx, const rt::Message& msg);
 
   AgentActorConfig cfg_;

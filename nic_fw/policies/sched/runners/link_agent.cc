@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <span>
 
 #include "wave_ring.h"
@@ -15,6 +16,17 @@ uint64_t link_agent_epoch(const wave::NicLink& link) {
   // Volatile: the consumer side wrote it; read it once, as it is now.
   const volatile __le64* epoch = &hdr->consumers[wave::kMessageRing].epoch;
   return le64toh(*epoch);
+}
+
+bool link_vm_config(const wave::NicLink& link, uint32_t nr_cpus, VmConfig* out, std::string* why) {
+  const wave::QueueRegion& r = link.message_region();
+  if (r.size < WAVE_SCHED_VM_CFG_OFF + sizeof(wave_sched_vm_cfg)) {
+    *why = "message region too small for the VM table";
+    return false;
+  }
+  wave_sched_vm_cfg raw;
+  std::memcpy(&raw, r.base + WAVE_SCHED_VM_CFG_OFF, sizeof(raw));
+  return parse_vm_config(raw, nr_cpus, out, why);
 }
 
 void LinkDecisionSink::prestage(uint32_t cpu, const wave_decision* d) {

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "policies/sched/framework/agent.h"
 #include "policies/sched/framework/decision_sink.h"
+#include "policies/sched/vm/vm_policy.h"
 #include "wave/link.h"
 
 namespace wave::agents {
@@ -15,6 +17,11 @@ namespace wave::agents {
 // The agent epoch the host accepts: the message ring consumer's epoch, which NicLink::Attach
 // incremented (uapi/wave_sched_link.h). An agent must be created with it.
 uint64_t link_agent_epoch(const wave::NicLink& link);
+
+// The VM policy's table, which wave.ko wrote into the link's message region at
+// WAVE_SCHED_VM_CFG_OFF (uapi/wave_sched_link.h), copied once and checked for a host with
+// nr_cpus CPUs; false (and why) if it is missing or malformed.
+bool link_vm_config(const wave::NicLink& link, uint32_t nr_cpus, VmConfig* out, std::string* why);
 
 // Decisions into a libwave DecisionProducer. An emptied prestaged slot holds an idle decision
 // (tid 0), which the host skips without committing anything.

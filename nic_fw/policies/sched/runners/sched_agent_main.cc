@@ -1,12 +1,13 @@
-// wave-sched-agent: runs a scheduling agent (FIFO or Shinjuku) on the NIC side of the
+// wave-sched-agent: runs a scheduling agent (FIFO, Shinjuku or VM) on the NIC side of the
 // scheduling link, in a plain polling loop, until SIGINT/SIGTERM or --seconds; then prints the
 // agent's counters as one JSON line.
 //
-//   wave-sched-agent --device wave:/dev/wave0 [--policy fifo|shinjuku] [--cpus N]
+//   wave-sched-agent --device wave:/dev/wave0 [--policy fifo|shinjuku|vm] [--cpus N]
 //                    [--slice-ns N] [--seconds N]
 //
 // Without --policy, --cpus or --slice-ns the values come from the link's wave_sched_info
-// block (uapi/wave_sched_link.h), which wave.ko wrote and which is checked before use.
+// block (uapi/wave_sched_link.h), which wave.ko wrote and which is checked before use; the VM
+// policy's table always comes from the link (WAVE_SCHED_VM_CFG_OFF), checked the same way.
 #include <endian.h>
 #include <signal.h>
 #include <unistd.h>
@@ -48,8 +49,10 @@ bool parse(int argc, char** argv, Options* o) {
     std::string v = argv[++i];
     if (a == "--device") {
       o->device = v;
-    } else if (a == "--policy" && (v == "fifo" || v == "shinjuku")) {
-      o->policy = v == "fifo" ? WAVE_SCHED_POLICY_FIFO : WAVE_SCHED_POLICY_SHINJUKU;
+    } else if (a == "--policy" && (v == "fifo" || v == "shinjuku" || v == "vm")) {
+      o->policy = v == "fifo"       ? WAVE_SCHED_POLICY_FIFO
+                  : v == "shinjuku" ? WAVE_SCHED_POLICY_SHINJUKU
+                                    : WAVE_SCHED_POLICY_VM;
     } else if (a == "--cpus") {
       o->cpus = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
     } else if (a == "--slice-ns") {
@@ -81,7 +84,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, &o)) {
     std::fprintf(stderr,
-                 "usage: wave-sched-agent --device SPEC [--policy fifo|shinjuku] [--cpus N] "
+                 "usage: wave-sched-agent --device SPEC [--policy fifo|shinjuku|vm] [--cpus N] "
                  "[--slice-ns N] [--seconds N]\n");
     return 2;
   }
@@ -101,7 +104,8 @@ int main(int argc, char** argv) {
   bool have_info = read_info(*link.value(), &info);
   uint32_t policy = o.policy != 0 ? o.policy : (have_info ? le16toh(info.policy) : 0);
   uint32_t cpus = o.cpus != 0 ? o.cpus : (have_info ? le32toh(info.nr_cpus) : 0);
-  if (policy != WAVE_SCHED_POLICY_FIFO && policy != WAVE_SCHED_POLICY_SHINJUKU) {
+  if (policy != WAVE_SCHED_POLICY_FIFO && policy != WAVE_SCHED_POLICY_SHINJUKU &&
+      policy != WAVE_SCHED_POLICY_VM) {
     std::fprintf(stderr, "wave-sched-agent: no policy (give --policy; info block %s)\n",
                  have_info ? "names none" : "invalid");
     return 1;
@@ -117,6 +121,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<wave::agents::Agent> agent;
   if (policy == WAVE_SCHED_POLICY_FIFO) {
     agent = std::make_unique<wave::agents::FifoPolicy>(cfg);
+  } else if (policy == WAVE_SCHED_POLICY_VM) {
+    wave::agents::VmConfig vm;
+    std::string why;
+    if (!wave::agents::link_vm_config(*link.value(), cfg.nr_cpus, &vm, &why)) {
+      std::fprintf(stderr, "wave-sched-agent: VM table refused: %s\n", why.c_str());
+      return 1;
+    }
+    agent = std::make_unique<wave::agents::VmPolicy>(cfg, vm);
   } else {
     wave::agents::ShinjukuConfig sj;
     uint64_t info_slice = have_info ? le64toh(info.slice_ns) : 0;

@@ -39,6 +39,16 @@ void SimHost::spawn(uint32_t tid, const SimTaskSpec& spec) {
   t.left_ns = spec.burst_ns;
   tasks_[tid] = t;
   event(WAVE_MSG_TASK_NEW, tid, 0);
+  if (spec.cgroup != 0) {
+    HTask& h = tasks_.at(tid);
+    h.seq++;
+    wave_task_group g{};
+    g.tid = tid;
+    g.task_seq = h.seq;
+    g.cgroup_id = spec.cgroup;
+    g.time_ns = now_;
+    send(agent_, WAVE_MSG_TASK_GROUP, g);
+  }
   make_waiting(tasks_.at(tid));
   event(WAVE_MSG_TASK_RUNNABLE, tid, 0);
 }
@@ -145,6 +155,7 @@ bool SimHost::commit(const wave_decision& d, bool from_slot) {
   t.state = HState::kRunning;
   t.cpu = d.cpu;
   c.current = d.tid;
+  ran_on_[d.tid] |= uint64_t{1} << d.cpu;
   stats_.max_wait_ns = std::max(stats_.max_wait_ns, now_ - t.waiting_since);
   if (from_slot)
     stats_.from_prestage++;
@@ -174,6 +185,7 @@ bool SimHost::run_fallback(uint32_t cpu) {
   t.state = HState::kRunning;
   t.cpu = cpu;
   cpus_[cpu].current = pick;
+  ran_on_[pick] |= uint64_t{1} << cpu;
   stats_.max_wait_ns = std::max(stats_.max_wait_ns, now_ - t.waiting_since);
   stats_.fallbacks++;
   if (cfg_.running_events)

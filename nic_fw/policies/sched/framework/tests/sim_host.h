@@ -44,6 +44,7 @@ struct SimTaskSpec {
   uint64_t burst_ns = 10'000;  // work per burst
   uint32_t bursts = 1;         // bursts before the task exits
   uint64_t sleep_ns = 20'000;  // blocked time between bursts
+  uint64_t cgroup = 0;         // non-zero: WAVE_MSG_TASK_GROUP with it after TASK_NEW
 };
 
 struct SimStats {
@@ -75,6 +76,11 @@ class SimHost final : public DecisionSink {
   // or blocked). Empty in a passing run.
   const std::vector<std::string>& violations() const { return violations_; }
   uint32_t waiting_tasks() const;
+  // CPUs the task ran on so far (a bit per CPU), whoever put it there.
+  uint64_t ran_on(uint32_t tid) const {
+    auto it = ran_on_.find(tid);
+    return it == ran_on_.end() ? 0 : it->second;
+  }
 
   // DecisionSink: the agent's output lands here.
   bool decide(const wave_decision& d) override;
@@ -119,6 +125,7 @@ class SimHost final : public DecisionSink {
   uint64_t steps_ = 0;
   SimStats stats_;
   std::vector<std::string> violations_;
+  std::map<uint32_t, uint64_t> ran_on_;
 };
 
 }  // namespace wave::agents::testing

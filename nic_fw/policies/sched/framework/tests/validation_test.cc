@@ -25,10 +25,13 @@ TEST(Validation, MalformedMessagesAreCountedAndDropped) {
   EXPECT_FALSE(a.handle(WAVE_MSG_TXN_OUTCOME, outcome_short));
   EXPECT_EQ(a.stats().bad_length, 2u);
 
-  for (uint32_t type : {0u, 9u, 15u, 20u, 31u, 33u, 48u, 100u, 65535u, 0xffffffffu}) {
+  for (uint32_t type : {0u, 10u, 15u, 20u, 31u, 33u, 48u, 100u, 65535u, 0xffffffffu}) {
     EXPECT_FALSE(send(a, type, ev)) << type;
   }
   EXPECT_EQ(a.stats().bad_type, 10u);
+  // A task event's payload under TASK_GROUP's type: the size gives it away.
+  EXPECT_FALSE(send(a, WAVE_MSG_TASK_GROUP, ev));
+  EXPECT_EQ(a.stats().bad_length, 3u);
 
   wave_task_event flags = ev;
   flags.flags = 1;
