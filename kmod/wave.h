@@ -182,6 +182,7 @@ int wave_irq_setup_msix(struct wave_dev *wd, struct pci_dev *pdev);
 void wave_irq_free_msix(struct wave_dev *wd, struct pci_dev *pdev);
 
 /* wave_cdev.c */
+int wave_copy_versioned_arg(void *karg, size_t ksize, size_t min, const void __user *uarg);
 int wave_chrdev_init(void);
 void wave_chrdev_exit(void);
 dev_t wave_devt(unsigned int minor);

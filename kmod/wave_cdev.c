@@ -27,20 +27,35 @@ dev_t wave_devt(unsigned int minor)
 }
 
 /*
- * Reads a VFIO-style argument: argsz first, at least @ksize bytes, bytes past @ksize zero.
- * argsz is capped at a page so a caller cannot make the kernel scan an arbitrary range.
+ * Reads an argsz-versioned argument (wave_ioctl.h rules) into @karg of @ksize bytes: argsz
+ * first, at least @min bytes; fields past argsz read as zero, bytes past @ksize must be zero.
  */
-static int wave_copy_arg(void *karg, size_t ksize, const void __user *uarg)
+int wave_copy_versioned_arg(void *karg, size_t ksize, size_t min, const void __user *uarg)
 {
 	u32 argsz;
 	int ret;
 
 	if (get_user(argsz, (const u32 __user *)uarg))
 		return -EFAULT;
-	if (argsz < ksize || argsz > PAGE_SIZE)
+	if (argsz < min)
 		return -EINVAL;
 	ret = copy_struct_from_user(karg, ksize, uarg, argsz);
 	return ret == -E2BIG ? -EINVAL : ret;
+}
+
+/*
+ * A device ioctl's argument: at least @ksize bytes, argsz capped at a page so a caller cannot
+ * make the kernel scan an arbitrary range.
+ */
+static int wave_copy_arg(void *karg, size_t ksize, const void __user *uarg)
+{
+	u32 argsz;
+
+	if (get_user(argsz, (const u32 __user *)uarg))
+		return -EFAULT;
+	if (argsz > PAGE_SIZE)
+		return -EINVAL;
+	return wave_copy_versioned_arg(karg, ksize, ksize, uarg);
 }
 
 static int wave_ioc_get_info(struct wave_dev *wd, void __user *uarg)

@@ -531,26 +531,6 @@ static int wave_mem_release_slot(struct file *file, struct wave_dev *wd,
 	return ret;
 }
 
-/* Reads an argsz-versioned argument (wave_ioctl.h rules) into @buf of @size bytes. */
-static int wave_mem_copy_arg(void *buf, size_t size, void __user *arg)
-{
-	u32 argsz;
-	int ret;
-
-	if (get_user(argsz, (u32 __user *)arg))
-		return -EFAULT;
-	if (argsz < size)
-		return -EINVAL;
-	if (argsz > size) {
-		ret = check_zeroed_user(arg + size, argsz - size);
-		if (ret <= 0)
-			return ret ? ret : -EINVAL;
-	}
-	if (copy_from_user(buf, arg, size))
-		return -EFAULT;
-	return 0;
-}
-
 long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, void __user *arg)
 {
 	struct wave_mem_krelease r;
@@ -562,7 +542,7 @@ long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, vo
 	case WAVE_IOC_MEM_ATTACH:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		ret = wave_mem_copy_arg(&a, sizeof(a), arg);
+		ret = wave_copy_versioned_arg(&a, sizeof(a), sizeof(a), arg);
 		return ret ? ret : wave_mem_attach(file, wd, &a);
 	case WAVE_IOC_MEM_DETACH:
 		if (!capable(CAP_SYS_ADMIN))
@@ -577,7 +557,7 @@ long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, vo
 		mutex_unlock(&wave_mem_mutex);
 		return ret;
 	case WAVE_IOC_MEM_STATS:
-		ret = wave_mem_copy_arg(&s, sizeof(s), arg);
+		ret = wave_copy_versioned_arg(&s, sizeof(s), sizeof(s), arg);
 		if (ret)
 			return ret;
 		memset(&s, 0, sizeof(s));
@@ -587,7 +567,7 @@ long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, vo
 	case WAVE_IOC_MEM_RELEASE:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		ret = wave_mem_copy_arg(&r, sizeof(r), arg);
+		ret = wave_copy_versioned_arg(&r, sizeof(r), sizeof(r), arg);
 		return ret ? ret : wave_mem_release_slot(file, wd, &r);
 	default:
 		return -ENOTTY;

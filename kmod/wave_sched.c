@@ -685,10 +685,11 @@ static void wave_sched_wait_kicks(struct wave_sched_link *l)
 {
 	u32 i;
 
-	/* Acquire: pairs with the release that unlocks the csd on the CPU it reached. */
-	for (i = 0; i < l->nr_cpus; i++)
+	for (i = 0; i < l->nr_cpus; i++) {
+		/* Acquire: pairs with the release that unlocks the csd on the CPU it reached. */
 		while (smp_load_acquire(&l->kick_csd[i].node.u_flags) & CSD_FLAG_LOCK)
 			cpu_relax();
+	}
 	synchronize_rcu();
 }
 
@@ -765,27 +766,6 @@ static void wave_sched_fill_stats(struct wave_sched_stats *s)
 	rcu_read_unlock();
 }
 
-/* Reads an argsz-versioned argument (wave_ioctl.h rules) into @buf of @size bytes. */
-static int wave_sched_copy_arg(void *buf, size_t size, size_t min, void __user *arg)
-{
-	u32 argsz;
-	int ret;
-
-	if (get_user(argsz, (u32 __user *)arg))
-		return -EFAULT;
-	if (argsz < min)
-		return -EINVAL;
-	if (argsz > size) {
-		ret = check_zeroed_user(arg + size, argsz - size);
-		if (ret <= 0)
-			return ret ? ret : -EINVAL;
-	}
-	memset(buf, 0, size);
-	if (copy_from_user(buf, arg, min_t(size_t, argsz, size)))
-		return -EFAULT;
-	return 0;
-}
-
 long wave_sched_ioctl(struct wave_dev *wd, unsigned int cmd, void __user *arg)
 {
 	struct wave_sched_attach a;
@@ -797,7 +777,7 @@ long wave_sched_ioctl(struct wave_dev *wd, unsigned int cmd, void __user *arg)
 	case WAVE_IOC_SCHED_ATTACH:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		ret = wave_sched_copy_arg(&a, sizeof(a), WAVE_SCHED_ATTACH_SIZE_V1, arg);
+		ret = wave_copy_versioned_arg(&a, sizeof(a), WAVE_SCHED_ATTACH_SIZE_V1, arg);
 		if (ret)
 			return ret;
 		ret = wave_sched_attach(wd, &a);
@@ -819,7 +799,7 @@ long wave_sched_ioctl(struct wave_dev *wd, unsigned int cmd, void __user *arg)
 		return ret;
 	case WAVE_IOC_SCHED_STATS:
 		/* A caller built before the interrupt counters gets the fields it knows. */
-		ret = wave_sched_copy_arg(&s, sizeof(s), WAVE_SCHED_STATS_SIZE_V1, arg);
+		ret = wave_copy_versioned_arg(&s, sizeof(s), WAVE_SCHED_STATS_SIZE_V1, arg);
 		if (ret)
 			return ret;
 		argsz = min_t(u32, s.argsz, sizeof(s));

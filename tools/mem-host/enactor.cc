@@ -88,7 +88,10 @@ Outcome Enactor::RefreshMaps(const Target& t, uint64_t batch_seq, MapsCache* c) 
   return Outcome::kOk;
 }
 
-Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len) {
+// The target is still the process the batch named, and its maps are read for this batch
+// (cached per batch: read_now says whether they were just read).
+Outcome Enactor::CurrentMaps(const wave_mem_decision& d, const Target& t, MapsCache** c,
+                             bool* read_now) {
   switch (CheckLiveness(t)) {
     case Liveness::kAlive:
       break;
@@ -99,14 +102,24 @@ Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t sta
   }
   const uint64_t batch_seq = le64toh(d.batch_seq);
   auto [it, fresh] = maps_.try_emplace(t.id);
-  MapsCache& c = it->second;
-  bool read_now = false;
-  if (fresh || c.batch_seq != batch_seq) {
-    const Outcome o = RefreshMaps(t, batch_seq, &c);
+  *c = &it->second;
+  *read_now = false;
+  if (fresh || (*c)->batch_seq != batch_seq) {
+    const Outcome o = RefreshMaps(t, batch_seq, *c);
     if (o != Outcome::kOk)
       return o;
-    read_now = true;
+    *read_now = true;
   }
+  return Outcome::kOk;
+}
+
+Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len) {
+  MapsCache* cache = nullptr;
+  bool read_now = false;
+  if (const Outcome o = CurrentMaps(d, t, &cache, &read_now); o != Outcome::kOk)
+    return o;
+  MapsCache& c = *cache;
+  const uint64_t batch_seq = c.batch_seq;
   RangeCheck rc = CheckRange(c.maps, start, len);
   if (rc != RangeCheck::kInside && rc != RangeCheck::kSpecial && !read_now) {
     // A miss on maps cached earlier in the batch: the process may have mapped more since.
@@ -130,24 +143,12 @@ Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t sta
 
 Outcome Enactor::CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start,
                               uint64_t len, std::vector<Piece>* pieces) {
-  switch (CheckLiveness(t)) {
-    case Liveness::kAlive:
-      break;
-    case Liveness::kExited:
-      return Outcome::kExited;
-    case Liveness::kReused:
-      return Outcome::kPidReused;
-  }
-  const uint64_t batch_seq = le64toh(d.batch_seq);
-  auto [it, fresh] = maps_.try_emplace(t.id);
-  MapsCache& c = it->second;
+  MapsCache* cache = nullptr;
   bool read_now = false;
-  if (fresh || c.batch_seq != batch_seq) {
-    const Outcome o = RefreshMaps(t, batch_seq, &c);
-    if (o != Outcome::kOk)
-      return o;
-    read_now = true;
-  }
+  if (const Outcome o = CurrentMaps(d, t, &cache, &read_now); o != Outcome::kOk)
+    return o;
+  MapsCache& c = *cache;
+  const uint64_t batch_seq = c.batch_seq;
   *pieces = MappedPieces(c.maps, start, len, kMaxPieces);
   if (pieces->empty() && !read_now) {
     const Outcome o = RefreshMaps(t, batch_seq, &c);

@@ -90,6 +90,7 @@ class Enactor {
   };
   Outcome Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len);
   Outcome RefreshMaps(const Target& t, uint64_t batch_seq, MapsCache* c);
+  Outcome CurrentMaps(const wave_mem_decision& d, const Target& t, MapsCache** c, bool* read_now);
   Outcome CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len,
                        std::vector<Piece>* pieces);
 
