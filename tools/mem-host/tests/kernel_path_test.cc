@@ -178,12 +178,12 @@ TEST(KernelPath, MapsSnapshotRefusalsAreCounted) {
 
   // Every malformed request is refused with EINVAL and counted; none changes the snapshot.
   const std::vector<std::vector<wave_mem_krange>> bad = {
-      {{4 * P, 4 * P}},                  // empty
-      {{4 * P, 2 * P}},                  // reversed
-      {{P + 1, 4 * P}},                  // unaligned start
-      {{P, 4 * P - 8}},                  // unaligned end
-      {{8 * P, 9 * P}, {P, 4 * P}},      // unsorted
-      {{P, 4 * P}, {3 * P, 9 * P}},      // overlapping
+      {{4 * P, 4 * P}},              // empty
+      {{4 * P, 2 * P}},              // reversed
+      {{P + 1, 4 * P}},              // unaligned start
+      {{P, 4 * P - 8}},              // unaligned end
+      {{8 * P, 9 * P}, {P, 4 * P}},  // unsorted
+      {{P, 4 * P}, {3 * P, 9 * P}},  // overlapping
   };
   auto* self = kp.value().get();
   for (const auto& r : bad)
@@ -193,7 +193,7 @@ TEST(KernelPath, MapsSnapshotRefusalsAreCounted) {
     many[i] = {(2 * i + 1) * P, (2 * i + 2) * P};
   EXPECT_EQ(self->SetMaps(1, many), EINVAL);  // too many ranges
   many.resize(WAVE_MEM_KMAPS_MAX_RANGES);
-  EXPECT_EQ(self->SetMaps(2, many), 0);  // exactly the bound
+  EXPECT_EQ(self->SetMaps(2, many), 0);       // exactly the bound
   EXPECT_EQ(self->SetMaps(0, good), EINVAL);  // target 0
   s = KStats(other);
   const uint64_t bad_before_raw = s.bad_maps;
@@ -229,9 +229,9 @@ TEST(KernelPath, MapsIoctlRefusesBadArgsz) {
   constexpr uint64_t P = WAVE_MEM_PAGE_SIZE;
   const std::vector<wave_mem_krange> good = {{P, 4 * P}};
   EXPECT_EQ(Maps(fd, 1, good), 0);
-  EXPECT_EQ(Maps(fd, 1, good, 8), EINVAL);                 // argsz too small
-  EXPECT_EQ(Maps(fd, 1, good, 0, 1), EINVAL);              // unknown flag
-  EXPECT_EQ(Maps(fd, 1, good, 0, 0, 1u << 20), EINVAL);    // count past the bound
+  EXPECT_EQ(Maps(fd, 1, good, 8), EINVAL);               // argsz too small
+  EXPECT_EQ(Maps(fd, 1, good, 0, 1), EINVAL);            // unknown flag
+  EXPECT_EQ(Maps(fd, 1, good, 0, 0, 1u << 20), EINVAL);  // count past the bound
   struct {
     wave_mem_kmaps m;
     uint64_t tail;
@@ -242,7 +242,7 @@ TEST(KernelPath, MapsIoctlRefusesBadArgsz) {
   big.tail = 1;  // a field this kernel does not know of, set: refused
   EXPECT_NE(ioctl(fd, WAVE_IOC_MEM_MAPS, &big), 0);
   EXPECT_EQ(errno, EINVAL);
-  EXPECT_EQ(Maps(fd, 1, {}, 0, 0, 1) , EFAULT);  // count 1 at a null pointer
+  EXPECT_EQ(Maps(fd, 1, {}, 0, 0, 1), EFAULT);  // count 1 at a null pointer
   const wave_mem_kstats s = KStats(fd);
   EXPECT_EQ(s.bad_maps, 4u);
   EXPECT_EQ(s.maps_updates, 2u);

@@ -83,8 +83,7 @@ std::vector<Region> KernelClip(const std::vector<Region>& in,
   std::vector<Region> out;
   const uint32_t n = static_cast<uint32_t>(r.size());
   for (const Region& g : in)
-    for (uint32_t i = wave_mem_clip_first(r.data(), n, g.start); i < n && r[i].start < g.end;
-         i++) {
+    for (uint32_t i = wave_mem_clip_first(r.data(), n, g.start); i < n && r[i].start < g.end; i++) {
       Region p = g;
       p.start = std::max<uint64_t>(g.start, r[i].start);
       p.end = std::min<uint64_t>(g.end, r[i].end);
