@@ -237,6 +237,7 @@ static long wave_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case WAVE_IOC_MEM_DETACH:
 	case WAVE_IOC_MEM_STATS:
 	case WAVE_IOC_MEM_RELEASE:
+	case WAVE_IOC_MEM_MAPS:
 		/* The memory link's batch path (wave_mem.c) checks its own privileges. */
 		ret = wave_mem_ioctl(file, wd, cmd, uarg);
 		goto out;

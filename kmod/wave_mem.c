@@ -40,6 +40,15 @@ struct wave_mem_kcounters {
 	u64 dropped_no_slot, dropped_ring_full, empty_closes, cut;
 	u64 bad_regions, overflow, clamped, released, bad_releases;
 	u64 credit_reads, bad_credits;
+	u64 maps_updates, bad_maps, clip_dropped, clip_trimmed, clip_pieces, clip_bytes;
+	u64 unclipped;
+};
+
+/* One target's mapped ranges (WAVE_IOC_MEM_MAPS); the array is replaced, never edited. */
+struct wave_mem_snap {
+	u32 target;		/* 0: unused */
+	u32 nr;
+	struct wave_mem_krange *r;
 };
 
 struct wave_mem_link {
@@ -66,6 +75,7 @@ struct wave_mem_link {
 	u64 last_end;
 	u64 next_seq;
 	struct wave_mem_kslot slots[WAVE_MEM_BATCH_SLOTS];
+	struct wave_mem_snap snaps[WAVE_MEM_KMAPS_MAX_TARGETS];
 	struct wave_mem_kcounters c;
 
 	/* The doorbell is rung from irq_work, never from the tracepoint's context. */
@@ -178,10 +188,41 @@ static int wave_mem_close_locked(struct wave_mem_link *l)
 	return 1;
 }
 
-static int wave_mem_add_locked(struct wave_mem_link *l, u32 target, u64 start, u64 end,
+/* Appends one piece to the batch being built; lock held, region already checked. */
+static int wave_mem_put_locked(struct wave_mem_link *l, u32 target, u64 start, u64 end,
 			       u32 nr_accesses, u32 age)
 {
 	struct wave_mem_region *w;
+
+	if (l->count >= WAVE_MEM_MAX_REGIONS) {
+		l->c.overflow++;
+		return -E2BIG;
+	}
+	w = (struct wave_mem_region *)(l->stage + sizeof(struct wave_mem_batch_hdr)) + l->count;
+	wave_mem_region_fill(w, start, end, target, age, nr_accesses, 0);
+	l->count++;
+	l->last_target = target;
+	l->last_end = end;
+	return 0;
+}
+
+static const struct wave_mem_snap *wave_mem_snap_of(const struct wave_mem_link *l, u32 target)
+{
+	u32 i;
+
+	for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS; i++)
+		if (l->snaps[i].target == target)
+			return &l->snaps[i];
+	return NULL;
+}
+
+static int wave_mem_add_locked(struct wave_mem_link *l, u32 target, u64 start, u64 end,
+			       u32 nr_accesses, u32 age)
+{
+	const struct wave_mem_snap *snap;
+	u64 kept = 0, ps, pe;
+	u32 i, pieces = 0;
+	int ret = 0;
 
 	if (!target || end <= start || !IS_ALIGNED(start, WAVE_MEM_PAGE_SIZE) ||
 	    !IS_ALIGNED(end, WAVE_MEM_PAGE_SIZE)) {
@@ -194,20 +235,34 @@ static int wave_mem_add_locked(struct wave_mem_link *l, u32 target, u64 start, u
 		l->c.cut++;
 		wave_mem_close_locked(l);
 	}
-	if (l->count >= WAVE_MEM_MAX_REGIONS) {
-		l->c.overflow++;
-		return -E2BIG;
-	}
 	if (nr_accesses > l->max_accesses) {
 		l->c.clamped++;
 		nr_accesses = l->max_accesses;
 	}
-	w = (struct wave_mem_region *)(l->stage + sizeof(struct wave_mem_batch_hdr)) + l->count;
-	wave_mem_region_fill(w, start, end, target, age, nr_accesses, 0);
-	l->count++;
-	l->last_target = target;
-	l->last_end = end;
-	return 0;
+	snap = wave_mem_snap_of(l, target);
+	if (!snap) {
+		l->c.unclipped++;
+		return wave_mem_put_locked(l, target, start, end, nr_accesses, age);
+	}
+	/* At most one piece per range, and the batch bounds the pieces: bounded work. */
+	for (i = wave_mem_clip_first(snap->r, snap->nr, start);
+	     i < snap->nr && snap->r[i].start < end; i++) {
+		ps = max(start, snap->r[i].start);
+		pe = min(end, snap->r[i].end);
+		ret = wave_mem_put_locked(l, target, ps, pe, nr_accesses, age);
+		if (ret)
+			break;
+		kept += pe - ps;
+		pieces++;
+	}
+	if (!pieces && !ret) {
+		l->c.clip_dropped++;
+	} else if (kept != end - start) {
+		l->c.clip_trimmed++;
+		l->c.clip_pieces += pieces ? pieces - 1 : 0;
+	}
+	l->c.clip_bytes += end - start - kept;
+	return ret;
 }
 
 static void wave_mem_kick(struct wave_mem_link *l)
@@ -228,7 +283,9 @@ __bpf_kfunc_start_defs();
  * @nr_accesses: clamped to the link's max_accesses
  * @age: DAMON age in aggregation intervals
  *
- * A region out of (target, start) order closes the batch being built first.
+ * A region out of (target, start) order closes the batch being built first. When the target
+ * has a mappings snapshot (WAVE_IOC_MEM_MAPS) only the region's mapped pieces are added; a
+ * region in no mapped range adds nothing and returns 0.
  *
  * Return: 0, -ENODEV without a link, -EINVAL for a bad region, -E2BIG when the batch is full,
  * -EBUSY in NMI context.
@@ -425,6 +482,14 @@ out:
 	return ret;
 }
 
+static void wave_mem_free_snaps(struct wave_mem_link *l)
+{
+	u32 i;
+
+	for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS; i++)
+		kvfree(l->snaps[i].r);
+}
+
 /* wave_mem_mutex held. */
 static void wave_mem_detach_locked(void)
 {
@@ -440,6 +505,7 @@ static void wave_mem_detach_locked(void)
 	pr_info("%s: memory link batch path detached after %llu batches\n", l->wd->name,
 		l->c.batches);
 	wave_dev_put(l->wd);
+	wave_mem_free_snaps(l);
 	vfree(l->stage);
 	kfree(l);
 }
@@ -473,6 +539,7 @@ static void wave_mem_fill_stats(struct wave_dev *wd, struct wave_mem_kstats *s)
 {
 	struct wave_mem_link *l;
 	unsigned long flags;
+	u32 i;
 
 	rcu_read_lock();
 	l = rcu_dereference(wave_mem_cur);
@@ -496,6 +563,15 @@ static void wave_mem_fill_stats(struct wave_dev *wd, struct wave_mem_kstats *s)
 		s->bad_credits = l->c.bad_credits;
 		s->next_seq = l->next_seq;
 		memcpy(s->slots, l->slots, sizeof(s->slots));
+		s->maps_updates = l->c.maps_updates;
+		s->bad_maps = l->c.bad_maps;
+		s->clip_dropped = l->c.clip_dropped;
+		s->clip_trimmed = l->c.clip_trimmed;
+		s->clip_pieces = l->c.clip_pieces;
+		s->clip_bytes = l->c.clip_bytes;
+		s->unclipped = l->c.unclipped;
+		for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS; i++)
+			s->maps_targets += l->snaps[i].target != 0;
 		raw_spin_unlock_irqrestore(&l->lock, flags);
 		s->doorbells = atomic64_read(&l->doorbells);
 	}
@@ -531,11 +607,97 @@ static int wave_mem_release_slot(struct file *file, struct wave_dev *wd,
 	return ret;
 }
 
+/* Counts a refused WAVE_IOC_MEM_MAPS against this file's link, if it has one. */
+static void wave_mem_count_bad_maps(struct file *file, struct wave_dev *wd)
+{
+	struct wave_mem_link *l;
+	unsigned long flags;
+
+	rcu_read_lock();
+	l = rcu_dereference(wave_mem_cur);
+	if (l && l->wd == wd && l->owner == file) {
+		raw_spin_lock_irqsave(&l->lock, flags);
+		l->c.bad_maps++;
+		raw_spin_unlock_irqrestore(&l->lock, flags);
+	}
+	rcu_read_unlock();
+}
+
+/* Installs target's snapshot r[0..nr) (NULL, 0: forgets it); takes r, frees what it replaces. */
+static int wave_mem_set_snap(struct file *file, struct wave_dev *wd, u32 target,
+			     struct wave_mem_krange *r, u32 nr)
+{
+	struct wave_mem_krange *old = r;
+	struct wave_mem_link *l;
+	struct wave_mem_snap *s;
+	unsigned long flags;
+	int ret = -ENOENT;
+	u32 i;
+
+	/* Under the mutex the link cannot be detached (and its snapshots freed) meanwhile. */
+	mutex_lock(&wave_mem_mutex);
+	l = rcu_dereference_protected(wave_mem_cur, lockdep_is_held(&wave_mem_mutex));
+	if (l && l->wd == wd && l->owner == file) {
+		raw_spin_lock_irqsave(&l->lock, flags);
+		s = NULL;
+		for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS && !s; i++)
+			if (l->snaps[i].target == target)
+				s = &l->snaps[i];
+		for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS && !s && r; i++)
+			if (!l->snaps[i].target)
+				s = &l->snaps[i];
+		if (s) {
+			old = s->r;
+			s->target = r ? target : 0;
+			s->r = r;
+			s->nr = nr;
+			l->c.maps_updates++;
+			ret = 0;
+		} else if (r) {
+			l->c.bad_maps++;
+			ret = -ENOSPC;
+		} else {
+			ret = 0;	/* nothing to forget */
+		}
+		raw_spin_unlock_irqrestore(&l->lock, flags);
+	}
+	mutex_unlock(&wave_mem_mutex);
+	kvfree(old);
+	return ret;
+}
+
+static int wave_mem_maps(struct file *file, struct wave_dev *wd, const struct wave_mem_kmaps *m)
+{
+	struct wave_mem_krange *r = NULL;
+
+	if (m->flags || !m->target || m->count > WAVE_MEM_KMAPS_MAX_RANGES)
+		goto bad;
+	if (m->count) {
+		r = kvmalloc_array(m->count, sizeof(*r), GFP_KERNEL);
+		if (!r)
+			return -ENOMEM;
+		if (copy_from_user(r, u64_to_user_ptr(m->ranges), m->count * sizeof(*r))) {
+			kvfree(r);
+			return -EFAULT;
+		}
+		if (wave_mem_kmaps_check(r, m->count)) {
+			kvfree(r);
+			goto bad;
+		}
+	}
+	return wave_mem_set_snap(file, wd, m->target, r, m->count);
+bad:
+	wave_mem_count_bad_maps(file, wd);
+	return -EINVAL;
+}
+
 long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, void __user *arg)
 {
 	struct wave_mem_krelease r;
 	struct wave_mem_kattach a;
 	struct wave_mem_kstats s;
+	struct wave_mem_kmaps m;
+	u32 argsz;
 	int ret;
 
 	switch (cmd) {
@@ -557,18 +719,27 @@ long wave_mem_ioctl(struct file *file, struct wave_dev *wd, unsigned int cmd, vo
 		mutex_unlock(&wave_mem_mutex);
 		return ret;
 	case WAVE_IOC_MEM_STATS:
-		ret = wave_copy_versioned_arg(&s, sizeof(s), sizeof(s), arg);
-		if (ret)
-			return ret;
+		/* A version 1 caller gets the fields it knows of. */
+		if (get_user(argsz, (u32 __user *)arg))
+			return -EFAULT;
+		if (argsz < WAVE_MEM_KSTATS_SIZE_V1)
+			return -EINVAL;
 		memset(&s, 0, sizeof(s));
 		s.argsz = sizeof(s);
 		wave_mem_fill_stats(wd, &s);
-		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+		return copy_to_user(arg, &s, min_t(size_t, argsz, sizeof(s))) ? -EFAULT : 0;
 	case WAVE_IOC_MEM_RELEASE:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
 		ret = wave_copy_versioned_arg(&r, sizeof(r), sizeof(r), arg);
 		return ret ? ret : wave_mem_release_slot(file, wd, &r);
+	case WAVE_IOC_MEM_MAPS:
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		ret = wave_copy_versioned_arg(&m, sizeof(m), sizeof(m), arg);
+		if (ret == -EINVAL)
+			wave_mem_count_bad_maps(file, wd);
+		return ret ? ret : wave_mem_maps(file, wd, &m);
 	default:
 		return -ENOTTY;
 	}

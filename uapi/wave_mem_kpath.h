@@ -24,6 +24,14 @@
  * when the batch expired. A slot is written only while free: a batch closed while its slot is
  * in flight is dropped and counted (dropped_no_slot), its seq is not used.
  *
+ * Clipping: DAMON's regions span the gaps between a process's mappings. The host mechanism
+ * pushes each target's mapped ranges (WAVE_IOC_MEM_MAPS, about once a second) and
+ * bpf_wave_mem_add keeps only the parts of a region inside them: a region in no range is
+ * dropped, one straddling a gap is cut into its mapped pieces (each keeping the region's
+ * counts). A target without a snapshot passes unclipped (counted). The snapshot is a superset
+ * of what is advisable (it may be a second old, or gaps merged to fit the bound): the enactor
+ * still checks every decision against the current mappings.
+ *
  * The link detaches on WAVE_IOC_MEM_DETACH, when the file that attached it is closed, when
  * any of its queues is destroyed and on unbind or unload.
  */
@@ -81,7 +89,20 @@ struct wave_mem_kstats {
 	__u64 doorbells;
 	__u64 next_seq;
 	struct wave_mem_kslot slots[WAVE_MEM_BATCH_SLOTS];
+	/* Since version 2 (argsz >= sizeof): the clipping to the mappings snapshots. */
+	__u64 maps_updates; /* snapshots taken by WAVE_IOC_MEM_MAPS */
+	__u64 bad_maps; /* WAVE_IOC_MEM_MAPS refused */
+	__u64 clip_dropped; /* regions in no mapped range */
+	__u64 clip_trimmed; /* regions cut to their mapped part(s) */
+	__u64 clip_pieces; /* pieces added by cutting a region at a gap (beyond its first) */
+	__u64 clip_bytes; /* unmapped bytes left out */
+	__u64 unclipped; /* regions of a target without a snapshot */
+	__u32 maps_targets; /* targets with a snapshot */
+	__u32 reserved0;
 };
+
+/* The size of version 1 of wave_mem_kstats: a caller with it still gets its fields. */
+#define WAVE_MEM_KSTATS_SIZE_V1 (144 + 24 * WAVE_MEM_BATCH_SLOTS)
 
 /* WAVE_IOC_MEM_RELEASE: batch seq's slot may be written again. */
 struct wave_mem_krelease {
@@ -90,10 +111,73 @@ struct wave_mem_krelease {
 	__u64 seq;
 };
 
+/* WAVE_IOC_MEM_MAPS bounds: ranges per target, targets with a snapshot. */
+#define WAVE_MEM_KMAPS_MAX_RANGES 256u
+#define WAVE_MEM_KMAPS_MAX_TARGETS 16u
+
+/* One mapped range [start, end), page aligned. */
+struct wave_mem_krange {
+	__u64 start;
+	__u64 end;
+};
+
+/*
+ * WAVE_IOC_MEM_MAPS (argsz-versioned; only the file that attached the link): replaces target's
+ * snapshot with count ranges at ranges (a user pointer), sorted, disjoint, non-empty and page
+ * aligned (wave_mem_kmaps_check), count <= WAVE_MEM_KMAPS_MAX_RANGES; count 0 forgets the
+ * target's snapshot. -EINVAL for anything else, -ENOSPC when WAVE_MEM_KMAPS_MAX_TARGETS other
+ * targets hold one, -ENOENT without a link of this file's. Refusals are counted (bad_maps).
+ */
+struct wave_mem_kmaps {
+	__u32 argsz;
+	__u32 flags; /* none defined: 0 */
+	__u32 target; /* the target id the regions name, non-zero */
+	__u32 count;
+	__u64 ranges; /* struct wave_mem_krange[count] */
+};
+
 #define WAVE_IOC_MEM_ATTACH _IOW(0xb7, 0x20, struct wave_mem_kattach)
 #define WAVE_IOC_MEM_DETACH _IO(0xb7, 0x21)
 #define WAVE_IOC_MEM_STATS _IOWR(0xb7, 0x22, struct wave_mem_kstats)
 #define WAVE_IOC_MEM_RELEASE _IOW(0xb7, 0x23, struct wave_mem_krelease)
+#define WAVE_IOC_MEM_MAPS _IOW(0xb7, 0x24, struct wave_mem_kmaps)
+
+/*
+ * The clipping, shared by wave.ko and its user-space tests (C, no allocation, bounded work).
+ * wave_mem_kmaps_check: 0 when r[0..n) is a valid snapshot. wave_mem_clip_first: the index of
+ * the first range ending after start (n if none), by bisection. The pieces of a region
+ * [start, end) are then [max(start, r[i].start), min(end, r[i].end)) for i from there while
+ * r[i].start < end.
+ */
+static inline int wave_mem_kmaps_check(const struct wave_mem_krange *r, __u32 n)
+{
+	__u32 i;
+
+	if (n > WAVE_MEM_KMAPS_MAX_RANGES)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (r[i].end <= r[i].start || (r[i].start | r[i].end) & (WAVE_MEM_PAGE_SIZE - 1))
+			return -1;
+		if (i && r[i].start < r[i - 1].end)
+			return -1;
+	}
+	return 0;
+}
+
+static inline __u32 wave_mem_clip_first(const struct wave_mem_krange *r, __u32 n, __u64 start)
+{
+	__u32 lo = 0, hi = n;
+
+	while (lo < hi) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (r[mid].end <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 /*
  * The batch encoding of uapi/wave_mem.h, header only, for wave.ko (C, kernel) and user space
@@ -172,8 +256,12 @@ static inline __u64 wave_mem_batch_finish(__u8 *buf, __u32 count, __u64 seq,
 
 WAVE_STATIC_ASSERT(sizeof(struct wave_mem_kattach) == 40, "mem kattach size");
 WAVE_STATIC_ASSERT(sizeof(struct wave_mem_kslot) == 24, "mem kslot size");
-WAVE_STATIC_ASSERT(sizeof(struct wave_mem_kstats) == 144 + 24 * WAVE_MEM_BATCH_SLOTS,
+WAVE_STATIC_ASSERT(sizeof(struct wave_mem_kstats) == WAVE_MEM_KSTATS_SIZE_V1 + 64,
 		   "mem kstats size");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_mem_kstats, maps_updates) ==
+			   WAVE_MEM_KSTATS_SIZE_V1, "mem kstats v2 after v1");
+WAVE_STATIC_ASSERT(sizeof(struct wave_mem_krange) == 16, "mem krange size");
+WAVE_STATIC_ASSERT(sizeof(struct wave_mem_kmaps) == 24, "mem kmaps size");
 WAVE_STATIC_ASSERT(sizeof(struct wave_mem_krelease) == 16, "mem krelease size");
 
 #endif /* WAVE_UAPI_MEM_KPATH_H */

@@ -45,6 +45,15 @@ bool KernelBatchPath::Stats(wave_mem_kstats* out) const {
   return ioctl(fd_, WAVE_IOC_MEM_STATS, out) == 0;
 }
 
+int KernelBatchPath::SetMaps(uint32_t target, std::span<const wave_mem_krange> ranges) {
+  wave_mem_kmaps m{};
+  m.argsz = sizeof(m);
+  m.target = target;
+  m.count = static_cast<uint32_t>(ranges.size());
+  m.ranges = reinterpret_cast<uintptr_t>(ranges.data());
+  return ioctl(fd_, WAVE_IOC_MEM_MAPS, &m) == 0 ? 0 : errno;
+}
+
 bool KernelBatchPath::ReadSlots(std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS>* out) {
   wave_mem_kstats s;
   if (!Stats(&s) || !s.attached)

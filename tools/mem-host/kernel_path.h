@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "wave/mem_link.h"
@@ -28,6 +29,9 @@ class KernelBatchPath : public KernelBatchSource {
 
   bool ReadSlots(std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS>* out) override;
   bool Release(uint32_t slot, uint64_t seq) override;
+  // Replaces target's mapped ranges in the kernel (WAVE_IOC_MEM_MAPS; empty: forgets them).
+  // 0 or the ioctl's errno.
+  int SetMaps(uint32_t target, std::span<const wave_mem_krange> ranges);
   // The kernel's counters; false when the ioctl fails.
   bool Stats(wave_mem_kstats* out) const;
 

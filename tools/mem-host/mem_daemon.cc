@@ -22,6 +22,7 @@
 #include "collector.h"
 #include "enactor.h"
 #include "kernel_path.h"
+#include "maps_snapshot.h"
 #include "paged_out.h"
 #include "region_clip.h"
 #include "status_doc.h"
@@ -131,7 +132,8 @@ class Daemon {
   bool AddTarget(pid_t pid, std::string* why);
   void PruneTargets();
   void OnBatch(const BatchInfo& info, std::span<const Region> regions);
-  void PollLink();
+  uint32_t PollLink();
+  void PushMaps();
   void WriteStatus();
 
   DaemonOptions o_;
@@ -161,6 +163,7 @@ class Daemon {
   double kdamond_done_s_ = 0, kdamond_last_s_ = 0;
   ClipCounters clip_;
   uint64_t kern_batches_seen_ = 0, kern_regions_seen_ = 0;
+  uint64_t maps_pushed_ = 0, maps_push_errors_ = 0;
   Counters c_;
 };
 
@@ -278,8 +281,10 @@ bool Daemon::SetupBatchPath(std::string* why) {
     Status st = collector_->SetKernelPath(true);
     if (st.ok()) {
       link_->SetKernelSource(kpath_.get());
-      // Decisions are about DAMON's regions as they are: the enactor clips them instead.
+      // wave.ko clips the regions to the snapshots PushMaps gives it; the enactor still clips
+      // each decision to the mappings as they are when it comes (a snapshot may be stale).
       enactor_->SetClipToMappings(true);
+      PushMaps();
       return true;
     }
     // Nothing was shipped by the kernel yet (the program never called it): detach.
@@ -325,8 +330,8 @@ void Daemon::OnBatch(const BatchInfo& info, std::span<const Region> regions) {
   c_.last_batch_regions = clipped_.size();
 }
 
-void Daemon::PollLink() {
-  link_->Poll(
+uint32_t Daemon::PollLink() {
+  return link_->Poll(
       MonoNs(),
       [this](const wave_mem_decision& d) {
         // process_madvise does the reclaim itself, in this thread: its CPU is the enactment's
@@ -342,6 +347,25 @@ void Daemon::PollLink() {
       [](const wave_mem_batch_done&) {});
 }
 
+// Each target's mapped ranges to wave.ko (about once a second, and when the path attaches), so
+// the batches it builds name only mapped memory.
+void Daemon::PushMaps() {
+  if (!kpath_)
+    return;
+  for (const MonitoredTarget& m : monitored_) {
+    auto maps = ReadMaps(m.pid);
+    if (!maps.ok()) {
+      maps_push_errors_++;  // the target is exiting: PruneTargets forgets it
+      continue;
+    }
+    const std::vector<wave_mem_krange> r = MapsSnapshot(*maps, WAVE_MEM_KMAPS_MAX_RANGES);
+    if (kpath_->SetMaps(m.id, r) == 0)
+      maps_pushed_++;
+    else
+      maps_push_errors_++;
+  }
+}
+
 void Daemon::PruneTargets() {
   std::vector<MonitoredTarget> alive;
   for (const MonitoredTarget& m : monitored_) {
@@ -351,6 +375,8 @@ void Daemon::PruneTargets() {
       continue;
     }
     targets_.Remove(m.id);
+    if (kpath_)
+      (void)kpath_->SetMaps(m.id, {});
     enactor_->Forget(m.id);
     paged_out_.ClearTarget(m.id);
     c_.targets_gone++;
@@ -413,6 +439,16 @@ void Daemon::WriteStatus() {
     d.Add("kernel_released", static_cast<uint64_t>(ks.released));
     d.Add("kernel_bad_releases", static_cast<uint64_t>(ks.bad_releases));
     d.Add("kernel_doorbells", static_cast<uint64_t>(ks.doorbells));
+    d.Add("kernel_maps_updates", static_cast<uint64_t>(ks.maps_updates));
+    d.Add("kernel_bad_maps", static_cast<uint64_t>(ks.bad_maps));
+    d.Add("kernel_maps_targets", static_cast<uint64_t>(ks.maps_targets));
+    d.Add("kernel_clip_dropped", static_cast<uint64_t>(ks.clip_dropped));
+    d.Add("kernel_clip_trimmed", static_cast<uint64_t>(ks.clip_trimmed));
+    d.Add("kernel_clip_pieces", static_cast<uint64_t>(ks.clip_pieces));
+    d.Add("kernel_clip_bytes", static_cast<uint64_t>(ks.clip_bytes));
+    d.Add("kernel_unclipped", static_cast<uint64_t>(ks.unclipped));
+    d.Add("maps_pushed", maps_pushed_);
+    d.Add("maps_push_errors", maps_push_errors_);
     d.Add("kernel_sync_errors", ls.kernel_sync_errors);
     d.Add("kernel_release_errors", ls.kernel_release_errors);
   }
@@ -556,9 +592,15 @@ int Daemon::Run(int ready_fd) {
   epoll_ctl(ep, EPOLL_CTL_ADD, collector_->fd(), &ev);
   bool running = true;
   uint64_t last_status = MonoNs();
+  // The decision ring is polled (the NIC raises no interrupt for the memory link): every
+  // millisecond right after the link had something, then backing off by doubling to
+  // kIdlePollMs, far inside the decision deadline. A batch's decisions come in a burst, so
+  // the fast polls follow activity and an idle link costs a few wakeups per aggregation.
+  constexpr int kIdlePollMs = 32;
+  int poll_ms = 1;
   while (running) {
     epoll_event evs[4];
-    const int n = epoll_wait(ep, evs, 4, link_->in_flight() ? 1 : 20);
+    const int n = epoll_wait(ep, evs, 4, link_->in_flight() ? poll_ms : 20);
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd != sfd)
         continue;
@@ -582,10 +624,11 @@ int Daemon::Run(int ready_fd) {
     }
     if (auto r = collector_->Consume(); !r)
       std::fprintf(stderr, "wave-mem-host: collector: %s\n", r.error().message.c_str());
-    PollLink();
+    poll_ms = PollLink() != 0 ? 1 : std::min(2 * poll_ms, kIdlePollMs);
     if (MonoNs() - last_status >= 1'000'000'000ull) {
       last_status = MonoNs();
       PruneTargets();
+      PushMaps();
       WriteStatus();
       if (o_.command.empty() && monitored_.empty()) {
         std::fprintf(stderr, "wave-mem-host: every target exited\n");

@@ -6,9 +6,11 @@
 //   deadline) and by the Enactor (same process, inside its mappings) -> process_madvise.
 //
 // The daemon thread wakes on the collector's ring buffer, on signals and at most every 20 ms
-// for the collector's aggregation timeout and the status file; only while a batch is in flight
-// does it poll the decision ring every millisecond (the emulated NIC raises no interrupt for
-// the memory link). It never decides anything itself.
+// for the collector's aggregation timeout and the status file; while a batch is in flight it
+// polls the decision ring every millisecond after activity, backing off to 32 ms when nothing
+// comes (the emulated NIC raises no interrupt for the memory link). With the kernel batch path
+// it also pushes each target's mapped ranges to wave.ko once a second. It never decides
+// anything itself.
 #ifndef WAVE_MEM_HOST_MEM_DAEMON_H_
 #define WAVE_MEM_HOST_MEM_DAEMON_H_
 

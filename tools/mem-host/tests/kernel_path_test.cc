@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -134,6 +136,117 @@ TEST(KernelPath, RefusesBadArguments) {
   close(fd);
   EXPECT_FALSE(Attached(fd2));
   close(fd2);
+}
+
+int Maps(int fd, uint32_t target, const std::vector<wave_mem_krange>& r, uint32_t argsz = 0,
+         uint32_t flags = 0, uint32_t count = UINT32_MAX) {
+  wave_mem_kmaps m{};
+  m.argsz = argsz ? argsz : sizeof(m);
+  m.flags = flags;
+  m.target = target;
+  m.count = count == UINT32_MAX ? static_cast<uint32_t>(r.size()) : count;
+  m.ranges = reinterpret_cast<uintptr_t>(r.data());
+  return ioctl(fd, WAVE_IOC_MEM_MAPS, &m) == 0 ? 0 : errno;
+}
+
+wave_mem_kstats KStats(int fd) {
+  wave_mem_kstats s{};
+  s.argsz = sizeof(s);
+  EXPECT_EQ(ioctl(fd, WAVE_IOC_MEM_STATS, &s), 0);
+  return s;
+}
+
+TEST(KernelPath, MapsSnapshotRefusalsAreCounted) {
+  Fixture f;
+  std::string why;
+  if (!MakeLink(&f, &why))
+    GTEST_SKIP() << why;
+  constexpr uint64_t P = WAVE_MEM_PAGE_SIZE;
+  const std::vector<wave_mem_krange> good = {{P, 4 * P}, {8 * P, 9 * P}};
+  const int other = open(kDev, O_RDWR | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  EXPECT_EQ(Maps(other, 1, good), ENOENT);  // no link at all
+  auto kp = KernelBatchPath::Attach(std::string("wave:") + kDev, *f.link, 100000, 20);
+  ASSERT_TRUE(kp.ok()) << kp.error().message;
+  EXPECT_EQ(Maps(other, 1, good), ENOENT);  // not the file that attached
+  EXPECT_EQ(kp.value()->SetMaps(1, good), 0);
+  EXPECT_EQ(kp.value()->SetMaps(1, good), 0);  // replaces
+  wave_mem_kstats s = KStats(other);
+  EXPECT_EQ(s.maps_updates, 2u);
+  EXPECT_EQ(s.maps_targets, 1u);
+  EXPECT_EQ(s.bad_maps, 0u);
+
+  // Every malformed request is refused with EINVAL and counted; none changes the snapshot.
+  const std::vector<std::vector<wave_mem_krange>> bad = {
+      {{4 * P, 4 * P}},              // empty
+      {{4 * P, 2 * P}},              // reversed
+      {{P + 1, 4 * P}},              // unaligned start
+      {{P, 4 * P - 8}},              // unaligned end
+      {{8 * P, 9 * P}, {P, 4 * P}},  // unsorted
+      {{P, 4 * P}, {3 * P, 9 * P}},  // overlapping
+  };
+  auto* self = kp.value().get();
+  for (const auto& r : bad)
+    EXPECT_EQ(self->SetMaps(1, r), EINVAL);
+  std::vector<wave_mem_krange> many(WAVE_MEM_KMAPS_MAX_RANGES + 1);
+  for (size_t i = 0; i < many.size(); i++)
+    many[i] = {(2 * i + 1) * P, (2 * i + 2) * P};
+  EXPECT_EQ(self->SetMaps(1, many), EINVAL);  // too many ranges
+  many.resize(WAVE_MEM_KMAPS_MAX_RANGES);
+  EXPECT_EQ(self->SetMaps(2, many), 0);       // exactly the bound
+  EXPECT_EQ(self->SetMaps(0, good), EINVAL);  // target 0
+  s = KStats(other);
+  const uint64_t bad_before_raw = s.bad_maps;
+  EXPECT_EQ(bad_before_raw, bad.size() + 2);
+  // Targets beyond the bound: ENOSPC, counted.
+  for (uint32_t t = 3; t <= WAVE_MEM_KMAPS_MAX_TARGETS; t++)
+    EXPECT_EQ(self->SetMaps(t, good), 0) << t;
+  EXPECT_EQ(self->SetMaps(WAVE_MEM_KMAPS_MAX_TARGETS + 1, good), ENOSPC);
+  EXPECT_EQ(self->SetMaps(2, {}), 0);  // forgets target 2: room again
+  EXPECT_EQ(self->SetMaps(WAVE_MEM_KMAPS_MAX_TARGETS + 1, good), 0);
+  EXPECT_EQ(self->SetMaps(999, {}), 0);  // forgetting an unknown target is harmless
+  s = KStats(other);
+  EXPECT_EQ(s.bad_maps, bad_before_raw + 1);
+  EXPECT_EQ(s.maps_targets, WAVE_MEM_KMAPS_MAX_TARGETS);
+  // A version 1 caller of the stats still gets its fields, and nothing past them.
+  std::vector<uint8_t> v1(WAVE_MEM_KSTATS_SIZE_V1 + 8, 0xab);
+  *reinterpret_cast<uint32_t*>(v1.data()) = WAVE_MEM_KSTATS_SIZE_V1;
+  ASSERT_EQ(ioctl(other, WAVE_IOC_MEM_STATS, v1.data()), 0);
+  EXPECT_EQ(v1[WAVE_MEM_KSTATS_SIZE_V1], 0xab);
+  *reinterpret_cast<uint32_t*>(v1.data()) = WAVE_MEM_KSTATS_SIZE_V1 - 8;
+  EXPECT_NE(ioctl(other, WAVE_IOC_MEM_STATS, v1.data()), 0);
+  close(other);
+}
+
+TEST(KernelPath, MapsIoctlRefusesBadArgsz) {
+  Fixture f;
+  std::string why;
+  if (!MakeLink(&f, &why))
+    GTEST_SKIP() << why;
+  const int fd = open(kDev, O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(Attach(fd, Good(*f.link)), 0);
+  constexpr uint64_t P = WAVE_MEM_PAGE_SIZE;
+  const std::vector<wave_mem_krange> good = {{P, 4 * P}};
+  EXPECT_EQ(Maps(fd, 1, good), 0);
+  EXPECT_EQ(Maps(fd, 1, good, 8), EINVAL);               // argsz too small
+  EXPECT_EQ(Maps(fd, 1, good, 0, 1), EINVAL);            // unknown flag
+  EXPECT_EQ(Maps(fd, 1, good, 0, 0, 1u << 20), EINVAL);  // count past the bound
+  struct {
+    wave_mem_kmaps m;
+    uint64_t tail;
+  } big{};
+  big.m = {sizeof(big), 0, 1, 1, reinterpret_cast<uintptr_t>(good.data())};
+  big.tail = 0;  // a larger argsz with a zero tail is a newer caller: accepted
+  EXPECT_EQ(ioctl(fd, WAVE_IOC_MEM_MAPS, &big), 0);
+  big.tail = 1;  // a field this kernel does not know of, set: refused
+  EXPECT_NE(ioctl(fd, WAVE_IOC_MEM_MAPS, &big), 0);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(Maps(fd, 1, {}, 0, 0, 1), EFAULT);  // count 1 at a null pointer
+  const wave_mem_kstats s = KStats(fd);
+  EXPECT_EQ(s.bad_maps, 4u);
+  EXPECT_EQ(s.maps_updates, 2u);
+  close(fd);
 }
 
 TEST(KernelPath, DestroyingTheLinkDetaches) {
