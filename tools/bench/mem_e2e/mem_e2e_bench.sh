@@ -28,4 +28,4 @@ line=$(grep -a '^MEM_E2E_JSON ' "$log" | tail -n1 | tr -d '\r')
 [ -n "$line" ] || { tail -20 "$log" >&2; exit 1; }
 json=${line#MEM_E2E_JSON }
 echo "$json"
-[ -z "$out" ] || echo "$json" >"$out"
+[ -z "$out" ] || { mkdir -p "$(dirname "$out")" && echo "$json" >"$out"; }
