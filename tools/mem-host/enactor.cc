@@ -113,21 +113,28 @@ Outcome Enactor::CurrentMaps(const wave_mem_decision& d, const Target& t, MapsCa
   return Outcome::kOk;
 }
 
-Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len) {
-  MapsCache* cache = nullptr;
+template <typename Found>
+Outcome Enactor::LookUpInMaps(const wave_mem_decision& d, const Target& t, Found&& found) {
+  MapsCache* c = nullptr;
   bool read_now = false;
-  if (const Outcome o = CurrentMaps(d, t, &cache, &read_now); o != Outcome::kOk)
+  if (const Outcome o = CurrentMaps(d, t, &c, &read_now); o != Outcome::kOk)
     return o;
-  MapsCache& c = *cache;
-  const uint64_t batch_seq = c.batch_seq;
-  RangeCheck rc = CheckRange(c.maps, start, len);
-  if (rc != RangeCheck::kInside && rc != RangeCheck::kSpecial && !read_now) {
-    // A miss on maps cached earlier in the batch: the process may have mapped more since.
-    const Outcome o = RefreshMaps(t, batch_seq, &c);
-    if (o != Outcome::kOk)
-      return o;
-    rc = CheckRange(c.maps, start, len);
-  }
+  if (found(c->maps) || read_now)
+    return Outcome::kOk;
+  if (const Outcome o = RefreshMaps(t, c->batch_seq, c); o != Outcome::kOk)
+    return o;
+  found(c->maps);
+  return Outcome::kOk;
+}
+
+Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len) {
+  RangeCheck rc = RangeCheck::kOutside;
+  const Outcome o = LookUpInMaps(d, t, [&](const std::vector<Mapping>& maps) {
+    rc = CheckRange(maps, start, len);
+    return rc == RangeCheck::kInside || rc == RangeCheck::kSpecial;
+  });
+  if (o != Outcome::kOk)
+    return o;
   switch (rc) {
     case RangeCheck::kInside:
       return Outcome::kOk;
@@ -143,19 +150,12 @@ Outcome Enactor::Check(const wave_mem_decision& d, const Target& t, uint64_t sta
 
 Outcome Enactor::CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start,
                               uint64_t len, std::vector<Piece>* pieces) {
-  MapsCache* cache = nullptr;
-  bool read_now = false;
-  if (const Outcome o = CurrentMaps(d, t, &cache, &read_now); o != Outcome::kOk)
+  const Outcome o = LookUpInMaps(d, t, [&](const std::vector<Mapping>& maps) {
+    *pieces = MappedPieces(maps, start, len, kMaxPieces);
+    return !pieces->empty();
+  });
+  if (o != Outcome::kOk)
     return o;
-  MapsCache& c = *cache;
-  const uint64_t batch_seq = c.batch_seq;
-  *pieces = MappedPieces(c.maps, start, len, kMaxPieces);
-  if (pieces->empty() && !read_now) {
-    const Outcome o = RefreshMaps(t, batch_seq, &c);
-    if (o != Outcome::kOk)
-      return o;
-    *pieces = MappedPieces(c.maps, start, len, kMaxPieces);
-  }
   return pieces->empty() ? Outcome::kOutside : Outcome::kOk;
 }
 

@@ -91,6 +91,10 @@ class Enactor {
   Outcome Check(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len);
   Outcome RefreshMaps(const Target& t, uint64_t batch_seq, MapsCache* c);
   Outcome CurrentMaps(const wave_mem_decision& d, const Target& t, MapsCache** c, bool* read_now);
+  // Runs found(maps) on the target's current maps; when it finds nothing in maps cached earlier
+  // in the batch, reads them again (the process may have mapped more since) and runs it again.
+  template <typename Found>
+  Outcome LookUpInMaps(const wave_mem_decision& d, const Target& t, Found&& found);
   Outcome CheckClipped(const wave_mem_decision& d, const Target& t, uint64_t start, uint64_t len,
                        std::vector<Piece>* pieces);
 
