@@ -70,11 +70,18 @@ bool Attached(int fd) {
   return ioctl(fd, WAVE_IOC_MEM_STATS, &s) == 0 && s.attached == 1;
 }
 
-TEST(KernelPath, RefusesBadArguments) {
+// Each test starts with a memory link on /dev/wave0, or is skipped where there is none.
+class KernelPath : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!MakeLink(&f, &why))
+      GTEST_SKIP() << why;
+  }
   Fixture f;
-  std::string why;
-  if (!MakeLink(&f, &why))
-    GTEST_SKIP() << why;
+};
+
+TEST_F(KernelPath, RefusesBadArguments) {
   const int fd = open(kDev, O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   const wave_mem_kattach good = Good(*f.link);
@@ -156,11 +163,7 @@ wave_mem_kstats KStats(int fd) {
   return s;
 }
 
-TEST(KernelPath, MapsSnapshotRefusalsAreCounted) {
-  Fixture f;
-  std::string why;
-  if (!MakeLink(&f, &why))
-    GTEST_SKIP() << why;
+TEST_F(KernelPath, MapsSnapshotRefusalsAreCounted) {
   constexpr uint64_t P = WAVE_MEM_PAGE_SIZE;
   const std::vector<wave_mem_krange> good = {{P, 4 * P}, {8 * P, 9 * P}};
   const int other = open(kDev, O_RDWR | O_CLOEXEC);
@@ -218,11 +221,7 @@ TEST(KernelPath, MapsSnapshotRefusalsAreCounted) {
   close(other);
 }
 
-TEST(KernelPath, MapsIoctlRefusesBadArgsz) {
-  Fixture f;
-  std::string why;
-  if (!MakeLink(&f, &why))
-    GTEST_SKIP() << why;
+TEST_F(KernelPath, MapsIoctlRefusesBadArgsz) {
   const int fd = open(kDev, O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(Attach(fd, Good(*f.link)), 0);
@@ -249,11 +248,7 @@ TEST(KernelPath, MapsIoctlRefusesBadArgsz) {
   close(fd);
 }
 
-TEST(KernelPath, DestroyingTheLinkDetaches) {
-  Fixture f;
-  std::string why;
-  if (!MakeLink(&f, &why))
-    GTEST_SKIP() << why;
+TEST_F(KernelPath, DestroyingTheLinkDetaches) {
   const int watch = open(kDev, O_RDWR | O_CLOEXEC);
   ASSERT_GE(watch, 0);
   auto kp = KernelBatchPath::Attach(std::string("wave:") + kDev, *f.link, 100000, 20);
