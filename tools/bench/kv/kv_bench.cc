@@ -125,13 +125,16 @@ bool StartMemcached(Server* s) {
   return WaitConnectable(s->port);
 }
 
-bool StartWave(Server* s) {
+// run_inline: the port's thread runs the shards' handlers itself (the default) or hands every
+// op to the runtime's cores (--kv ...,inline=0), to show what run to completion is worth.
+bool StartWave(Server* s, bool run_inline) {
   char tmpl[] = "/tmp/kvbench.XXXXXX";
   s->dir = mkdtemp(tmpl);
   s->port = rpc::PickFreePort();
   s->pid = Spawn({WAVE_NICD_PATH, "--socket", s->dir + "/nic.sock", "--shm", s->dir + "/bar",
                   "--sched-agent", "off", "--runtime", "cores=2", "--kv",
-                  "127.0.0.1:" + std::to_string(s->port) + ",shards=2,mem=512M"},
+                  "127.0.0.1:" + std::to_string(s->port) + ",shards=2,mem=512M" +
+                      (run_inline ? "" : ",inline=0")},
                  s->dir + "/log");
   return WaitConnectable(s->port);
 }
@@ -142,9 +145,12 @@ struct Run {
   double host_cpu_s = 0;
 };
 
-bool Measure(bool wave, const LoadConfig& base, Run* out, std::string* error) {
+enum class Target { kMemcached, kWave, kWavePosted };
+
+bool Measure(Target target, const LoadConfig& base, Run* out, std::string* error) {
+  const bool wave = target != Target::kMemcached;
   Server s;
-  if (!(wave ? StartWave(&s) : StartMemcached(&s))) {
+  if (!(wave ? StartWave(&s, target == Target::kWave) : StartMemcached(&s))) {
     *error = wave ? "wave-nicd did not start" : "memcached did not start";
     return false;
   }
@@ -207,25 +213,31 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kv_bench: bad arguments\n");
     return 2;
   }
-  std::vector<Run> mc, wv;
-  std::vector<double> cpu_ratio, p99_ratio, tput_ratio;
+  std::vector<Run> mc, wv, wp;
+  std::vector<double> cpu_ratio, p99_ratio, tput_ratio, inline_p50_ratio, inline_tput_ratio;
   for (int r = 0; r < rounds; ++r) {
-    Run a, b;
+    Run a, b, c;
     std::string err;
-    if (!Measure(false, cfg, &a, &err) || !Measure(true, cfg, &b, &err)) {
+    if (!Measure(Target::kMemcached, cfg, &a, &err) || !Measure(Target::kWave, cfg, &b, &err) ||
+        !Measure(Target::kWavePosted, cfg, &c, &err)) {
       std::fprintf(stderr, "kv_bench: round %d: %s\n", r, err.c_str());
       return 1;
     }
     std::fprintf(stderr,
-                 "round %d: memcached %.0f ops/s p99 %.1f us host %.3f s | wave %.0f ops/s p99 "
-                 "%.1f us host %.3f s nic %.3f s\n",
+                 "round %d: memcached %.0f ops/s p99 %.1f us host %.3f s | wave %.0f ops/s p50 "
+                 "%.1f us p99 %.1f us host %.3f s nic %.3f s | wave posted %.0f ops/s p50 %.1f us "
+                 "p99 %.1f us\n",
                  r, a.load.ops / a.load.seconds, a.load.p99_us, a.host_cpu_s,
-                 b.load.ops / b.load.seconds, b.load.p99_us, b.host_cpu_s, b.server_cpu_s);
+                 b.load.ops / b.load.seconds, b.load.p50_us, b.load.p99_us, b.host_cpu_s,
+                 b.server_cpu_s, c.load.ops / c.load.seconds, c.load.p50_us, c.load.p99_us);
     cpu_ratio.push_back(PerMreq(b.host_cpu_s, b.load.ops) / PerMreq(a.host_cpu_s, a.load.ops));
     p99_ratio.push_back(b.load.p99_us / a.load.p99_us);
     tput_ratio.push_back((b.load.ops / b.load.seconds) / (a.load.ops / a.load.seconds));
+    inline_p50_ratio.push_back(b.load.p50_us / c.load.p50_us);
+    inline_tput_ratio.push_back((b.load.ops / b.load.seconds) / (c.load.ops / c.load.seconds));
     mc.push_back(a);
     wv.push_back(b);
+    wp.push_back(c);
   }
   auto med = [](const std::vector<Run>& runs, auto field) {
     std::vector<double> v;
@@ -244,7 +256,7 @@ int main(int argc, char** argv) {
 
   MemtableMigrationResult mig = RunMemtableMigration(32ull << 20);
 
-  char buf[4096];
+  char buf[8192];
   std::snprintf(
       buf, sizeof(buf),
       "{\"rounds\":%d,\"seconds_per_run\":%.1f,\"keys\":%llu,\"connections\":%d,"
@@ -256,16 +268,21 @@ int main(int argc, char** argv) {
       "\"memcached_own_cpu_per_mreq\":%.3f,\"hit_ratio_wave\":%.3f,\"hit_ratio_memcached\":%.3f,"
       "\"host_cpu_ratio_wave_vs_memcached\":%.3f,\"p99_ratio_wave_vs_memcached\":%.3f,"
       "\"throughput_ratio_wave_vs_memcached\":%.3f,"
+      "\"kv_ops_per_s_wave_posted\":%.0f,\"p50_us_wave_posted\":%.1f,\"p99_us_wave_posted\":%.1f,"
+      "\"p50_ratio_wave_inline_vs_posted\":%.3f,\"throughput_ratio_wave_inline_vs_posted\":%.3f,"
       "\"memtable_migration_ok\":%s,\"memtable_migration_bytes\":%llu,"
       "\"memtable_migration_to_host_ms\":%.2f,\"memtable_migration_back_ms\":%.2f,"
       "\"memtable_migration_requests\":%llu,\"memtable_migration_answered_once\":%llu,"
       "\"memtable_migration_values_intact\":%llu,"
-      "\"note\":\"ratios are medians of per-round ratios; rounds interleave memcached and Wave; "
+      "\"note\":\"ratios are medians of per-round ratios; rounds interleave memcached, Wave and "
+      "Wave posted "
+      "(inline=0: every op handed to the runtime cores); "
       "wave-nicd runs outside the VM on this machine's cores, emulating the NIC's\"}",
       rounds, cfg.seconds, static_cast<unsigned long long>(cfg.keys), cfg.connections_per_thread,
       med(wv, tput), med(mc, tput), med(wv, p50), med(wv, p99), med(mc, p50), med(mc, p99),
       med(wv, host), med(mc, host), med(wv, server), med(mc, server), med(wv, hit), med(mc, hit),
-      Median(cpu_ratio), Median(p99_ratio), Median(tput_ratio), mig.ok ? "true" : "false",
+      Median(cpu_ratio), Median(p99_ratio), Median(tput_ratio), med(wp, tput), med(wp, p50),
+      med(wp, p99), Median(inline_p50_ratio), Median(inline_tput_ratio), mig.ok ? "true" : "false",
       static_cast<unsigned long long>(mig.bytes), mig.to_host_ms, mig.back_ms,
       static_cast<unsigned long long>(mig.requests),
       static_cast<unsigned long long>(mig.answered_once),

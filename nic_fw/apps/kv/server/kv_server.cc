@@ -1,6 +1,7 @@
 #include "kv/server/kv_server.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "base/program.h"
 #include "kv/store/kv_actor.h"
@@ -51,10 +52,12 @@ bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* er
       cfg->storage_link = value;
     } else if (key == "flush" && nic::ParseSize(value, &bytes) && bytes >= (4 << 10)) {
       cfg->tiering.flush_threshold = bytes;
+    } else if (key == "inline" && (value == "0" || value == "1")) {
+      cfg->run_inline = value == "1";
     } else {
       *error = "--kv: bad setting '" + item +
                "' (udp=PORT, shards=1..64, mem=BYTES of at least 1M per shard, storage=PATH "
-               "of wave-kv-host's --storage-link, flush=BYTES of at least 4K)";
+               "of wave-kv-host's --storage-link, flush=BYTES of at least 4K, inline=0|1)";
       return false;
     }
   }
@@ -90,10 +93,26 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
   }
   rt::Runtime* runtime = access.runtime;
   KvServer* raw = server.get();
-  server->frontend_ = std::make_unique<MemcacheFrontend>(
-      ShardSet{server->shards_, [runtime](rt::Message&& m) { return runtime->post(std::move(m)); },
-               [raw] { return raw->WaveStats(); }},
-      cfg.limits);
+  ShardSet shard_set{server->shards_,
+                     [runtime](rt::Message&& m) { return runtime->post(std::move(m)); }, nullptr,
+                     [raw] { return raw->WaveStats(); }};
+  if (cfg.run_inline) {
+    server->port_core_ = runtime->open_inline_core();
+    if (!server->port_core_)
+      return fail("kv: the runtime lends no core to the port (not started?)");
+    shard_set.run_inline = [raw](rt::Message& m) {
+      raw->inline_busy_.store(true);
+      bool ran = false;
+      if (!raw->inline_closed_.load() &&
+          raw->port_core_->run(m, &raw->inline_reply_) == rt::Status::kOk) {
+        raw->deliver_(std::move(raw->inline_reply_));
+        ran = true;
+      }
+      raw->inline_busy_.store(false);
+      return ran;
+    };
+  }
+  server->frontend_ = std::make_unique<MemcacheFrontend>(std::move(shard_set), cfg.limits);
   MemcacheFrontend* fe = server->frontend_.get();
   CommittedApplier* applier = nullptr;
   if (cfg.replicated) {
@@ -122,16 +141,18 @@ std::unique_ptr<KvServer> KvServer::Start(const KvServerConfig& cfg, RuntimeAcce
     ShardTiering* tier = server->tiering_.get();
     if (applier != nullptr)
       tier->SetFlushListener([applier](size_t shard) { applier->OnRoom(shard); });
+    server->deliver_ = [tier](rt::Reply&& r) { tier->OnReply(std::move(r)); };
     for (rt::ActorId id : server->shards_)
-      access.route(id, [tier](rt::Reply&& r) { tier->OnReply(std::move(r)); });
+      access.route(id, server->deliver_);
     Result<std::vector<uint64_t>> covered = tier->Start();
     if (!covered.ok())
       return fail("kv: " + covered.error().message);
     if (applier != nullptr)
       applier->SetCovered(std::move(*covered));
   } else {
+    server->deliver_ = to_frontend;
     for (rt::ActorId id : server->shards_)
-      access.route(id, to_frontend);
+      access.route(id, server->deliver_);
   }
   if (cfg.replicated) {
     // The log is replayed into the shards before the port takes any client.
@@ -225,6 +246,8 @@ std::string KvServer::WaveStats() const {
   stat("front.requests", std::to_string(f.requests));
   stat("front.protocol_errors", std::to_string(f.protocol_errors));
   stat("front.shard_failures", std::to_string(f.shard_failures));
+  stat("front.ops_inline", std::to_string(f.shard_ops_inline));
+  stat("front.ops_posted", std::to_string(f.shard_ops_posted));
   stat("runtime.nic_latency_mean_ns",
        std::to_string(static_cast<uint64_t>(rs.sched.nic_latency_mean_ns)));
   stat("runtime.migrations_out", std::to_string(rs.migrations_out));
@@ -243,6 +266,11 @@ std::string KvServer::WaveStats() const {
 }
 
 KvServer::~KvServer() {
+  // No reply is delivered on the port's thread past this point (it posts instead, and what
+  // the runtime answers finds no route below).
+  inline_closed_.store(true);
+  while (inline_busy_.load())
+    std::this_thread::yield();
   // Replication stops first: no committed write is posted to shards that are going away.
   replication_.reset();
   if (applier_)
@@ -255,6 +283,8 @@ KvServer::~KvServer() {
   // while the port is still there.
   tiering_.reset();
   port_.reset();
+  // The port's thread is gone: nothing runs on its core slot any more.
+  port_core_.reset();
   for (rt::ActorId id : shards_)
     access_.runtime->destroy_actor(id);
 }

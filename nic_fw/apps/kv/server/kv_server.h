@@ -4,6 +4,7 @@
 // replies, so nothing is answered on a connection that is gone.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "kv/storage/host_storage.h"
 #include "rpc/net_port.h"
 #include "runtime/actor.h"
+#include "runtime/inline_core.h"
 #include "runtime/runtime.h"
 
 namespace wave::kv {
@@ -35,6 +37,10 @@ struct KvServerConfig {
   std::string storage_link;
   std::shared_ptr<HostStorage> storage;
   TieringConfig tiering{.flush_threshold = 0};  // 0: an eighth of the shard's memory
+  // The port's thread runs a shard's handler itself when the runtime allows it (the shard is
+  // on the NIC, idle, nothing of it queued), instead of handing the op to a runtime core and
+  // the reply back (--kv ...,inline=0 turns it off, for comparison).
+  bool run_inline = true;
 };
 
 // How the server reaches the runtime it lives in (NicRuntimeService gives all four).
@@ -45,8 +51,8 @@ struct RuntimeAccess {
   std::function<void(rt::ActorId)> unroute;  // after it returns the sink is not called again
 };
 
-// Parses wave-nicd's --kv value: `ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES]` (port 0: any free
-// port, which wave-nicd prints).
+// Parses wave-nicd's --kv value: `ADDR:PORT[,udp=PORT][,shards=N][,mem=BYTES][,inline=0|1]`
+// (port 0: any free port, which wave-nicd prints).
 bool ParseKvOption(const std::string& text, KvServerConfig* cfg, std::string* error);
 
 class KvServer {
@@ -78,6 +84,17 @@ class KvServer {
   // Committed writes into the shards, in op order (replicated only). It sees every shard
   // reply before the front end; destroyed last, after everything that may still reply.
   std::unique_ptr<CommittedApplier> applier_;
+  // Run to completion on the port's thread (cfg.run_inline): the runtime's core slot that
+  // thread uses, and where the replies it gets go (the same route the runtime's replies take).
+  // Used by the port's thread only; closed after the port has stopped, before the shards go.
+  std::unique_ptr<rt::InlineCore> port_core_;
+  rt::ReplySink deliver_;
+  rt::Reply inline_reply_;  // reused: a run allocates no reply of its own
+  // The destructor closes the inline path before it takes the reply routes away: the port's
+  // thread marks itself busy, then checks closed; the destructor sets closed, then waits
+  // until the thread is not busy (both sequentially consistent, so one of them sees the other).
+  std::atomic<bool> inline_closed_{false};
+  std::atomic<bool> inline_busy_{false};
 };
 
 }  // namespace wave::kv

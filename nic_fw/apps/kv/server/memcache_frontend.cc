@@ -267,10 +267,16 @@ void MemcacheFrontend::Dispatch(rpc::ConnId conn, Request&& req, rpc::NetPort& p
 void MemcacheFrontend::Send(const std::shared_ptr<Pending>& p, size_t index, const KvOp& op,
                             size_t shard) {
   const uint64_t request_id = (p->id << kIndexBits) | index;
-  rt::Status s = shards_.post(rt::Message{.request_id = request_id,
-                                          .dst = shards_.shards[shard],
-                                          .kind = kKvOpKind,
-                                          .payload = EncodeOp(op)});
+  rt::Message msg{.request_id = request_id,
+                  .dst = shards_.shards[shard],
+                  .kind = kKvOpKind,
+                  .payload = EncodeOp(op)};
+  if (shards_.run_inline && shards_.run_inline(msg)) {
+    ops_inline_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ops_posted_.fetch_add(1, std::memory_order_relaxed);
+  rt::Status s = shards_.post(std::move(msg));
   if (s != rt::Status::kOk) {
     // Not accepted, so the runtime will never answer it: answer it here as failed.
     OnShardReply(rt::Reply{.request_id = request_id, .status = s});
@@ -424,8 +430,14 @@ std::string MemcacheFrontend::FormatStats(const Pending& p) {
 }
 
 FrontendStats MemcacheFrontend::stats() const {
-  std::lock_guard lock(stats_mu_);
-  return stats_;
+  FrontendStats out;
+  {
+    std::lock_guard lock(stats_mu_);
+    out = stats_;
+  }
+  out.shard_ops_inline = ops_inline_.load(std::memory_order_relaxed);
+  out.shard_ops_posted = ops_posted_.load(std::memory_order_relaxed);
+  return out;
 }
 
 }  // namespace wave::kv

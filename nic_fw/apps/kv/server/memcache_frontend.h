@@ -4,7 +4,9 @@
 // gathers the shards' results and formats the replies, which the port sends in request order.
 //
 // Threads: OnInput runs on the port's thread; results arrive on runtime threads (the reply
-// routes), and the request that completes last formats its reply there.
+// routes), and the request that completes last formats its reply there. A shard op that the
+// port's thread may run itself (ShardSet::run_inline) completes before Send returns, on the
+// port's thread: iPipe's run to completion, without the two hand-offs between threads.
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,10 @@ namespace wave::kv {
 struct ShardSet {
   std::vector<rt::ActorId> shards;
   std::function<rt::Status(rt::Message&&)> post;
+  // Optional, called on the port's thread only: runs the op's handler now on that thread and
+  // delivers its reply through the shards' reply route, returning true; false leaves `msg`
+  // untouched (the actor is busy, queued, on the host...) and the op is posted instead.
+  std::function<bool(rt::Message& msg)> run_inline;
   // "stats wave": STAT lines about the store's actors, network and replication (no END).
   std::function<std::string()> wave_stats;
   // A replicated store: writes go into the replicated log (token: the request's first shard
@@ -47,6 +53,8 @@ struct FrontendStats {
   uint64_t cmd_flush = 0;
   uint64_t total_connections = 0;
   uint64_t curr_connections = 0;
+  uint64_t shard_ops_inline = 0;  // run on the port's thread (run to completion)
+  uint64_t shard_ops_posted = 0;  // handed to the runtime's cores (or the host)
 };
 
 class MemcacheFrontend : public rpc::Handler {
@@ -96,6 +104,9 @@ class MemcacheFrontend : public rpc::Handler {
 
   mutable std::mutex stats_mu_;
   FrontendStats stats_;
+  // Counted on the port's thread without stats_mu_ (one lock fewer per op).
+  std::atomic<uint64_t> ops_inline_{0};
+  std::atomic<uint64_t> ops_posted_{0};
 };
 
 }  // namespace wave::kv
