@@ -11,6 +11,7 @@
 // before the crash are applied again into the fresh state, then the rest as they commit.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +30,9 @@ struct ReplicaConfig {
   uint32_t n = 3;  // replicas 0..n-1; tolerates f = (n-1)/2 failures
   uint64_t heartbeat_ticks = 5;
   uint64_t view_change_timeout_ticks = 50;
+  // Entries per DoViewChange, StartView, NewState and RecoveryResponse (1..kMaxTransferEntries;
+  // with kMaxTransferBytes). Tests lower it to make every log span many messages.
+  uint32_t transfer_entries = kMaxTransferEntries;
 };
 
 struct Env {
@@ -94,6 +98,9 @@ class Replica {
 
   uint32_t PrimaryOf(uint64_t v) const { return static_cast<uint32_t>(v % cfg_.n); }
   uint32_t f() const { return (cfg_.n - 1) / 2; }
+  uint64_t TransferEntries() const {
+    return std::clamp<uint64_t>(cfg_.transfer_entries, 1, kMaxTransferEntries);
+  }
 
   void OnPrepare(uint32_t from, const Prepare& m);
   void OnPrepareOk(uint32_t from, const PrepareOk& m);

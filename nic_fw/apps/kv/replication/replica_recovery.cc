@@ -36,7 +36,7 @@ void Replica::OnRecovery(uint32_t from, const Recovery& m) {
     r.op_number = log_.last_op();
     r.commit_number = commit_;
     r.from_op = m.commit_number;
-    r.entries = Entries(m.commit_number, kMaxTransferEntries, kMaxTransferBytes);
+    r.entries = Entries(m.commit_number, TransferEntries(), kMaxTransferBytes);
   }
   Queue(from, std::move(r));
 }
@@ -139,7 +139,7 @@ void Replica::OnGetState(uint32_t from, const GetState& m) {
                        .from_op = m.op_number,
                        .op_number = log_.last_op(),
                        .commit_number = commit_,
-                       .entries = Entries(m.op_number, kMaxTransferEntries, kMaxTransferBytes)});
+                       .entries = Entries(m.op_number, TransferEntries(), kMaxTransferBytes)});
 }
 
 void Replica::OnNewState(uint32_t from, const NewState& m) {

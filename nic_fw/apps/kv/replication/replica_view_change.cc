@@ -45,7 +45,7 @@ void Replica::MaybeSendDoViewChange() {
                    .op_number = log_.last_op(),
                    .commit_number = commit_,
                    .replica = cfg_.self,
-                   .entries = Entries(commit_, kMaxTransferEntries, kMaxTransferBytes)};
+                   .entries = Entries(commit_, TransferEntries(), kMaxTransferBytes)};
   if (PrimaryOf(view_) == cfg_.self) {
     dvcs_[cfg_.self] = std::move(dvc);
     if (dvcs_.size() >= f() + 1)
@@ -208,7 +208,7 @@ void Replica::SendStartView(uint32_t to) {
                       .op_number = log_.last_op(),
                       .commit_number = commit_,
                       .from_op = from,
-                      .entries = Entries(from, kMaxTransferEntries, kMaxTransferBytes)});
+                      .entries = Entries(from, TransferEntries(), kMaxTransferBytes)});
 }
 
 void Replica::OnStartView(uint32_t from, const StartView& m) {
