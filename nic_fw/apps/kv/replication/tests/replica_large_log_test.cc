@@ -193,5 +193,63 @@ TEST(ReplLargeLog, AStartViewBeyondTheRecipientsCommitNumberMakesItFetch) {
   ExpectMessagesWithinBounds(c);
 }
 
+// Suffixes whose numbers contradict each other are refused as bad, and change nothing.
+TEST(ReplLargeLog, SelfContradictorySuffixesAreDroppedAsBad) {
+  Cluster c(3, Cluster::Logs::kMemory);
+  uint64_t token = 0;
+  SubmitMany(c, 0, token, 5, 8, 5);
+  ASSERT_TRUE(c.settle());
+  auto e = [](uint64_t view, uint64_t op) { return Entry{.view = view, .op_number = op}; };
+  // DoViewChanges for view 3 (primary 0), from 1.
+  const std::vector<DoViewChange> dvcs = {
+      {.view = 3, .last_normal_view = 0, .op_number = 4, .commit_number = 5, .replica = 1},
+      {.view = 3,  // entries must start after the commit number
+       .last_normal_view = 0,
+       .op_number = 5,
+       .commit_number = 3,
+       .replica = 1,
+       .entries = {e(0, 3), e(0, 4)}},
+      {.view = 3,  // more entries than ops after the commit number
+       .last_normal_view = 0,
+       .op_number = 4,
+       .commit_number = 3,
+       .replica = 1,
+       .entries = {e(0, 4), e(0, 5)}},
+      {.view = 3,  // views going back
+       .last_normal_view = 2,
+       .op_number = 5,
+       .commit_number = 3,
+       .replica = 1,
+       .entries = {e(2, 4), e(1, 5)}},
+      {.view = 3,  // an entry of a view newer than the sender's last normal one
+       .last_normal_view = 1,
+       .op_number = 5,
+       .commit_number = 3,
+       .replica = 1,
+       .entries = {e(1, 4), e(2, 5)}},
+  };
+  // StartViews of view 4 (primary 1), from 1.
+  const std::vector<StartView> svs = {
+      {.view = 4, .op_number = 3, .commit_number = 2, .from_op = 4},
+      {.view = 4, .op_number = 6, .commit_number = 2, .from_op = 2, .entries = {e(0, 4)}},
+      {.view = 4, .op_number = 4, .commit_number = 2, .from_op = 3, .entries = {e(0, 4), e(0, 5)}},
+      {.view = 4, .op_number = 6, .commit_number = 2, .from_op = 3, .entries = {e(5, 4)}},
+      {.view = 4, .op_number = 6, .commit_number = 7, .from_op = 5, .entries = {e(0, 6)}},
+  };
+  const uint64_t view = c.replica(0).view();
+  uint64_t bad = c.replica(0).stats().dropped_bad;
+  for (const DoViewChange& m : dvcs) {
+    c.replica(0).receive(1, Encode(m));
+    EXPECT_EQ(c.replica(0).stats().dropped_bad, ++bad);
+  }
+  for (const StartView& m : svs) {
+    c.replica(0).receive(1, Encode(m));
+    EXPECT_EQ(c.replica(0).stats().dropped_bad, ++bad);
+  }
+  EXPECT_EQ(c.replica(0).view(), view);
+  EXPECT_TRUE(c.replica(0).is_primary());
+  EXPECT_EQ(c.replica(0).last_op(), 5u);
+}
+
 }  // namespace
 }  // namespace wave::kv::repl
