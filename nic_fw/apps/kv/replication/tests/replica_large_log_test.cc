@@ -3,6 +3,8 @@
 // DoViewChange and StartView carry bounded suffixes, the new primary fetches the chosen log,
 // and a lagging backup fetches before it claims the view. Real bounds throughout; every
 // encoded message is checked against them.
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include "sim_cluster.h"
@@ -51,6 +53,9 @@ void ExpectAgreementAndNothingLost(Cluster& c) {
 }
 
 void ExpectMessagesWithinBounds(const Cluster& c) {
+  std::printf("largest sent: any %zu, DoViewChange %zu, StartView %zu, NewState %zu bytes\n",
+              c.max_sent_bytes(), c.max_sent_bytes(MsgType::kDoViewChange),
+              c.max_sent_bytes(MsgType::kStartView), c.max_sent_bytes(MsgType::kNewState));
   EXPECT_LE(c.max_sent_bytes(), kMaxMessageBytes);
   EXPECT_LE(c.max_sent_bytes(MsgType::kDoViewChange), kTransferMessageBound);
   EXPECT_LE(c.max_sent_bytes(MsgType::kStartView), kTransferMessageBound);
