@@ -171,6 +171,7 @@ void Body(Writer& w, const StartView& m) {
   w.u64(m.view);
   w.u64(m.op_number);
   w.u64(m.commit_number);
+  w.u64(m.from_op);
   w.entries(m.entries);
 }
 void Body(Writer& w, const Recovery& m) {
@@ -231,6 +232,7 @@ void Body(Reader& r, StartView& m) {
   m.view = r.u64();
   m.op_number = r.u64();
   m.commit_number = r.u64();
+  m.from_op = r.u64();
   r.entries(m.entries);
 }
 void Body(Reader& r, Recovery& m) {

@@ -17,7 +17,7 @@
 namespace wave::kv::repl {
 
 inline constexpr uint32_t kMagic = 0x31525657;  // "WVR1"
-inline constexpr uint16_t kVersion = 1;
+inline constexpr uint16_t kVersion = 2;  // 2: DoViewChange and StartView carry log suffixes
 inline constexpr size_t kHeaderBytes = 12;
 
 enum class MsgType : uint8_t {
@@ -56,7 +56,10 @@ struct StartViewChange {
   uint64_t view = 0;
   uint32_t replica = 0;
 };
-// To the new primary: the sender's whole log (ops 1..op_number) from its last normal view.
+// To the new primary: the sender's log from its last normal view is ops 1..op_number; entries
+// are the first of those after its commit number (commit_number+1 ..., bounded like a transfer:
+// kMaxTransferEntries / kMaxTransferBytes). The committed prefix is the same on every replica;
+// the new primary fetches what the entries leave out with GetState.
 struct DoViewChange {
   uint64_t view = 0;
   uint64_t last_normal_view = 0;
@@ -65,11 +68,14 @@ struct DoViewChange {
   uint32_t replica = 0;
   std::vector<Entry> entries;
 };
-// New primary -> all: the log of the new view (ops 1..op_number).
+// New primary -> all: the log of the new view is ops 1..op_number; entries are ops from_op+1 ...
+// (bounded like a transfer), from_op being a point the recipient is believed to have committed.
+// A recipient that cannot join there, or is left short of op_number, fetches with GetState.
 struct StartView {
   uint64_t view = 0;
   uint64_t op_number = 0;
   uint64_t commit_number = 0;
+  uint64_t from_op = 0;
   std::vector<Entry> entries;
 };
 // A restarted replica -> all. commit_number: where its own (durable) log is known good.

@@ -41,6 +41,7 @@ Replica::Replica(const ReplicaConfig& config, Log& log, Env& env)
   acked_.assign(cfg_.n, 0);
   start_view_sent_.assign(cfg_.n, 0);
   svc_from_.assign(cfg_.n, false);
+  peer_commit_.assign(cfg_.n, kUnknownOp);
   if (cfg_.n == 0 || cfg_.n > kMaxReplicas || cfg_.self >= cfg_.n) {
     status_ = ReplicaStatus::kFailed;
     return;
@@ -138,6 +139,9 @@ void Replica::tick() {
           dvc_sent_ = false;
           MaybeSendDoViewChange();
         }
+        if (fetching_)  // the new primary: ask again for the chunk of the chosen log
+          Queue(fetch_source_,
+                GetState{.view = view_, .op_number = catch_up_.next(), .replica = cfg_.self});
       }
       break;
     case ReplicaStatus::kTransfer:
@@ -145,7 +149,7 @@ void Replica::tick() {
         StartViewChangeTo(view_ + 1);
       } else if (resend) {
         Queue(PrimaryOf(view_),
-              GetState{.view = view_, .op_number = transfer_from_, .replica = cfg_.self});
+              GetState{.view = view_, .op_number = catch_up_.next(), .replica = cfg_.self});
       }
       break;
     case ReplicaStatus::kRecovering:

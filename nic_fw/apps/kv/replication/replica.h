@@ -11,6 +11,7 @@
 // before the crash are applied again into the fresh state, then the rest as they commit.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +30,9 @@ struct ReplicaConfig {
   uint32_t n = 3;  // replicas 0..n-1; tolerates f = (n-1)/2 failures
   uint64_t heartbeat_ticks = 5;
   uint64_t view_change_timeout_ticks = 50;
+  // Entries per DoViewChange, StartView, NewState and RecoveryResponse (1..kMaxTransferEntries;
+  // with kMaxTransferBytes). Tests lower it to make every log span many messages.
+  uint32_t transfer_entries = kMaxTransferEntries;
 };
 
 struct Env {
@@ -55,9 +59,10 @@ struct ReplicaStats {
   uint64_t view_changes = 0;     // view changes this replica started or joined
   uint64_t views_started = 0;    // views it entered in normal status (StartView, as primary too)
   uint64_t recoveries = 0;       // restarts completed through Recovery
-  uint64_t state_transfers = 0;  // NewStates installed
-  uint64_t ops_committed = 0;    // apply() calls, replay included
-  uint64_t ops_replayed = 0;     // apply() calls made by the constructor
+  uint64_t state_transfers = 0;  // NewStates taken by a replica catching up
+  uint64_t view_change_fetches = 0;  // NewStates a new primary took to complete its log
+  uint64_t ops_committed = 0;        // apply() calls, replay included
+  uint64_t ops_replayed = 0;         // apply() calls made by the constructor
   uint64_t log_errors = 0;
 };
 
@@ -89,8 +94,13 @@ class Replica {
   const ReplicaStats& stats() const { return stats_; }
 
  private:
+  static constexpr uint64_t kUnknownOp = UINT64_MAX;
+
   uint32_t PrimaryOf(uint64_t v) const { return static_cast<uint32_t>(v % cfg_.n); }
   uint32_t f() const { return (cfg_.n - 1) / 2; }
+  uint64_t TransferEntries() const {
+    return std::clamp<uint64_t>(cfg_.transfer_entries, 1, kMaxTransferEntries);
+  }
 
   void OnPrepare(uint32_t from, const Prepare& m);
   void OnPrepareOk(uint32_t from, const PrepareOk& m);
@@ -114,8 +124,17 @@ class Replica {
   }
   void StartViewChangeTo(uint64_t v);
   void MaybeSendDoViewChange();
+  // With f+1 DoViewChanges: picks the log of the view; fetches what their suffixes left out.
   void BecomePrimary();
-  void BeginTransfer(uint64_t v);
+  // The new primary holds the chosen log (fetched into catch_up_): installs it, starts the view.
+  void CompleteViewChange();
+  void OnViewChangeFetch(uint32_t from, const NewState& m);
+  // Status kTransfer in view v: fetch the log of v after the commit number, in chunks, into
+  // catch_up_ (seeded with `seed`, ops commit_+1...; target: the op to reach, if known), and
+  // install it only once it reaches the primary's last op.
+  void BeginTransfer(uint64_t v, std::vector<Entry> seed = {}, uint64_t target = kUnknownOp);
+  void OnTransferChunk(const NewState& m);
+  void ResetCatchUp();
   void RequestState(uint64_t from_op);
   void EnterNormal(uint64_t v);
   // Makes the log ops 1..from_op (kept) + entries (ops from_op+1..), then drops the rest but
@@ -148,7 +167,18 @@ class Replica {
   uint64_t last_resend_ = 0;   // heartbeat / retransmission clock
   uint64_t last_get_state_ = 0;
   uint64_t get_state_from_ = UINT64_MAX;
-  uint64_t transfer_from_ = 0;  // kTransfer: the op the asked NewState must start after
+  // What a replica catching up has fetched, held in memory until it is whole: a log that
+  // claims a view (last normal view) must hold that view's whole starting log, and one that
+  // mixes a fetched prefix with older entries cannot name the view it is from. kTransfer
+  // fetches from its primary; a new primary in kViewChange from the sender of the chosen log.
+  struct CatchUp {
+    uint64_t from_op = 0;          // entries are ops from_op+1 ...
+    uint64_t target = kUnknownOp;  // whole once it reaches this op
+    std::vector<Entry> entries;
+    uint64_t next() const { return from_op + entries.size(); }
+    bool whole() const { return target != kUnknownOp && next() >= target; }
+  };
+  CatchUp catch_up_;
   bool need_prepare_ok_ = false;
   bool recovery_sent_ = false;
 
@@ -161,6 +191,12 @@ class Replica {
   std::vector<bool> svc_from_;
   bool dvc_sent_ = false;
   std::map<uint32_t, DoViewChange> dvcs_;
+  bool fetching_ = false;                // new primary: fetching the chosen log
+  uint32_t fetch_source_ = 0;            // ... from the replica that sent it
+  uint64_t fetch_last_normal_view_ = 0;  // ... which is of this view
+  uint64_t view_change_commit_ = 0;      // the highest commit number the DoViewChanges named
+  std::vector<uint64_t> peer_commit_;    // per replica: its commit number, if known (else
+                                         // kUnknownOp); where its StartView starts
   // Recovery.
   std::map<uint32_t, RecoveryResponse> recovery_responses_;
 

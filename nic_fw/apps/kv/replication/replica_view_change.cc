@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <cstddef>
+
 #include "kv/replication/replica.h"
 #include "kv/replication/replica_internal.h"
 
@@ -19,6 +21,8 @@ void Replica::StartViewChangeTo(uint64_t v) {
   svc_from_.assign(cfg_.n, false);
   dvc_sent_ = false;
   dvcs_.clear();
+  ResetCatchUp();
+  peer_commit_.assign(cfg_.n, kUnknownOp);
   tokens_.clear();  // the clients of a former primary hear nothing; they retry elsewhere
   recovery_responses_.clear();
   PersistMeta();  // synced before the StartViewChange leaves
@@ -35,12 +39,13 @@ void Replica::MaybeSendDoViewChange() {
   if (votes < f())
     return;
   dvc_sent_ = true;
+  // Only the suffix after the commit number: the committed prefix is the same everywhere.
   DoViewChange dvc{.view = view_,
                    .last_normal_view = last_normal_view_,
                    .op_number = log_.last_op(),
                    .commit_number = commit_,
                    .replica = cfg_.self,
-                   .entries = Entries(0, UINT64_MAX, UINT64_MAX)};
+                   .entries = Entries(commit_, TransferEntries(), kMaxTransferBytes)};
   if (PrimaryOf(view_) == cfg_.self) {
     dvcs_[cfg_.self] = std::move(dvc);
     if (dvcs_.size() >= f() + 1)
@@ -74,8 +79,8 @@ void Replica::OnStartViewChange(uint32_t from, const StartViewChange& m) {
 
 void Replica::OnDoViewChange(uint32_t from, DoViewChange&& m) {
   if (m.replica != from || PrimaryOf(m.view) != cfg_.self || m.last_normal_view >= m.view ||
-      m.entries.size() != m.op_number || m.commit_number > m.op_number ||
-      !Contiguous(m.entries, 0, m.last_normal_view)) {
+      m.commit_number > m.op_number || m.entries.size() > m.op_number - m.commit_number ||
+      !Contiguous(m.entries, m.commit_number, m.last_normal_view)) {
     ++stats_.dropped_bad;
     return;
   }
@@ -84,7 +89,8 @@ void Replica::OnDoViewChange(uint32_t from, DoViewChange&& m) {
     return;
   }
   if (m.view == view_ && status_ == ReplicaStatus::kNormal) {
-    SendStartView(from);  // the view is started; it missed the StartView
+    peer_commit_[from] = m.commit_number;  // its StartView starts there
+    SendStartView(from);                   // the view is started; it missed the StartView
     return;
   }
   if (m.view > view_ || RecoveringInViewChange())
@@ -100,19 +106,77 @@ void Replica::OnDoViewChange(uint32_t from, DoViewChange&& m) {
 }
 
 void Replica::BecomePrimary() {
-  // The log of the view: the one from the latest normal view, the longest among those.
-  const DoViewChange* best = nullptr;
+  if (fetching_)
+    return;  // chose already; more DoViewChanges change nothing
+  // The log of the view: the one from the latest normal view, the longest among those (this
+  // replica's own on a tie: nothing to fetch).
+  auto own = dvcs_.find(cfg_.self);
+  if (own == dvcs_.end())
+    return;
+  const DoViewChange* best = &own->second;
   uint64_t max_commit = commit_;
   for (const auto& [r, d] : dvcs_) {
-    if (best == nullptr || d.last_normal_view > best->last_normal_view ||
+    if (d.last_normal_view > best->last_normal_view ||
         (d.last_normal_view == best->last_normal_view && d.op_number > best->op_number))
       best = &d;
     max_commit = std::max(max_commit, d.commit_number);
+    peer_commit_[r] = d.commit_number;
   }
-  if (!InstallSuffix(0, best->entries, view_)) {
-    ++stats_.dropped_bad;
+  view_change_commit_ = max_commit;
+  if (best->replica == cfg_.self) {
+    CompleteViewChange();
     return;
   }
+  // Another replica's log. Ours agrees with it up to our commit number (committed ops are in
+  // the chosen log), so its suffix is usable if it starts there or before; else fetch from our
+  // commit number. Either way the rest comes with GetState from that replica, which keeps its
+  // log as it was while it waits in this view change.
+  fetching_ = true;
+  fetch_source_ = best->replica;
+  fetch_last_normal_view_ = best->last_normal_view;
+  catch_up_ = CatchUp{.from_op = commit_, .target = best->op_number, .entries = {}};
+  if (best->commit_number <= commit_) {
+    catch_up_.from_op = best->commit_number;
+    catch_up_.entries = best->entries;
+  }
+  if (catch_up_.whole()) {
+    CompleteViewChange();
+    return;
+  }
+  Queue(fetch_source_,
+        GetState{.view = view_, .op_number = catch_up_.next(), .replica = cfg_.self});
+}
+
+void Replica::OnViewChangeFetch(uint32_t from, const NewState& m) {
+  if (!fetching_ || from != fetch_source_ || m.from_op != catch_up_.next() ||
+      m.op_number != catch_up_.target || m.entries.empty()) {
+    ++stats_.dropped_stale;  // not the chunk asked for (or the source's log moved on)
+    return;
+  }
+  if (!Contiguous(m.entries, m.from_op, fetch_last_normal_view_) ||
+      (!catch_up_.entries.empty() && m.entries.front().view < catch_up_.entries.back().view)) {
+    ++stats_.dropped_bad;  // not the log its DoViewChange described
+    return;
+  }
+  ++stats_.view_change_fetches;
+  status_since_ = now_;  // progress: the view change is not stuck
+  catch_up_.entries.insert(catch_up_.entries.end(), m.entries.begin(), m.entries.end());
+  if (catch_up_.whole()) {
+    CompleteViewChange();
+    return;
+  }
+  Queue(fetch_source_,
+        GetState{.view = view_, .op_number = catch_up_.next(), .replica = cfg_.self});
+}
+
+void Replica::CompleteViewChange() {
+  // Install the fetched log (nothing when it is our own) and the view in one sync batch.
+  if (fetching_ && !InstallSuffix(catch_up_.from_op, catch_up_.entries, view_)) {
+    ++stats_.dropped_bad;
+    ResetCatchUp();
+    return;
+  }
+  ResetCatchUp();
   EnterNormal(view_);
   acked_.assign(cfg_.n, 0);
   synced_op_ = 0;
@@ -121,7 +185,7 @@ void Replica::BecomePrimary() {
   for (uint32_t r = 0; r < cfg_.n; ++r)
     if (r != cfg_.self)
       SendStartView(r);
-  CommitTo(std::min(max_commit, log_.last_op()));
+  CommitTo(std::min(view_change_commit_, log_.last_op()));
 }
 
 void Replica::SendStartView(uint32_t to) {
@@ -130,15 +194,26 @@ void Replica::SendStartView(uint32_t to) {
   if (start_view_sent_[to] != 0 && now_ + 1 - start_view_sent_[to] < cfg_.heartbeat_ticks)
     return;
   start_view_sent_[to] = now_ + 1;
+  // Start at the recipient's commit number if its DoViewChange told it, else at the lowest one
+  // heard: a recipient that has not committed that far fetches instead (OnStartView).
+  uint64_t from = peer_commit_[to];
+  if (from == kUnknownOp) {
+    from = commit_;
+    for (uint64_t c : peer_commit_)
+      if (c != kUnknownOp)
+        from = std::min(from, c);
+  }
+  from = std::min(from, log_.last_op());
   Queue(to, StartView{.view = view_,
                       .op_number = log_.last_op(),
                       .commit_number = commit_,
-                      .entries = Entries(0, UINT64_MAX, UINT64_MAX)});
+                      .from_op = from,
+                      .entries = Entries(from, TransferEntries(), kMaxTransferBytes)});
 }
 
 void Replica::OnStartView(uint32_t from, const StartView& m) {
-  if (PrimaryOf(m.view) != from || m.entries.size() != m.op_number ||
-      m.commit_number > m.op_number || !Contiguous(m.entries, 0, m.view)) {
+  if (PrimaryOf(m.view) != from || m.commit_number > m.op_number || m.from_op > m.op_number ||
+      m.entries.size() > m.op_number - m.from_op || !Contiguous(m.entries, m.from_op, m.view)) {
     ++stats_.dropped_bad;
     return;
   }
@@ -151,7 +226,21 @@ void Replica::OnStartView(uint32_t from, const StartView& m) {
     need_prepare_ok_ = true;  // a duplicate: acknowledge again
     return;
   }
-  if (!InstallSuffix(0, m.entries, m.view)) {
+  const bool whole = m.from_op + m.entries.size() == m.op_number;
+  if (m.from_op > commit_ || !whole) {
+    // Our log is known to agree with the view's only up to our commit number. If the suffix
+    // starts beyond it, or does not reach the view's last op, fetch the rest of the view's log
+    // before claiming the view (a log of a view must hold all of its starting log).
+    if (status_ == ReplicaStatus::kTransfer && view_ == m.view)
+      return;  // fetching already
+    std::vector<Entry> seed;
+    if (m.from_op <= commit_ && commit_ - m.from_op < m.entries.size())
+      seed.assign(m.entries.begin() + static_cast<std::ptrdiff_t>(commit_ - m.from_op),
+                  m.entries.end());
+    BeginTransfer(m.view, std::move(seed), m.op_number);
+    return;
+  }
+  if (!InstallSuffix(m.from_op, m.entries, m.view)) {
     ++stats_.dropped_bad;
     return;
   }
@@ -173,6 +262,7 @@ void Replica::EnterNormal(uint64_t v) {
   ++stats_.views_started;
   recovery_responses_.clear();
   dvcs_.clear();
+  ResetCatchUp();
   if (!is_primary())
     tokens_.clear();
   PersistMeta();

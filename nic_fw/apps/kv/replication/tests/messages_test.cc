@@ -80,7 +80,11 @@ std::vector<Message> Samples() {
                    .commit_number = 2,
                    .replica = 1,
                    .entries = log},
-      StartView{.view = 8, .op_number = 3, .commit_number = 2, .entries = log},
+      StartView{.view = 8,
+                .op_number = 3,
+                .commit_number = 2,
+                .from_op = 1,
+                .entries = {E(1, 2, ""), E(3, 3, "set b 0 0 1\r\nx\r\n")}},
       Recovery{.replica = 2, .nonce = 0xfeedface12345678ull, .commit_number = 9},
       RecoveryResponse{.view = 8,
                        .nonce = 5,
@@ -136,6 +140,10 @@ TEST(ReplMessages, EveryTypeRoundTrips) {
   ASSERT_EQ(Decode(Encode(samples[7]), &back), Status::kOk);
   EXPECT_TRUE(std::get<RecoveryResponse>(back).is_primary);
   EXPECT_EQ(std::get<RecoveryResponse>(back).nonce, 5u);
+  ASSERT_EQ(Decode(Encode(samples[5]), &back), Status::kOk);
+  EXPECT_EQ(std::get<StartView>(back).from_op, 1u);
+  ASSERT_EQ(std::get<StartView>(back).entries.size(), 2u);
+  EXPECT_EQ(std::get<StartView>(back).entries[0], E(1, 2, ""));
 }
 
 TEST(ReplMessages, HeaderIsAsDocumented) {
@@ -230,7 +238,7 @@ TEST(ReplMessages, SelfContradictoryFieldsAreRefused) {
 TEST(ReplMessages, LyingCountsAndLengthsAllocateNothingBig) {
   // A StartView with no entries, whose count field is then made to lie.
   std::vector<std::byte> b = Encode(StartView{.view = 1});
-  const size_t count_at = kHeaderBytes + 24;
+  const size_t count_at = kHeaderBytes + 32;
   ASSERT_EQ(b.size(), count_at + 4);
   Message out;
   for (uint32_t count : {1u, 1000u, kMaxEntriesPerMessage, kMaxEntriesPerMessage + 1, ~0u}) {

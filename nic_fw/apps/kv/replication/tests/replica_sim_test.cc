@@ -3,6 +3,8 @@
 // restarted replicas (at most f down at once, so a majority survives). The Env checks hold at every
 // step; at the end, with the faults healed, the replicas agree on one log holding every
 // acknowledged op.
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -18,11 +20,17 @@ struct RunStats {
   uint64_t acknowledged = 0;
   uint64_t views = 0;  // the view the run ended in
   uint64_t restarts = 0;
+  uint64_t fetches = 0;    // NewStates new primaries took to complete the chosen log
+  uint64_t transfers = 0;  // NewStates replicas catching up took
 };
 
-RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps, uint32_t n = 3) {
+RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps, uint32_t n = 3,
+                   uint32_t transfer_entries = kMaxTransferEntries) {
   // Short timeouts, so a 2000-step run sees many heartbeats and view changes.
-  Cluster c(n, logs, ReplicaConfig{.heartbeat_ticks = 2, .view_change_timeout_ticks = 12});
+  Cluster c(n, logs,
+            ReplicaConfig{.heartbeat_ticks = 2,
+                          .view_change_timeout_ticks = 12,
+                          .transfer_entries = transfer_entries});
   const uint32_t f = (n - 1) / 2;
   std::mt19937_64 rng(seed);
   auto chance = [&](int percent) { return static_cast<int>(rng() % 100) < percent; };
@@ -102,6 +110,10 @@ RunStats RandomRun(uint64_t seed, Cluster::Logs logs, int steps, uint32_t n = 3)
   for (const auto& [op, k] : count)
     EXPECT_EQ(k, 1) << "seed " << seed << ": " << op;
   out.acknowledged = c.acknowledged().size();
+  for (uint32_t i = 0; i < n; ++i) {
+    out.fetches += c.replica(i).stats().view_change_fetches;
+    out.transfers += c.replica(i).stats().state_transfers;
+  }
   out.views = c.replica(0).view();
   return out;
 }
@@ -140,6 +152,34 @@ TEST(ReplSim, RandomFaultsWithFiveReplicas) {
   }
   EXPECT_GT(total.acknowledged, 100u);
   EXPECT_GT(total.restarts, 20u);
+}
+
+// One to three entries per DoViewChange, StartView, NewState and RecoveryResponse: every view
+// change and catch-up spans many messages (the new primary fetching the chosen log, backups
+// fetching before they claim a view), under the same faults.
+TEST(ReplSim, RandomFaultsWithTinyTransfers) {
+  RunStats total;
+  // REPL_SIM_SEEDS=N runs N seeds instead (a longer hunt).
+  const char* env = std::getenv("REPL_SIM_SEEDS");
+  const uint64_t seeds = env != nullptr ? std::strtoull(env, nullptr, 10) : 200;
+  for (uint64_t seed = 5000; seed < 5000 + seeds; ++seed) {
+    SCOPED_TRACE(seed);
+    const uint32_t entries = 1 + static_cast<uint32_t>(seed % 3);
+    RunStats s = RandomRun(seed, Cluster::Logs::kMemory, 2000, seed % 2 == 0 ? 3 : 5, entries);
+    total.acknowledged += s.acknowledged;
+    total.views += s.views;
+    total.fetches += s.fetches;
+    total.transfers += s.transfers;
+  }
+  EXPECT_GT(total.acknowledged, 1000u);
+  EXPECT_GT(total.views, 200u);
+  EXPECT_GT(total.fetches, 20u);
+  EXPECT_GT(total.transfers, 100u);
+  std::printf("tiny transfers: %llu acknowledged, %llu views, %llu fetches, %llu transfers\n",
+              static_cast<unsigned long long>(total.acknowledged),
+              static_cast<unsigned long long>(total.views),
+              static_cast<unsigned long long>(total.fetches),
+              static_cast<unsigned long long>(total.transfers));
 }
 
 }  // namespace

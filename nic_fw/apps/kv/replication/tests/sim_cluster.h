@@ -6,6 +6,8 @@
 // the same op everywhere, a client is answered only once a majority of logs hold its op).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <deque>
 #include <map>
 #include <memory>
@@ -83,6 +85,21 @@ class Cluster {
       submitted_[token] = Str(op);
     return st;
   }
+
+  // Submits an op of `bytes` bytes (at least its name, "op-<token>-", then 'x's) to i.
+  Status submit_sized(uint32_t i, uint64_t token, size_t bytes) {
+    std::string s = "op-" + std::to_string(token) + "-";
+    s.resize(std::max(bytes, s.size()), 'x');
+    const std::vector<std::byte> op = Op(s);
+    Status st = replica(i).submit(token, op);
+    if (st == Status::kOk)
+      submitted_[token] = std::move(s);
+    return st;
+  }
+
+  // The largest encoded message sent so far, by MsgType (index 0: of any type).
+  size_t max_sent_bytes(MsgType t) const { return max_sent_[static_cast<size_t>(t)]; }
+  size_t max_sent_bytes() const { return max_sent_[0]; }
 
   // ---- faults ----
   void cut(uint32_t a, uint32_t b) { cut_.insert({std::min(a, b), std::max(a, b)}); }
@@ -173,8 +190,13 @@ class Cluster {
       if (node.log != nullptr) {
         out += " log [";
         for (uint64_t op = 1; op <= node.log->last_op(); ++op) {
+          if (op > 64 && op + 64 <= node.log->last_op()) {  // a long log: its ends only
+            out += " ...";
+            op = node.log->last_op() - 64;
+            continue;
+          }
           const Entry* e = node.log->read(op);
-          out += (op > 1 ? " " : "") + std::to_string(e->view) + ":" + Str(e->op).substr(3);
+          out += (op > 1 ? " " : "") + std::to_string(e->view) + ":" + Str(e->op).substr(3, 12);
         }
         out += "]";
       }
@@ -189,6 +211,12 @@ class Cluster {
     void send(uint32_t to, std::span<const std::byte> msg) override {
       EXPECT_LT(to, cluster->n_);
       EXPECT_NE(to, id);
+      if (msg.size() > 6) {
+        size_t& by_type =
+            cluster->max_sent_[std::min<size_t>(static_cast<size_t>(msg[6]), kMsgTypeCount - 1)];
+        by_type = std::max(by_type, msg.size());
+        cluster->max_sent_[0] = std::max(cluster->max_sent_[0], msg.size());
+      }
       cluster->net_.push_back(Packet{id, to, {msg.begin(), msg.end()}});
     }
     void apply(uint64_t op_number, std::span<const std::byte> op) override {
@@ -252,6 +280,7 @@ class Cluster {
   std::map<uint64_t, std::string> acked_;      // token -> op, once answered
   std::map<uint64_t, std::string> committed_;  // op number -> op, first applied anywhere
   uint64_t delivered_ = 0;
+  std::array<size_t, kMsgTypeCount> max_sent_{};
 };
 
 // What Cluster::submit() submits for tokens first..last, in order.
