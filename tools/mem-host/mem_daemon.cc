@@ -402,8 +402,12 @@ void Daemon::PushPagedOut() {
   paged_pushed_changes_ = paged_out_.changes();
   for (const MonitoredTarget& m : monitored_) {
     std::vector<Mapping> as_maps;
-    for (const auto& [s, e] : paged_out_.Ranges(m.id))
-      as_maps.push_back({.start = s, .end = e});
+    for (const auto& [s, e] : paged_out_.Ranges(m.id)) {
+      Mapping r;
+      r.start = s;
+      r.end = e;
+      as_maps.push_back(std::move(r));
+    }
     // Past the kernel's bound the smallest gaps close: a region near a paged-out one then
     // counts as paged out too (the agent keeps it), never the other way round.
     const std::vector<wave_mem_krange> r = MapsSnapshot(as_maps, WAVE_MEM_KMAPS_MAX_RANGES);
