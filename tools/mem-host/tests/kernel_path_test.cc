@@ -264,8 +264,10 @@ TEST_F(KernelPath, PagedOutSnapshotsAreCheckedLikeMapsAndKeptApart) {
   ASSERT_TRUE(k->Stats(&s));
   EXPECT_EQ(s.maps_targets, 1u) << "paged-out ranges are not a mappings snapshot";
   EXPECT_EQ(s.bad_maps, 0u);
-  EXPECT_EQ(k->SetPagedOut(1, {{4 * P, 2 * P}}), EINVAL);
-  EXPECT_EQ(k->SetPagedOut(1, {{P, 4 * P}, {3 * P, 9 * P}}), EINVAL);
+  const std::vector<wave_mem_krange> reversed = {{4 * P, 2 * P}};
+  const std::vector<wave_mem_krange> overlapping = {{P, 4 * P}, {3 * P, 9 * P}};
+  EXPECT_EQ(k->SetPagedOut(1, reversed), EINVAL);
+  EXPECT_EQ(k->SetPagedOut(1, overlapping), EINVAL);
   EXPECT_EQ(k->SetPagedOut(1, {}), 0);  // forgets them
   ASSERT_TRUE(k->Stats(&s));
   EXPECT_EQ(s.bad_maps, 2u);
