@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <memory>
 
 #include "collector.h"
@@ -134,16 +133,7 @@ struct Counters {
   uint64_t enacted[WAVE_MEM_ACTION_MAX + 1] = {};
   uint64_t refused = 0;
   uint64_t targets_gone = 0;
-  uint64_t pending_dropped = 0;  // decisions past kMaxPending waiting: dropped
-  uint64_t pageout_chunks = 0;   // page-outs enacted in more than one call
 };
-
-// Decisions waiting to be enacted: a few batches' worth.
-constexpr size_t kMaxPending = 4 * WAVE_MEM_MAX_REGIONS;
-// The largest page-out one process_madvise call does, and the enactment's CPU slice between
-// two polls of the link.
-constexpr uint64_t kPageoutChunk = 4ull << 20;
-constexpr uint64_t kEnactSliceNs = 20'000'000;
 
 class Daemon {
  public:
@@ -157,7 +147,6 @@ class Daemon {
   void PruneTargets();
   void OnBatch(const BatchInfo& info, std::span<const Region> regions);
   uint32_t PollLink();
-  void EnactPending();
   // Decisions and dones the link has seen (whatever became of them).
   uint64_t Answers() const;
   void PushMaps();
@@ -195,7 +184,6 @@ class Daemon {
   uint64_t paged_pushed_changes_ = 0;  // PagedOutSet::changes() at the last push
   uint64_t paged_pushed_ = 0, paged_push_errors_ = 0;
   Counters c_;
-  std::deque<wave_mem_decision> pending_;  // checked by the link, not enacted yet
   IrqCounters irq_;
   bool irq_mode_ = false;
 };
@@ -367,47 +355,17 @@ uint32_t Daemon::PollLink() {
   return link_->Poll(
       MonoNs(),
       [this](const wave_mem_decision& d) {
-        // Checked by the link (in flight, in time); enacted between polls (EnactPending), so
-        // a long reclaim never keeps the link from consuming batch-dones and freeing slots.
-        if (pending_.size() >= kMaxPending) {
-          c_.pending_dropped++;
-          return;
-        }
-        pending_.push_back(d);
+        // process_madvise does the reclaim itself, in this thread: its CPU is the enactment's
+        // (the kernel pays it under any policy that reclaims), kept apart from the mechanism's.
+        const uint64_t t0 = Now(CLOCK_THREAD_CPUTIME_ID);
+        const Outcome out = enactor_->Enact(d);
+        enact_cpu_ns_ += Now(CLOCK_THREAD_CPUTIME_ID) - t0;
+        if (out == Outcome::kOk)
+          c_.enacted[d.action <= WAVE_MEM_ACTION_MAX ? d.action : 0]++;
+        else
+          c_.refused++;
       },
       [](const wave_mem_batch_done&) {});
-}
-
-// Enacts queued decisions for at most kEnactSliceNs of this thread's CPU, a page-out at most
-// kPageoutChunk bytes per process_madvise: the kernel reclaims in the caller's context
-// (compressing into zram), and one call over a large region held this thread for about 20 s
-// under TCG, while wave.ko dropped every batch for want of a released slot.
-void Daemon::EnactPending() {
-  const uint64_t t0 = Now(CLOCK_THREAD_CPUTIME_ID);
-  while (!pending_.empty() && Now(CLOCK_THREAD_CPUTIME_ID) - t0 < kEnactSliceNs) {
-    wave_mem_decision& front = pending_.front();
-    wave_mem_decision piece = front;
-    const uint64_t len = le64toh(front.len);
-    const bool last = front.action != WAVE_MEM_PAGEOUT || len <= kPageoutChunk;
-    if (!last)
-      piece.len = htole64(kPageoutChunk);
-    const uint64_t e0 = Now(CLOCK_THREAD_CPUTIME_ID);
-    const Outcome out = enactor_->Enact(piece);
-    enact_cpu_ns_ += Now(CLOCK_THREAD_CPUTIME_ID) - e0;
-    if (out != Outcome::kOk) {
-      c_.refused++;
-      pending_.pop_front();  // the rest of the range would be refused alike
-      continue;
-    }
-    if (last) {
-      c_.enacted[front.action <= WAVE_MEM_ACTION_MAX ? front.action : 0]++;
-      pending_.pop_front();
-    } else {
-      front.start = htole64(le64toh(front.start) + kPageoutChunk);
-      front.len = htole64(len - kPageoutChunk);
-      c_.pageout_chunks++;
-    }
-  }
 }
 
 uint64_t Daemon::Answers() const {
@@ -568,9 +526,6 @@ void Daemon::WriteStatus() {
   d.Add("enacted_willneed", c_.enacted[WAVE_MEM_WILLNEED]);
   const EnactorCounters ec = enactor_->counters();
   d.Add("refused", c_.refused);
-  d.Add("enact_pending", static_cast<uint64_t>(pending_.size()));
-  d.Add("enact_pending_dropped", c_.pending_dropped);
-  d.Add("pageout_chunks", c_.pageout_chunks);
   for (size_t i = 1; i < ec.outcomes.size(); i++)
     if (ec.outcomes[i] != 0)
       d.Add(std::string("refused_") + OutcomeName(static_cast<Outcome>(i)), ec.outcomes[i]);
@@ -719,10 +674,7 @@ int Daemon::Run(int ready_fd) {
   uint64_t last_status = MonoNs();
   while (running) {
     epoll_event evs[4];
-    const int timeout = !pending_.empty()    ? 0
-                        : use_irq            ? irq_timeout_ms
-                        : link_->in_flight() ? poll_ms
-                                             : 20;
+    const int timeout = use_irq ? irq_timeout_ms : link_->in_flight() ? poll_ms : 20;
     const int n = epoll_wait(ep, evs, 4, timeout);
     bool woken_by_irq = false;
     for (int i = 0; i < n; i++) {
@@ -756,7 +708,6 @@ int Daemon::Run(int ready_fd) {
     if (auto r = collector_->Consume(); !r)
       std::fprintf(stderr, "wave-mem-host: collector: %s\n", r.error().message.c_str());
     const uint32_t handled = PollLink();
-    EnactPending();
     PushPagedOut();
     poll_ms = handled != 0 ? 1 : std::min(2 * poll_ms, kIdlePollMs);
     if (use_irq) {
