@@ -76,6 +76,7 @@ struct wave_mem_link {
 	u64 next_seq;
 	struct wave_mem_kslot slots[WAVE_MEM_BATCH_SLOTS];
 	struct wave_mem_snap snaps[WAVE_MEM_KMAPS_MAX_TARGETS];
+	struct wave_mem_snap paged[WAVE_MEM_KMAPS_MAX_TARGETS];	/* WAVE_MEM_KMAPS_F_PAGED_OUT */
 	struct wave_mem_kcounters c;
 
 	/* The doorbell is rung from irq_work, never from the tracepoint's context. */
@@ -189,9 +190,11 @@ static int wave_mem_close_locked(struct wave_mem_link *l)
 }
 
 /* Appends one piece to the batch being built; lock held, region already checked. */
-static int wave_mem_put_locked(struct wave_mem_link *l, u32 target, u64 start, u64 end,
-			       u32 nr_accesses, u32 age)
+static int wave_mem_put_locked(struct wave_mem_link *l, const struct wave_mem_snap *paged,
+			       u32 target, u64 start, u64 end, u32 nr_accesses, u32 age)
 {
+	u16 flags = 0;
+
 	struct wave_mem_region *w;
 
 	if (l->count >= WAVE_MEM_MAX_REGIONS) {
@@ -199,27 +202,30 @@ static int wave_mem_put_locked(struct wave_mem_link *l, u32 target, u64 start, u
 		return -E2BIG;
 	}
 	w = (struct wave_mem_region *)(l->stage + sizeof(struct wave_mem_batch_hdr)) + l->count;
-	wave_mem_region_fill(w, start, end, target, age, nr_accesses, 0);
+	if (paged && wave_mem_ranges_overlap(paged->r, paged->nr, start, end))
+		flags = WAVE_MEM_REGION_F_PAGED_OUT;
+	wave_mem_region_fill(w, start, end, target, age, nr_accesses, flags);
 	l->count++;
 	l->last_target = target;
 	l->last_end = end;
 	return 0;
 }
 
-static const struct wave_mem_snap *wave_mem_snap_of(const struct wave_mem_link *l, u32 target)
+static const struct wave_mem_snap *wave_mem_snap_of(const struct wave_mem_snap *snaps,
+						    u32 target)
 {
 	u32 i;
 
 	for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS; i++)
-		if (l->snaps[i].target == target)
-			return &l->snaps[i];
+		if (snaps[i].target == target)
+			return &snaps[i];
 	return NULL;
 }
 
 static int wave_mem_add_locked(struct wave_mem_link *l, u32 target, u64 start, u64 end,
 			       u32 nr_accesses, u32 age)
 {
-	const struct wave_mem_snap *snap;
+	const struct wave_mem_snap *snap, *paged;
 	u64 kept = 0, ps, pe;
 	u32 i, pieces = 0;
 	int ret = 0;
@@ -239,17 +245,18 @@ static int wave_mem_add_locked(struct wave_mem_link *l, u32 target, u64 start, u
 		l->c.clamped++;
 		nr_accesses = l->max_accesses;
 	}
-	snap = wave_mem_snap_of(l, target);
+	paged = wave_mem_snap_of(l->paged, target);
+	snap = wave_mem_snap_of(l->snaps, target);
 	if (!snap) {
 		l->c.unclipped++;
-		return wave_mem_put_locked(l, target, start, end, nr_accesses, age);
+		return wave_mem_put_locked(l, paged, target, start, end, nr_accesses, age);
 	}
 	/* At most one piece per range, and the batch bounds the pieces: bounded work. */
 	for (i = wave_mem_clip_first(snap->r, snap->nr, start);
 	     i < snap->nr && snap->r[i].start < end; i++) {
 		ps = max(start, snap->r[i].start);
 		pe = min(end, snap->r[i].end);
-		ret = wave_mem_put_locked(l, target, ps, pe, nr_accesses, age);
+		ret = wave_mem_put_locked(l, paged, target, ps, pe, nr_accesses, age);
 		if (ret)
 			break;
 		kept += pe - ps;
@@ -486,8 +493,10 @@ static void wave_mem_free_snaps(struct wave_mem_link *l)
 {
 	u32 i;
 
-	for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS; i++)
+	for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS; i++) {
 		kvfree(l->snaps[i].r);
+		kvfree(l->paged[i].r);
+	}
 }
 
 /* wave_mem_mutex held. */
@@ -624,9 +633,10 @@ static void wave_mem_count_bad_maps(struct file *file, struct wave_dev *wd)
 }
 
 /* Installs target's snapshot r[0..nr) (NULL, 0: forgets it); takes r, frees what it replaces. */
-static int wave_mem_set_snap(struct file *file, struct wave_dev *wd, u32 target,
+static int wave_mem_set_snap(struct file *file, struct wave_dev *wd, bool paged_out, u32 target,
 			     struct wave_mem_krange *r, u32 nr)
 {
+	struct wave_mem_snap *snaps;
 	struct wave_mem_krange *old = r;
 	struct wave_mem_link *l;
 	struct wave_mem_snap *s;
@@ -638,14 +648,15 @@ static int wave_mem_set_snap(struct file *file, struct wave_dev *wd, u32 target,
 	mutex_lock(&wave_mem_mutex);
 	l = rcu_dereference_protected(wave_mem_cur, lockdep_is_held(&wave_mem_mutex));
 	if (l && l->wd == wd && l->owner == file) {
+		snaps = paged_out ? l->paged : l->snaps;
 		raw_spin_lock_irqsave(&l->lock, flags);
 		s = NULL;
 		for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS && !s; i++)
-			if (l->snaps[i].target == target)
-				s = &l->snaps[i];
+			if (snaps[i].target == target)
+				s = &snaps[i];
 		for (i = 0; i < WAVE_MEM_KMAPS_MAX_TARGETS && !s && r; i++)
-			if (!l->snaps[i].target)
-				s = &l->snaps[i];
+			if (!snaps[i].target)
+				s = &snaps[i];
 		if (s) {
 			old = s->r;
 			s->target = r ? target : 0;
@@ -670,7 +681,8 @@ static int wave_mem_maps(struct file *file, struct wave_dev *wd, const struct wa
 {
 	struct wave_mem_krange *r = NULL;
 
-	if (m->flags || !m->target || m->count > WAVE_MEM_KMAPS_MAX_RANGES)
+	if (m->flags & ~WAVE_MEM_KMAPS_FLAGS_KNOWN || !m->target ||
+	    m->count > WAVE_MEM_KMAPS_MAX_RANGES)
 		goto bad;
 	if (m->count) {
 		r = kvmalloc_array(m->count, sizeof(*r), GFP_KERNEL);
@@ -685,7 +697,8 @@ static int wave_mem_maps(struct file *file, struct wave_dev *wd, const struct wa
 			goto bad;
 		}
 	}
-	return wave_mem_set_snap(file, wd, m->target, r, m->count);
+	return wave_mem_set_snap(file, wd, m->flags & WAVE_MEM_KMAPS_F_PAGED_OUT, m->target, r,
+				 m->count);
 bad:
 	wave_mem_count_bad_maps(file, wd);
 	return -EINVAL;

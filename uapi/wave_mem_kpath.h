@@ -127,10 +127,18 @@ struct wave_mem_krange {
  * aligned (wave_mem_kmaps_check), count <= WAVE_MEM_KMAPS_MAX_RANGES; count 0 forgets the
  * target's snapshot. -EINVAL for anything else, -ENOSPC when WAVE_MEM_KMAPS_MAX_TARGETS other
  * targets hold one, -ENOENT without a link of this file's. Refusals are counted (bad_maps).
+ *
+ * With WAVE_MEM_KMAPS_F_PAGED_OUT the ranges are instead what the host paged out of target
+ * (a snapshot of its own, same rules): every region piece overlapping one is sent with
+ * WAVE_MEM_REGION_F_PAGED_OUT, as the user path flags it, so the agent neither pages it out
+ * again nor misses that it is being accessed again (WILLNEED).
  */
+#define WAVE_MEM_KMAPS_F_PAGED_OUT (1u << 0)
+#define WAVE_MEM_KMAPS_FLAGS_KNOWN WAVE_MEM_KMAPS_F_PAGED_OUT
+
 struct wave_mem_kmaps {
 	__u32 argsz;
-	__u32 flags; /* none defined: 0 */
+	__u32 flags; /* WAVE_MEM_KMAPS_F_* */
 	__u32 target; /* the target id the regions name, non-zero */
 	__u32 count;
 	__u64 ranges; /* struct wave_mem_krange[count] */
@@ -177,6 +185,15 @@ static inline __u32 wave_mem_clip_first(const struct wave_mem_krange *r, __u32 n
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Whether any of the sorted, disjoint ranges r[0..n) overlaps [start, end). */
+static inline int wave_mem_ranges_overlap(const struct wave_mem_krange *r, __u32 n, __u64 start,
+					  __u64 end)
+{
+	__u32 i = wave_mem_clip_first(r, n, start);
+
+	return i < n && r[i].start < end;
 }
 
 /*

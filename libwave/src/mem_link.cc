@@ -31,6 +31,7 @@ Result<std::unique_ptr<MemHostLink>> MemHostLink::Create(Device& dev, const MemL
   lc.message_slots = 256;  // batch notices only
   lc.decision_slots = config.decision_slots;
   lc.nr_cpus = 1;  // the decision region's prestaged slot is unused by this link
+  lc.decision_vector = config.decision_vector;
   lc.dma_slots = 16;
   lc.dma_buffer_size = kBufferBytes;
   auto link = HostLink::Create(dev, lc);
@@ -94,6 +95,7 @@ uint32_t MemHostLink::in_flight() const {
 
 void MemHostLink::SetKernelSource(KernelBatchSource* source) {
   kernel_ = source;
+  kernel_synced_ = false;
   use_dma_ = false;  // the kernel writes the slots through its mapping of the buffer
 }
 
@@ -109,7 +111,10 @@ void MemHostLink::Finish(uint32_t slot) {
 // Learns the batches the kernel announced since the last look. The kernel publishes a slot
 // before its batch-ready notice goes out, so after a poll of the decision ring this sees every
 // batch a message read in that poll can name.
-void MemHostLink::SyncKernel() {
+void MemHostLink::SyncKernel(uint64_t now_ns) {
+  last_sync_ns_ = now_ns;
+  kernel_synced_ = true;
+  stats_.kernel_syncs++;
   std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS> ks{};
   if (!kernel_->ReadSlots(&ks)) {
     stats_.kernel_sync_errors++;
@@ -238,8 +243,16 @@ uint32_t MemHostLink::Poll(uint64_t now_ns, const DecisionFn& on_decision, const
   Message msgs[32];
   const uint32_t n = link_->decisions().ring().Poll(msgs);
   stats_.bad_messages = link_->decisions().ring().bad_messages();
-  if (kernel_)
-    SyncKernel();
+  if (kernel_) {
+    // One ioctl per poll was most of the mechanism's own CPU: read the slot table only when
+    // this poll names a batch the link has not learnt of, or when it is due.
+    bool unknown = false;
+    for (uint32_t i = 0; i < n && !unknown; i++)
+      unknown = !Knows(msgs[i]);
+    if (unknown || !kernel_synced_ ||
+        now_ns - last_sync_ns_ >= uint64_t{config_.kernel_sync_us} * 1000)
+      SyncKernel(now_ns);
+  }
   for (uint32_t i = 0; i < n; i++) {
     handled++;
     const Message& m = msgs[i];
@@ -283,6 +296,20 @@ uint32_t MemHostLink::Poll(uint64_t now_ns, const DecisionFn& on_decision, const
   }
   ExpireOld(now_ns);
   return handled;
+}
+
+// Whether m names a batch in flight here (else it is one the kernel announced since the last
+// sync, or a stray).
+bool MemHostLink::Knows(const Message& m) const {
+  uint64_t seq = 0;
+  if (m.type == WAVE_MSG_MEM_DECISION)
+    seq = le64toh(m.mem_decision.batch_seq);
+  else if (m.type == WAVE_MSG_MEM_BATCH_DONE)
+    seq = le64toh(m.mem_done.seq);
+  else
+    return true;
+  const Slot& s = slots_[seq % WAVE_MEM_BATCH_SLOTS];
+  return s.state == SlotState::kAnnounced && s.seq == seq;
 }
 
 bool MemHostLink::ReadNicStats(wave_mem_nic_stats* out) const {

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "wave_ring.h"
 
 namespace wave::nicd {
 namespace {
@@ -63,6 +66,8 @@ struct MemService::Session {
   wave_mem_nic_stats stats{};  // the service's part; the decider fills the rest
   uint64_t update = 0;
   uint32_t polls_since_check = 0;
+  DecisionIrqGate irq_gate;
+  uint64_t irqs_counted = 0, coalesced_counted = 0;  // of irq_gate's stats, in totals_
 };
 
 MemService::MemService(wave::Device& device, MemServiceConfig config)
@@ -100,7 +105,8 @@ void MemService::Stop() {
       stderr,
       "wave-nicd: mem agent: attaches=%llu detaches=%llu attach_failures=%llu "
       "bad_info=%llu batches=%llu refused=%llu bad_slot=%llu stale=%llu late=%llu "
-      "killed=%llu decisions=%llu ring_full_waits=%llu bad_messages=%llu\n",
+      "killed=%llu decisions=%llu ring_full_waits=%llu bad_messages=%llu decision_irqs=%llu "
+      "irqs_coalesced=%llu irq_failures=%llu\n",
       static_cast<unsigned long long>(t.attaches), static_cast<unsigned long long>(t.detaches),
       static_cast<unsigned long long>(t.attach_failures),
       static_cast<unsigned long long>(t.bad_info), static_cast<unsigned long long>(t.batches),
@@ -110,7 +116,10 @@ void MemService::Stop() {
       static_cast<unsigned long long>(t.killed_batches),
       static_cast<unsigned long long>(t.decisions),
       static_cast<unsigned long long>(t.ring_full_waits),
-      static_cast<unsigned long long>(t.bad_messages));
+      static_cast<unsigned long long>(t.bad_messages),
+      static_cast<unsigned long long>(t.decision_irqs),
+      static_cast<unsigned long long>(t.irqs_coalesced),
+      static_cast<unsigned long long>(t.irq_failures));
 }
 
 void MemService::Wake() {
@@ -147,7 +156,9 @@ void MemService::Run() {
     const auto now = std::chrono::steady_clock::now();
     if (Serve()) {
       last_work = now;
+      MaybeRaiseDecisionIrq(false);
     } else if (now - last_work > config_.spin) {
+      MaybeRaiseDecisionIrq(true);
       PublishStats();
       SleepUntilWoken(config_.max_sleep);
       if (session_ && !StillAttached())
@@ -226,6 +237,7 @@ bool MemService::TryAttach() {
       return fail("no policy: " + why);
     s->decider->SetKill(s->params.kill);
     s->stats.policy = htole16(s->params.policy);
+    s->irq_gate.Reset(s->link->decisions().ring().ring().position());
     last_seen_gen_ = gen;
     session_ = std::move(s);
     {
@@ -432,6 +444,35 @@ bool MemService::FlushOutbox() {
     }
   }
   return true;
+}
+
+void MemService::MaybeRaiseDecisionIrq(bool going_idle) {
+  if (!session_)
+    return;
+  Session& s = *session_;
+  const wave::QueueRegion& dec = s.link->decision_region();
+  const uint64_t produced = s.link->decisions().ring().ring().position();
+  // The host's consumer record of the decision ring (libwave commits it as it polls):
+  // written by the host, so it can only make the gate raise more often.
+  const auto* hdr = reinterpret_cast<const wave_region_hdr*>(dec.base);
+  const uint64_t committed =
+      le64toh(std::atomic_ref<const uint64_t>(hdr->consumers[wave::kDecisionRing].committed)
+                  .load(std::memory_order_acquire));
+  const auto now = std::chrono::steady_clock::now();
+  if (s.irq_gate.ShouldRaise(produced, committed, now, going_idle)) {
+    s.irq_gate.Raised(produced, now);
+    const bool ok =
+        config_.raise_irq ? config_.raise_irq(dec.vector) : device_.Notify(dec.id, 0).ok();
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(totals_mu_);
+      totals_.irq_failures++;
+    }
+  }
+  std::lock_guard<std::mutex> lock(totals_mu_);
+  totals_.decision_irqs += s.irq_gate.stats().raised - s.irqs_counted;
+  totals_.irqs_coalesced += s.irq_gate.stats().coalesced - s.coalesced_counted;
+  s.irqs_counted = s.irq_gate.stats().raised;
+  s.coalesced_counted = s.irq_gate.stats().coalesced;
 }
 
 void MemService::PublishStats() {

@@ -15,6 +15,10 @@
 // The service thread polls while there is work and otherwise sleeps on the DMA buffer's
 // doorbell (the host rings it with each batch) or max_sleep, which bounds how late an attach,
 // a detach or a kill-switch flip is noticed.
+//
+// After it publishes decisions it interrupts the host on the decision region's vector
+// (DecisionIrqGate, as the scheduling link does), so the host's mechanism can sleep on that
+// vector's eventfd instead of polling the decision ring.
 #ifndef WAVE_NIC_FW_NICD_MEM_SERVICE_H_
 #define WAVE_NIC_FW_NICD_MEM_SERVICE_H_
 
@@ -31,6 +35,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "nicd/decision_irq.h"
 #include "wave/device.h"
 #include "wave/link.h"
 #include "wave/mem_batch.h"
@@ -82,6 +87,9 @@ struct MemServiceConfig {
   // The sleep while no memory link is attached: the host rings the DMA buffer's doorbell when
   // it attaches one, so this bounds only a missed doorbell (every wave-nicd runs the service).
   std::chrono::milliseconds detached_sleep{50};
+  // Interrupts the host on a vector (wave-nicd: the control plane's RaiseIrq). Empty: the
+  // device's Notify on the decision queue (shm and wave.ko devices raise its vector).
+  std::function<bool(uint32_t vector)> raise_irq;
 };
 
 // Summed over every attach.
@@ -101,6 +109,9 @@ struct MemServiceTotals {
   uint64_t ring_full_waits = 0;  // decisions held back by a full decision ring
   uint64_t bad_messages = 0;     // ring slots libwave dropped
   uint64_t dma_transfers = 0;
+  uint64_t decision_irqs = 0;   // interrupts raised for published decisions
+  uint64_t irqs_coalesced = 0;  // publications left to an interrupt still unanswered
+  uint64_t irq_failures = 0;    // the raise failed (the host then finds them by its timeout)
 };
 
 class MemService {
@@ -134,6 +145,9 @@ class MemService {
                 uint64_t agent_ns);
   bool FlushOutbox();
   void PublishStats();
+  // Interrupts the host when decisions were published past the last interrupt (see
+  // DecisionIrqGate); going_idle: the thread is about to sleep.
+  void MaybeRaiseDecisionIrq(bool going_idle);
   void SleepUntilWoken(std::chrono::milliseconds timeout);
 
   wave::Device& device_;

@@ -126,6 +126,10 @@ int RunNicd(const Options& options) {
     mem_device = std::make_unique<BarDevice>(transport->bar());
     MemServiceConfig mem_config;
     mem_config.factory = MakeMemAgentDecider;
+    // The BAR device cannot interrupt the host: the link's transport does.
+    mem_config.raise_irq = [&control_plane](uint32_t vector) {
+      return control_plane.RaiseIrq(vector);
+    };
     mem = std::make_unique<MemService>(*mem_device, mem_config);
     if (std::string why; !mem->Start(&why)) {
       sched.reset();

@@ -46,8 +46,18 @@ bool KernelBatchPath::Stats(wave_mem_kstats* out) const {
 }
 
 int KernelBatchPath::SetMaps(uint32_t target, std::span<const wave_mem_krange> ranges) {
+  return PushRanges(0, target, ranges);
+}
+
+int KernelBatchPath::SetPagedOut(uint32_t target, std::span<const wave_mem_krange> ranges) {
+  return PushRanges(WAVE_MEM_KMAPS_F_PAGED_OUT, target, ranges);
+}
+
+int KernelBatchPath::PushRanges(uint32_t flags, uint32_t target,
+                                std::span<const wave_mem_krange> ranges) {
   wave_mem_kmaps m{};
   m.argsz = sizeof(m);
+  m.flags = flags;
   m.target = target;
   m.count = static_cast<uint32_t>(ranges.size());
   m.ranges = reinterpret_cast<uintptr_t>(ranges.data());

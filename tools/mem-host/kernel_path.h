@@ -32,11 +32,15 @@ class KernelBatchPath : public KernelBatchSource {
   // Replaces target's mapped ranges in the kernel (WAVE_IOC_MEM_MAPS; empty: forgets them).
   // 0 or the ioctl's errno.
   int SetMaps(uint32_t target, std::span<const wave_mem_krange> ranges);
+  // Replaces target's paged-out ranges in the kernel (WAVE_MEM_KMAPS_F_PAGED_OUT): the regions
+  // overlapping them go out flagged WAVE_MEM_REGION_F_PAGED_OUT. Empty: forgets them.
+  int SetPagedOut(uint32_t target, std::span<const wave_mem_krange> ranges);
   // The kernel's counters; false when the ioctl fails.
   bool Stats(wave_mem_kstats* out) const;
 
  private:
   explicit KernelBatchPath(int fd) : fd_(fd) {}
+  int PushRanges(uint32_t flags, uint32_t target, std::span<const wave_mem_krange> ranges);
   int fd_;
 };
 

@@ -110,6 +110,20 @@ void Say(int fd, const std::string& line) {
   (void)n;
 }
 
+// The daemon sleeps this long at most while it waits on the decision interrupt: only a lost
+// interrupt makes a decision wait for it (the deadline is 1 s).
+constexpr int kIrqSafetyNetMs = 100;
+// Timeouts in a row that found decisions no interrupt announced before the daemon stops
+// trusting the interrupt and polls.
+constexpr int kIrqMissesBeforePolling = 3;
+
+struct IrqCounters {
+  uint64_t interrupts = 0;        // eventfd counts read
+  uint64_t polls = 0;             // wake-ups in interrupt mode
+  uint64_t found_by_timeout = 0;  // answers a timeout found, not an interrupt
+  int missed_in_a_row = 0;
+};
+
 struct Counters {
   uint64_t batches_collected = 0;
   uint64_t batches_sent = 0;
@@ -133,7 +147,10 @@ class Daemon {
   void PruneTargets();
   void OnBatch(const BatchInfo& info, std::span<const Region> regions);
   uint32_t PollLink();
+  // Decisions and dones the link has seen (whatever became of them).
+  uint64_t Answers() const;
   void PushMaps();
+  void PushPagedOut();
   void WriteStatus();
 
   DaemonOptions o_;
@@ -164,7 +181,11 @@ class Daemon {
   ClipCounters clip_;
   uint64_t kern_batches_seen_ = 0, kern_regions_seen_ = 0;
   uint64_t maps_pushed_ = 0, maps_push_errors_ = 0;
+  uint64_t paged_pushed_changes_ = 0;  // PagedOutSet::changes() at the last push
+  uint64_t paged_pushed_ = 0, paged_push_errors_ = 0;
   Counters c_;
+  IrqCounters irq_;
+  bool irq_mode_ = false;
 };
 
 bool Daemon::AddTarget(pid_t pid, std::string* why) {
@@ -347,6 +368,11 @@ uint32_t Daemon::PollLink() {
       [](const wave_mem_batch_done&) {});
 }
 
+uint64_t Daemon::Answers() const {
+  const MemLinkStats& s = link_->stats();
+  return s.decisions + s.late_decisions + s.stray + s.done_ok + s.done_refused + s.done_late;
+}
+
 // Each target's mapped ranges to wave.ko (about once a second, and when the path attaches), so
 // the batches it builds name only mapped memory.
 void Daemon::PushMaps() {
@@ -366,6 +392,32 @@ void Daemon::PushMaps() {
   }
 }
 
+// What the enactor paged out, to wave.ko (whenever it changed), so the kernel path's batches
+// flag those regions WAVE_MEM_REGION_F_PAGED_OUT as the user path's do. Without the flag the
+// agent pages the same, already reclaimed, ranges out again every batch, and its page-out
+// budget goes to them instead of to memory still resident.
+void Daemon::PushPagedOut() {
+  if (!kpath_ || paged_out_.changes() == paged_pushed_changes_)
+    return;
+  paged_pushed_changes_ = paged_out_.changes();
+  for (const MonitoredTarget& m : monitored_) {
+    std::vector<Mapping> as_maps;
+    for (const auto& [s, e] : paged_out_.Ranges(m.id)) {
+      Mapping r;
+      r.start = s;
+      r.end = e;
+      as_maps.push_back(std::move(r));
+    }
+    // Past the kernel's bound the smallest gaps close: a region near a paged-out one then
+    // counts as paged out too (the agent keeps it), never the other way round.
+    const std::vector<wave_mem_krange> r = MapsSnapshot(as_maps, WAVE_MEM_KMAPS_MAX_RANGES);
+    if (kpath_->SetPagedOut(m.id, r) == 0)
+      paged_pushed_++;
+    else
+      paged_push_errors_++;
+  }
+}
+
 void Daemon::PruneTargets() {
   std::vector<MonitoredTarget> alive;
   for (const MonitoredTarget& m : monitored_) {
@@ -375,8 +427,10 @@ void Daemon::PruneTargets() {
       continue;
     }
     targets_.Remove(m.id);
-    if (kpath_)
+    if (kpath_) {
       (void)kpath_->SetMaps(m.id, {});
+      (void)kpath_->SetPagedOut(m.id, {});
+    }
     enactor_->Forget(m.id);
     paged_out_.ClearTarget(m.id);
     c_.targets_gone++;
@@ -449,9 +503,17 @@ void Daemon::WriteStatus() {
     d.Add("kernel_unclipped", static_cast<uint64_t>(ks.unclipped));
     d.Add("maps_pushed", maps_pushed_);
     d.Add("maps_push_errors", maps_push_errors_);
+    d.Add("paged_out_pushed", paged_pushed_);
+    d.Add("paged_out_push_errors", paged_push_errors_);
+    d.Add("paged_out_ranges", static_cast<uint64_t>(paged_out_.size()));
+    d.Add("kernel_syncs", ls.kernel_syncs);
     d.Add("kernel_sync_errors", ls.kernel_sync_errors);
     d.Add("kernel_release_errors", ls.kernel_release_errors);
   }
+  d.Add("decision_wait", std::string(irq_mode_ ? "interrupt" : "polling"));
+  d.Add("decision_irqs", irq_.interrupts);
+  d.Add("irq_wakeups", irq_.polls);
+  d.Add("answers_found_by_timeout", irq_.found_by_timeout);
   d.Add("batches_answered", ls.done_ok);
   d.Add("batches_refused_by_nic", ls.done_refused);
   d.Add("batches_late_on_nic", ls.done_late);
@@ -590,18 +652,39 @@ int Daemon::Run(int ready_fd) {
   epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
   ev.data.fd = collector_->fd();
   epoll_ctl(ep, EPOLL_CTL_ADD, collector_->fd(), &ev);
-  bool running = true;
-  uint64_t last_status = MonoNs();
-  // The decision ring is polled (the NIC raises no interrupt for the memory link): every
-  // millisecond right after the link had something, then backing off by doubling to
-  // kIdlePollMs, far inside the decision deadline. A batch's decisions come in a burst, so
-  // the fast polls follow activity and an idle link costs a few wakeups per aggregation.
+  // Decisions: the NIC interrupts on the decision region's vector after publishing them
+  // (nicd's MemService), so the daemon sleeps on that eventfd, with a timeout as the safety
+  // net. Without an interrupt (a device that has none, or one that never fires) it polls the
+  // decision ring while a batch is in flight: every millisecond right after the link had
+  // something, then backing off by doubling to kIdlePollMs, far inside the decision deadline.
+  const int irq_fd = link_->EventFd();
+  if (irq_fd >= 0) {
+    ev.data.fd = irq_fd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, irq_fd, &ev);
+  }
+  bool use_irq = irq_fd >= 0;
+  irq_mode_ = use_irq;
+  // The user path's collector needs its aggregation timeout (aggr / 2); the kernel path's
+  // batches need nothing of this thread but the decisions.
+  const int irq_timeout_ms = kpath_ ? kIrqSafetyNetMs : 20;
   constexpr int kIdlePollMs = 32;
   int poll_ms = 1;
+  uint64_t answers_seen = 0;
+  bool running = true;
+  uint64_t last_status = MonoNs();
   while (running) {
     epoll_event evs[4];
-    const int n = epoll_wait(ep, evs, 4, link_->in_flight() ? poll_ms : 20);
+    const int timeout = use_irq ? irq_timeout_ms : link_->in_flight() ? poll_ms : 20;
+    const int n = epoll_wait(ep, evs, 4, timeout);
+    bool woken_by_irq = false;
     for (int i = 0; i < n; i++) {
+      if (evs[i].data.fd == irq_fd) {
+        uint64_t count = 0;
+        if (read(irq_fd, &count, sizeof(count)) == sizeof(count))
+          irq_.interrupts += count;
+        woken_by_irq = true;
+        continue;
+      }
       if (evs[i].data.fd != sfd)
         continue;
       signalfd_siginfo si;
@@ -624,7 +707,26 @@ int Daemon::Run(int ready_fd) {
     }
     if (auto r = collector_->Consume(); !r)
       std::fprintf(stderr, "wave-mem-host: collector: %s\n", r.error().message.c_str());
-    poll_ms = PollLink() != 0 ? 1 : std::min(2 * poll_ms, kIdlePollMs);
+    const uint32_t handled = PollLink();
+    PushPagedOut();
+    poll_ms = handled != 0 ? 1 : std::min(2 * poll_ms, kIdlePollMs);
+    if (use_irq) {
+      irq_.polls++;
+      const uint64_t answers = Answers();
+      if (answers != answers_seen && !woken_by_irq && n == 0) {
+        // The safety net found what an interrupt should have announced.
+        irq_.found_by_timeout++;
+        if (++irq_.missed_in_a_row >= kIrqMissesBeforePolling) {
+          use_irq = false;
+          irq_mode_ = false;
+          std::fprintf(stderr,
+                       "wave-mem-host: no decision interrupt from the NIC; polling instead\n");
+        }
+      } else if (woken_by_irq) {
+        irq_.missed_in_a_row = 0;
+      }
+      answers_seen = answers;
+    }
     if (MonoNs() - last_status >= 1'000'000'000ull) {
       last_status = MonoNs();
       PruneTargets();

@@ -5,12 +5,14 @@
 //   -> the agent on the NIC decides -> decisions back, checked by the link (in-flight batch,
 //   deadline) and by the Enactor (same process, inside its mappings) -> process_madvise.
 //
-// The daemon thread wakes on the collector's ring buffer, on signals and at most every 20 ms
-// for the collector's aggregation timeout and the status file; while a batch is in flight it
-// polls the decision ring every millisecond after activity, backing off to 32 ms when nothing
-// comes (the emulated NIC raises no interrupt for the memory link). With the kernel batch path
-// it also pushes each target's mapped ranges to wave.ko once a second. It never decides
-// anything itself.
+// The daemon thread wakes on the collector's ring buffer, on signals, on the decision
+// interrupt (the NIC raises the decision region's vector after publishing decisions; the
+// daemon waits on its eventfd) and at most every 20 ms (user path: the collector's aggregation
+// timeout) or 100 ms (kernel path: the safety net for a lost interrupt). Without an interrupt
+// (or after three timeouts in a row found answers no interrupt announced) it polls the
+// decision ring while a batch is in flight, every millisecond after activity, backing off to
+// 32 ms. With the kernel batch path it also pushes each target's mapped ranges to wave.ko once
+// a second. It never decides anything itself.
 #ifndef WAVE_MEM_HOST_MEM_DAEMON_H_
 #define WAVE_MEM_HOST_MEM_DAEMON_H_
 

@@ -49,6 +49,7 @@ void PagedOutSet::Add(uint32_t target, uint64_t start, uint64_t end) {
     }
   }
   InsertLocked(target, start, end);
+  changes_++;
 }
 
 void PagedOutSet::Clear(uint32_t target, uint64_t start, uint64_t end) {
@@ -64,6 +65,7 @@ void PagedOutSet::Clear(uint32_t target, uint64_t start, uint64_t end) {
       continue;
     }
     it = ranges_.erase(it);
+    changes_++;
     if (s < start)
       keep.push_back({s, start});
     if (e > end)
@@ -76,8 +78,24 @@ void PagedOutSet::Clear(uint32_t target, uint64_t start, uint64_t end) {
 void PagedOutSet::ClearTarget(uint32_t target) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = ranges_.lower_bound({target, 0});
-  while (it != ranges_.end() && it->first.first == target)
+  while (it != ranges_.end() && it->first.first == target) {
     it = ranges_.erase(it);
+    changes_++;
+  }
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> PagedOutSet::Ranges(uint32_t target) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (auto it = ranges_.lower_bound({target, 0}); it != ranges_.end() && it->first.first == target;
+       ++it)
+    out.push_back({it->first.second, it->second.end});
+  return out;
+}
+
+uint64_t PagedOutSet::changes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return changes_;
 }
 
 bool PagedOutSet::Overlaps(uint32_t target, uint64_t start, uint64_t end) const {

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace wave::mem {
 
@@ -23,6 +24,12 @@ class PagedOutSet {
   void ClearTarget(uint32_t target);
   // Whether any recorded range of target overlaps [start, end).
   bool Overlaps(uint32_t target, uint64_t start, uint64_t end) const;
+
+  // target's records, sorted by start, disjoint (for the kernel batch path's snapshot).
+  std::vector<std::pair<uint64_t, uint64_t>> Ranges(uint32_t target) const;
+  // Counts every Add, Clear or ClearTarget that changed the set: a snapshot taken at one
+  // value is current as long as it stays.
+  uint64_t changes() const;
 
   size_t size() const;
   uint64_t dropped() const;  // records dropped to stay within max_ranges
@@ -39,6 +46,7 @@ class PagedOutSet {
   std::map<Key, Entry> ranges_;
   std::deque<std::pair<Key, uint64_t>> order_;  // insertions, oldest first; may be stale
   uint64_t gen_ = 0;
+  uint64_t changes_ = 0;
   size_t max_;
   uint64_t dropped_ = 0;
 };

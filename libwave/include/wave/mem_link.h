@@ -40,6 +40,12 @@ struct MemLinkConfig {
   bool force_pio = false;      // never use the DMA engine
   uint64_t window_offset = 0;  // where in the host window the batch slots go
   uint32_t decision_slots = 1024;
+  // The decision region's interrupt vector: one of its own, so the NIC's interrupt for memory
+  // decisions wakes neither the scheduling link's handler (vector 2) nor anything else.
+  uint16_t decision_vector = 3;
+  // Kernel batch path: the kernel's slot table (one ioctl) is read when a message names a
+  // batch this link has not learnt of yet, and at least this often (expiry, in_flight).
+  uint32_t kernel_sync_us = 250'000;
 };
 
 struct MemLinkStats {
@@ -57,6 +63,7 @@ struct MemLinkStats {
   uint64_t late_decisions = 0;         // past the deadline on arrival: dropped
   uint64_t stray = 0;                  // decision or done for no batch in flight: dropped
   uint64_t bad_messages = 0;           // ring slots libwave refused
+  uint64_t kernel_syncs = 0;           // kernel path: slot table reads
   uint64_t kernel_sync_errors = 0;     // kernel path: slot table unreadable
   uint64_t kernel_release_errors = 0;  // kernel path: a release the kernel refused
 };
@@ -84,8 +91,9 @@ class MemHostLink {
   MemHostLink(const MemHostLink&) = delete;
   MemHostLink& operator=(const MemHostLink&) = delete;
 
-  // Hands the batch producer end to the kernel: from now on Submit is refused (EPERM) and
-  // every Poll reads the kernel's slot table. source must outlive the link.
+  // Hands the batch producer end to the kernel: from now on Submit is refused (EPERM) and Poll
+  // reads the kernel's slot table when a decision or done names a batch it does not know yet,
+  // or kernel_sync_us after the last read. source must outlive the link.
   void SetKernelSource(KernelBatchSource* source);
   bool kernel_batches() const { return kernel_ != nullptr; }
 
@@ -128,7 +136,8 @@ class MemHostLink {
   void WriteInfo(uint32_t flags);
   bool Announce(uint32_t slot);
   void ExpireOld(uint64_t now_ns);
-  void SyncKernel();
+  void SyncKernel(uint64_t now_ns);
+  bool Knows(const Message& m) const;
   void Finish(uint32_t slot);
 
   Device& dev_;
@@ -140,6 +149,8 @@ class MemHostLink {
   std::array<Slot, WAVE_MEM_BATCH_SLOTS> slots_{};
   std::vector<uint8_t> scratch_;
   KernelBatchSource* kernel_ = nullptr;
+  uint64_t last_sync_ns_ = 0;
+  bool kernel_synced_ = false;
   std::array<uint64_t, WAVE_MEM_BATCH_SLOTS> finished_seq_{};  // last seq freed per slot
   MemLinkStats stats_;
 };

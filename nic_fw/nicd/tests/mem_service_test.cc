@@ -7,6 +7,7 @@
 
 #include <endian.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +266,99 @@ TEST_F(MemLinkTest, DecisionsPastTheDeadlineAreNeverHandedOver) {
   EXPECT_TRUE(decisions_.empty());
   EXPECT_EQ(link_->stats().late_decisions, 20u);
   EXPECT_EQ(link_->stats().decisions, 0u);
+}
+
+// The host need not poll: after it publishes a batch's decisions the NIC interrupts on the
+// decision region's vector, so the host's eventfd becomes readable with nothing read yet.
+TEST_F(MemLinkTest, TheNicInterruptsTheHostAfterPublishingABatchsDecisions) {
+  StartService();
+  MemLinkConfig cfg;
+  cfg.force_pio = true;  // announced at once: nothing for the host to poll before the answer
+  CreateLink(cfg);
+  const int efd = link_->EventFd();
+  ASSERT_GE(efd, 0);
+  ASSERT_TRUE(WaitAttached());
+  for (int round = 0; round < 3; round++) {
+    uint64_t v;
+    while (read(efd, &v, sizeof(v)) == sizeof(v)) {
+    }
+    decisions_.clear();
+    dones_.clear();
+    const auto regions = Regions(60);
+    auto seq = link_->Submit(Info(), regions, NowNs());
+    ASSERT_TRUE(seq);
+    pollfd p{efd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 3000), 1) << "no interrupt for batch " << *seq;
+    // Everything the interrupt announced is on the ring already: polls without waiting take
+    // it all (each takes up to 32 messages).
+    while (link_->Poll(
+               NowNs(), [this](const wave_mem_decision& d) { decisions_.push_back(d); },
+               [this](const wave_mem_batch_done& d) { dones_.push_back(d); }) != 0) {
+    }
+    ASSERT_EQ(dones_.size(), 1u) << "round " << round;
+    ExpectScriptedDecisions(decisions_, regions, *seq);
+  }
+  // The service counts the interrupt just after raising it: the host may be faster.
+  for (int i = 0; i < 500 && service_->totals().decision_irqs < 3; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_GE(service_->totals().decision_irqs, 3u);
+  EXPECT_EQ(service_->totals().irq_failures, 0u);
+}
+
+// The kernel batch path's slot table is one ioctl: the link reads it when due, not on every
+// poll (it was the mechanism's largest own cost), and still releases every slot it frees.
+class CountingKernelSource : public mem::KernelBatchSource {
+ public:
+  std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS> slots{};
+  int reads = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> released;
+  bool ReadSlots(std::array<wave_mem_kslot, WAVE_MEM_BATCH_SLOTS>* out) override {
+    reads++;
+    *out = slots;
+    return true;
+  }
+  bool Release(uint32_t slot, uint64_t seq) override {
+    released.push_back({slot, seq});
+    slots[slot].state = 0;
+    return true;
+  }
+};
+
+TEST_F(MemLinkTest, TheKernelSlotTableIsReadWhenDueNotOnEveryPoll) {
+  StartService();
+  MemLinkConfig cfg;
+  cfg.force_pio = true;
+  cfg.kernel_sync_us = 60'000'000;  // due only once in this test: at the first poll
+  CreateLink(cfg);
+  ASSERT_TRUE(WaitAttached());
+  CountingKernelSource kernel;
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < 2; i++) {
+    auto s = link_->Submit(Info(), Regions(30), NowNs());
+    ASSERT_TRUE(s);
+    seqs.push_back(*s);
+    auto& k = kernel.slots[*s % WAVE_MEM_BATCH_SLOTS];
+    k.state = WAVE_MEM_KSLOT_BUSY;
+    k.seq = *s;
+  }
+  link_->SetKernelSource(&kernel);
+  uint64_t polls = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (dones_.size() < 2 && std::chrono::steady_clock::now() < end) {
+    polls++;
+    if (link_->Poll(
+            NowNs(), [this](const wave_mem_decision& d) { decisions_.push_back(d); },
+            [this](const wave_mem_batch_done& d) { dones_.push_back(d); }) == 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(dones_.size(), 2u);
+  EXPECT_EQ(decisions_.size(), 40u);
+  EXPECT_GT(polls, 2u);
+  EXPECT_EQ(kernel.reads, 1) << "every decision and done named a batch the link knew";
+  EXPECT_EQ(link_->stats().kernel_syncs, 1u);
+  ASSERT_EQ(kernel.released.size(), 2u);
+  EXPECT_EQ(kernel.released[0].second, seqs[0]);
+  EXPECT_EQ(kernel.released[1].second, seqs[1]);
 }
 
 // The NIC never answers: the batch's slot is freed after its expiry and whatever the NIC

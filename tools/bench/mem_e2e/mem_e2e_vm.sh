@@ -8,7 +8,10 @@
 #   sol_nic   Wave's SOL agent on the NIC
 #   sol_host  the same agent on a host core: wave.ko's loopback device, wave-nicd in the VM
 # The far tier is 1 GiB of zram swap. Prints one line "MEM_E2E_JSON {...}".
-#   mem_e2e_vm.sh BUILD_DIR [ROUNDS] [SECONDS]
+#   mem_e2e_vm.sh BUILD_DIR [ROUNDS] [SECONDS] [CONFIGS]
+# CONFIGS (comma separated, default all; "none" is always run first, the ratios need it) runs
+# only those. WAVE_MEM_E2E_DIAG=1 also prints each run's daemon status and, halfway through the
+# run, where the workload's memory is (Rss and Swap of its mappings, from smaps).
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${1:-$top/build}
@@ -21,6 +24,11 @@ workload=$build/tools/mem-workload/wave-mem-workload
 wl_args=(--mib 256 --cold-fraction 0.75 --cold-reads 0.01 --warmup 3 --seconds "$secs")
 sd=/tmp/wave-mem-bench
 configs=(none kernel age_nic sol_nic sol_host)
+if [ -n "${4:-}" ]; then
+	configs=(none)
+	for c in ${4//,/ }; do [ "$c" = none ] || configs+=("$c"); done
+fi
+diag=${WAVE_MEM_E2E_DIAG:-0}
 mget() { grep -o "\"$2\": *[0-9.]*" "$1" | head -1 | sed 's/.*: *//'; }
 fail() { echo "mem_e2e: $*" >&2; exit 1; }
 cpu_s() { # utime + stime of a pid, seconds
@@ -82,6 +90,12 @@ run() {
 			--status-out /tmp/mh.json >/tmp/mh.out 2>&1 || fail "wave-mem-host: $(cat /tmp/mh.out)"
 		mh=$(cat $sd/pid)
 	fi
+	if [ "$diag" = 1 ]; then
+		sleep $((secs / 2 + 3))
+		# Rss/Swap (kB) of each mapping with any, and the process's totals.
+		echo "# smaps $c round $r: $(awk '/^[0-9a-f]+-[0-9a-f]+ /{m=$1" "$2" "$6} /^Rss:/{rss=$2} /^Swap:/{if (rss + $2 > 0) printf "%s rss=%d swap=%d; ", m, rss, $2}' /proc/$wl/smaps 2>/dev/null)"
+		[ -n "$mh" ] && echo "# status-mid $c round $r: $(tr -d '\n' <$sd/status.json 2>/dev/null)"
+	fi
 	wait $wl || fail "$c: the workload failed: $(cat /tmp/wl.err)"
 	k1=$(kdamond_cpu)
 	local mh_cpu=0 mh_kd=0 mh_enact=0
@@ -107,6 +121,7 @@ run() {
 	sed "s/}\$/, \"config\": \"$c\", \"mechanism_cpu_s\": $mh_cpu, \"kdamond_cpu_s\": $kd, \"agent_cpu_s\": $agent, \"policy_cpu_s\": $policy_cpu, \"enact_cpu_s\": $mh_enact, \"enacted_pageout\": $( [ -n "$mh" ] && mget /tmp/mh.json enacted_pageout || echo 0), \"bytes_paged_out\": $( [ -n "$mh" ] && mget /tmp/mh.json bytes_paged_out || echo 0), \"model_accuracy\": $( [ -n "$mh" ] && mget /tmp/mh.json model_accuracy || echo 0)}/" \
 		/tmp/wl.json >/tmp/r-$c-$r.json
 	echo "# $c round $r: $(cat /tmp/r-$c-$r.json)"
+	[ "$diag" = 1 ] && [ -n "$mh" ] && echo "# status $c round $r: $(tr -d '\n' </tmp/mh.json)"
 	[ "$(mget /tmp/wl.json corrupt_records)" = 0 ] || fail "$c: corrupt records"
 }
 
@@ -132,7 +147,8 @@ for c in "${configs[@]}"; do
 		json+=", \"${k}_$c\": $(med "$c" "$k")"
 	done
 done
-for c in kernel age_nic sol_nic sol_host; do
+for c in "${configs[@]}"; do
+	[ "$c" = none ] && continue
 	json+=", \"throughput_ratio_${c}_vs_none\": $(ratio "$c" requests_per_s)"
 	json+=", \"p99_ratio_${c}_vs_none\": $(ratio "$c" p99_ns)"
 	rr=$(ratio "$c" rss_avg_bytes)

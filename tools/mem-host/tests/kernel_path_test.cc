@@ -229,7 +229,7 @@ TEST_F(KernelPath, MapsIoctlRefusesBadArgsz) {
   const std::vector<wave_mem_krange> good = {{P, 4 * P}};
   EXPECT_EQ(Maps(fd, 1, good), 0);
   EXPECT_EQ(Maps(fd, 1, good, 8), EINVAL);               // argsz too small
-  EXPECT_EQ(Maps(fd, 1, good, 0, 1), EINVAL);            // unknown flag
+  EXPECT_EQ(Maps(fd, 1, good, 0, 2), EINVAL);            // unknown flag
   EXPECT_EQ(Maps(fd, 1, good, 0, 0, 1u << 20), EINVAL);  // count past the bound
   struct {
     wave_mem_kmaps m;
@@ -246,6 +246,36 @@ TEST_F(KernelPath, MapsIoctlRefusesBadArgsz) {
   EXPECT_EQ(s.bad_maps, 4u);
   EXPECT_EQ(s.maps_updates, 2u);
   close(fd);
+}
+
+// The paged-out ranges (WAVE_MEM_KMAPS_F_PAGED_OUT) are a snapshot of their own, checked like
+// the mappings: they neither replace a target's mappings nor count as one.
+TEST_F(KernelPath, PagedOutSnapshotsAreCheckedLikeMapsAndKeptApart) {
+  constexpr uint64_t P = WAVE_MEM_PAGE_SIZE;
+  auto kp = KernelBatchPath::Attach(std::string("wave:") + kDev, *f.link, 100000, 20);
+  ASSERT_TRUE(kp.ok()) << kp.error().message;
+  KernelBatchPath* k = kp.value().get();
+  const std::vector<wave_mem_krange> maps = {{P, 64 * P}};
+  const std::vector<wave_mem_krange> paged = {{2 * P, 4 * P}, {8 * P, 9 * P}};
+  EXPECT_EQ(k->SetMaps(1, maps), 0);
+  EXPECT_EQ(k->SetPagedOut(1, paged), 0);
+  EXPECT_EQ(k->SetPagedOut(2, paged), 0);  // a target without mappings may have them too
+  wave_mem_kstats s{};
+  ASSERT_TRUE(k->Stats(&s));
+  EXPECT_EQ(s.maps_targets, 1u) << "paged-out ranges are not a mappings snapshot";
+  EXPECT_EQ(s.bad_maps, 0u);
+  const std::vector<wave_mem_krange> reversed = {{4 * P, 2 * P}};
+  const std::vector<wave_mem_krange> overlapping = {{P, 4 * P}, {3 * P, 9 * P}};
+  EXPECT_EQ(k->SetPagedOut(1, reversed), EINVAL);
+  EXPECT_EQ(k->SetPagedOut(1, overlapping), EINVAL);
+  EXPECT_EQ(k->SetPagedOut(1, {}), 0);  // forgets them
+  ASSERT_TRUE(k->Stats(&s));
+  EXPECT_EQ(s.bad_maps, 2u);
+  EXPECT_EQ(s.maps_targets, 1u);
+  // Every target's paged-out snapshot fits beside its mappings.
+  for (uint32_t t = 1; t <= WAVE_MEM_KMAPS_MAX_TARGETS; t++)
+    EXPECT_EQ(k->SetPagedOut(t, paged), 0) << t;
+  EXPECT_EQ(k->SetPagedOut(WAVE_MEM_KMAPS_MAX_TARGETS + 1, paged), ENOSPC);
 }
 
 TEST_F(KernelPath, DestroyingTheLinkDetaches) {

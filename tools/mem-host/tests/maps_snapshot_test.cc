@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "paged_out.h"
 #include "region_clip.h"
 
 // Designated initializers leave Mapping::name empty on purpose.
@@ -129,6 +130,32 @@ TEST(MapsSnapshot, KernelClipMatchesTheUserPathWithinTheBound) {
     for (const Region& k : kern)
       EXPECT_EQ(CheckRange(maps, k.start, k.bytes()), RangeCheck::kInside) << round;
   }
+}
+
+// wave.ko flags a region piece paged out when it overlaps any paged-out range: the same
+// answer as the user path's PagedOutSet::Overlaps.
+TEST(MapsSnapshot, RangesOverlapMatchesPagedOutSet) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 200; round++) {
+    PagedOutSet set;
+    for (int i = 0; i < 20; i++) {
+      const uint64_t s = rng() % 400;
+      set.Add(1, s * P, (s + 1 + rng() % 8) * P);
+    }
+    std::vector<wave_mem_krange> r;
+    for (const auto& [s, e] : set.Ranges(1))
+      r.push_back({s, e});
+    ASSERT_EQ(wave_mem_kmaps_check(r.data(), static_cast<uint32_t>(r.size())), 0);
+    for (int q = 0; q < 100; q++) {
+      const uint64_t s = rng() % 420;
+      const uint64_t e = s + 1 + rng() % 16;
+      EXPECT_EQ(
+          wave_mem_ranges_overlap(r.data(), static_cast<uint32_t>(r.size()), s * P, e * P) != 0,
+          set.Overlaps(1, s * P, e * P))
+          << s << ".." << e;
+    }
+  }
+  EXPECT_FALSE(wave_mem_ranges_overlap(nullptr, 0, 0, P));
 }
 
 TEST(MapsSnapshot, ClipFirstBisects) {

@@ -26,6 +26,31 @@ TEST(PagedOutSet, AddMergeOverlapClear) {
   EXPECT_TRUE(s.Overlaps(2, 0x1000, 0x2000));
 }
 
+// Ranges is what the kernel path's snapshot is made of; changes tells when to push it again.
+TEST(PagedOutSet, RangesAreSortedPerTargetAndChangesCountEveryEdit) {
+  PagedOutSet s;
+  const uint64_t c0 = s.changes();
+  s.Add(1, 0x8000, 0x9000);
+  s.Add(1, 0x1000, 0x3000);
+  s.Add(2, 0x1000, 0x2000);
+  s.Add(1, 0x3000, 0x4000);  // merges with 0x1000..0x3000
+  EXPECT_EQ(s.changes(), c0 + 4);
+  const auto r = s.Ranges(1);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], (std::pair<uint64_t, uint64_t>{0x1000, 0x4000}));
+  EXPECT_EQ(r[1], (std::pair<uint64_t, uint64_t>{0x8000, 0x9000}));
+  EXPECT_TRUE(s.Ranges(3).empty());
+  const uint64_t c1 = s.changes();
+  s.Clear(1, 0x5000, 0x6000);  // touches nothing
+  EXPECT_EQ(s.changes(), c1);
+  s.Clear(1, 0x2000, 0x3000);
+  EXPECT_GT(s.changes(), c1);
+  const uint64_t c2 = s.changes();
+  s.ClearTarget(2);
+  EXPECT_GT(s.changes(), c2);
+  EXPECT_TRUE(s.Ranges(2).empty());
+}
+
 TEST(PagedOutSet, BoundedDropsOldest) {
   PagedOutSet s(4);
   for (uint64_t i = 0; i < 10; i++)
