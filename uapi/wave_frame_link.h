@@ -43,7 +43,8 @@
 #define WAVE_FRAME_LINK_NAME_LEN 16u
 
 /* wave_frame_link_info.flags */
-#define WAVE_FRAME_LINK_F_DMA_WINDOW (1u << 0) /* the device's host window is the link's DMA window */
+/* The device's host window is the link's DMA window (one-copy state transfer). */
+#define WAVE_FRAME_LINK_F_DMA_WINDOW (1u << 0)
 #define WAVE_FRAME_LINK_FLAGS_KNOWN WAVE_FRAME_LINK_F_DMA_WINDOW
 
 /* Slot types (wave_slot_hdr.type) of a frame ring. */
