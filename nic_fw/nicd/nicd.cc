@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/event_loop.h"
 #include "base/pidfile.h"
@@ -24,6 +25,7 @@
 #include "nicd/mem_service.h"
 #include "nicd/open_transport.h"
 #include "nicd/sched_service.h"
+#include "runtime/migration/queue_link.h"
 #include "runtime/migration/shm_link.h"
 #include "runtime/nic_service.h"
 
@@ -87,10 +89,18 @@ int RunNicd(const Options& options) {
       control_plane.Stop();
       return Fail("actor runtime: " + why);
     }
-    // The host runtime (wave-kv-host) made the link file; the NIC maps it and may then move
-    // its unpinned actors there under overload (RuntimeConfig::mean_threshold_ns).
+    // The host runtime (wave-kv-host) made the link: a link file, or (device:SPEC) the queues
+    // of a Wave device; the NIC maps it and may then move its unpinned actors there under
+    // overload (RuntimeConfig::mean_threshold_ns).
     if (!options.runtime_host.empty()) {
-      auto end = rt::mig::ShmLink::open_path(options.runtime_host, rt::mig::LinkSide::kNic, &why);
+      static constexpr std::string_view kDevice = "device:";
+      std::unique_ptr<rt::mig::MigrationLink> end;
+      if (options.runtime_host.starts_with(kDevice)) {
+        end = rt::mig::QueueLink::open(options.runtime_host.substr(kDevice.size()),
+                                       rt::mig::LinkSide::kNic, {}, 0, &why);
+      } else {
+        end = rt::mig::ShmLink::open_path(options.runtime_host, rt::mig::LinkSide::kNic, &why);
+      }
       if (!end) {
         runtime.reset();
         control_plane.Stop();

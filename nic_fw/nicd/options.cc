@@ -54,6 +54,8 @@ const char* Usage() {
          "  --runtime-host PATH  attach the runtime to a host runtime over the migration link\n"
          "                       file PATH (made by wave-kv-host --link PATH): overloaded\n"
          "                       actors move to the host and come back when load drops\n"
+         "  --runtime-host device:SPEC  the same over the queues of the Wave device SPEC\n"
+         "                       (made by wave-kv-host --link-device SPEC, e.g. shm:NAME)\n"
          "  -h, --help           show this text\n";
 }
 

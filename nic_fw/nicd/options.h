@@ -22,7 +22,7 @@ struct Options {
   // The actor runtime (nic_fw/runtime): started when either is given.
   std::string runtime_config;                 // --runtime-config FILE
   std::vector<std::string> runtime_settings;  // --runtime KEY=VALUE, repeatable
-  std::string runtime_host;                   // --runtime-host PATH: the host runtime's link
+  std::string runtime_host;  // --runtime-host PATH|device:SPEC: host runtime's link
   // --sched-agent actor|handoff|thread|off (on = actor): the scheduling agent
   // (sched_service.h) as an actor of the runtime (which then starts even without runtime
   // flags) that the link's poller runs itself (actor) or hands each batch to a runtime core

@@ -1,16 +1,20 @@
-// wave-kv-host: the host half of the key-value store. It owns the migration link file that
-// wave-nicd's runtime attaches to (--runtime-host PATH) and runs the host runtime: memtable
-// shards that the NIC moves here under overload are recreated from their DMOs, serve their
-// requests here, and go back when the NIC pulls them.
+// wave-kv-host: the host half of the key-value store. It owns the migration link that
+// wave-nicd's runtime attaches to and runs the host runtime: memtable shards that the NIC
+// moves here under overload are recreated from their DMOs, serve their requests here, and go
+// back when the NIC pulls them. The link is either a link file (--link PATH, for wave-nicd
+// --runtime-host PATH) or the queues of a Wave device that this side creates (--link-device
+// SPEC, for wave-nicd --runtime-host device:SPEC; runtime/migration/queue_link.h).
 //
 // With --storage-link and --sst-dir it also serves the store's host storage: the SSTables
 // the NIC's memtables flush to and look their misses up in (storage/storage_server.h).
 //
-//   wave-kv-host [--link PATH] [--storage-link PATH --sst-dir DIR] [--ring-bytes N]
+//   wave-kv-host [--link PATH | --link-device SPEC] [--storage-link PATH --sst-dir DIR]
+//                [--ring-bytes N]
 //                [--window BYTES] [--replace] [--pidfile FILE]
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -20,6 +24,7 @@
 #include "base/program.h"
 #include "kv/store/kv_actor.h"
 #include "runtime/host/host_runtime.h"
+#include "runtime/migration/queue_link.h"
 #include "runtime/migration/shm_link.h"
 #include "storage/local_host_storage.h"
 #include "storage/storage_server.h"
@@ -28,6 +33,7 @@ namespace {
 
 struct Options {
   std::string link_path;
+  std::string link_device;        // a Wave device (e.g. shm:NAME) whose queues carry the link
   uint64_t ring_bytes = 4 << 20;  // per direction: requests and replies of migrated shards
   uint64_t window_bytes = 0;      // 0: state crosses in ring chunks; else one-copy DMA window
   bool replace = false;
@@ -37,9 +43,13 @@ struct Options {
 };
 
 const char* Usage() {
-  return "usage: wave-kv-host [--link PATH] [--storage-link PATH --sst-dir DIR] [options]\n"
+  return "usage: wave-kv-host [--link PATH | --link-device SPEC]\n"
+         "                    [--storage-link PATH --sst-dir DIR] [options]\n"
          "  --link PATH        create the migration link file PATH (tmpfs, e.g. /dev/shm/NAME)\n"
          "                     for wave-nicd --runtime-host PATH; removed at exit\n"
+         "  --link-device SPEC create the migration link in queues of the Wave device SPEC\n"
+         "                     (shm:NAME is created here) for wave-nicd --runtime-host\n"
+         "                     device:SPEC; the queues go at exit\n"
          "  --ring-bytes N     each direction's frame ring (power of two, default 4M)\n"
          "  --window BYTES     a DMA window for one-copy migration (default 0: none; size it\n"
          "                     above the largest shard, e.g. 512M)\n"
@@ -67,6 +77,9 @@ wave::nic::ParseResult Parse(int argc, char** argv, Options* o, std::string* err
       return wave::nic::ParseResult::kHelp;
     } else if (arg == "--link") {
       if (!value(&o->link_path))
+        return wave::nic::ParseResult::kError;
+    } else if (arg == "--link-device") {
+      if (!value(&o->link_device))
         return wave::nic::ParseResult::kError;
     } else if (arg == "--storage-link") {
       if (!value(&o->storage_link_path))
@@ -99,8 +112,12 @@ wave::nic::ParseResult Parse(int argc, char** argv, Options* o, std::string* err
       return wave::nic::ParseResult::kError;
     }
   }
-  if (o->link_path.empty() && o->storage_link_path.empty()) {
-    *error = "--link PATH or --storage-link PATH is required";
+  if (o->link_path.empty() && o->link_device.empty() && o->storage_link_path.empty()) {
+    *error = "--link PATH, --link-device SPEC or --storage-link PATH is required";
+    return wave::nic::ParseResult::kError;
+  }
+  if (!o->link_path.empty() && !o->link_device.empty()) {
+    *error = "--link and --link-device exclude each other";
     return wave::nic::ParseResult::kError;
   }
   if (o->storage_link_path.empty() != o->sst_dir.empty()) {
@@ -198,11 +215,25 @@ int Run(const Options& o) {
       return 1;
     }
     host = std::make_unique<wave::rt::HostRuntime>(registry, std::move(end));
-    if (!host->start()) {
-      std::fprintf(stderr, "wave-kv-host: the host runtime did not start\n");
+  } else if (!o.link_device.empty()) {
+    // Slots of 1 KiB; the ring size decides their number (at least what a largest frame needs).
+    wave::rt::mig::QueueLinkConfig config;
+    config.nr_slots = std::max<uint32_t>(512, static_cast<uint32_t>(o.ring_bytes / 1024));
+    std::string why;
+    auto end = wave::rt::mig::QueueLink::open(o.link_device, wave::rt::mig::LinkSide::kHost, config,
+                                              o.window_bytes, &why);
+    if (!end) {
+      std::fprintf(stderr, "wave-kv-host: --link-device %s: %s\n", o.link_device.c_str(),
+                   why.c_str());
       cleanup();
       return 1;
     }
+    host = std::make_unique<wave::rt::HostRuntime>(registry, std::move(end));
+  }
+  if (host && !host->start()) {
+    std::fprintf(stderr, "wave-kv-host: the host runtime did not start\n");
+    cleanup();
+    return 1;
   }
   wave::nic::Pidfile pidfile;
   if (!o.pidfile.empty()) {
@@ -215,7 +246,9 @@ int Run(const Options& o) {
     }
   }
   std::printf("wave-kv-host: ready link=%s ring=%llu window=%llu storage-link=%s sst-dir=%s\n",
-              o.link_path.empty() ? "-" : o.link_path.c_str(),
+              !o.link_path.empty()     ? o.link_path.c_str()
+              : !o.link_device.empty() ? ("device:" + o.link_device).c_str()
+                                       : "-",
               static_cast<unsigned long long>(o.ring_bytes),
               static_cast<unsigned long long>(o.window_bytes),
               o.storage_link_path.empty() ? "-" : o.storage_link_path.c_str(),

@@ -10,6 +10,7 @@
 #include "dmo_table.h"
 #include "runtime/host/host_runtime.h"
 #include "runtime/migration/device_window_link.h"
+#include "runtime/migration/queue_link.h"
 #include "runtime/migration/shm_link.h"
 #include "runtime/runtime.h"
 #include "test_support.h"
@@ -20,6 +21,14 @@ namespace {
 using test::Replies;
 using test::u64_of;
 
+// The link the runtimes talk over: ShmLink's byte rings, or a Wave device's queues (a shm:
+// device, queue_link.h); `window` > 0: state goes through a DMA window (one copy), else
+// through the frames.
+struct Transport {
+  bool queues;
+  uint64_t window;
+};
+
 struct Rig {
   ActorRegistry reg;
   Replies replies;
@@ -27,15 +36,29 @@ struct Rig {
   std::unique_ptr<HostRuntime> host;
   std::unique_ptr<Runtime> nic;
 
-  // `window_bytes` > 0: state goes through the DMA window (one copy), else through the ring.
-  Rig(uint64_t window_bytes, RuntimeConfig cfg) {
+  Rig(uint64_t window_bytes, RuntimeConfig cfg) : Rig(Transport{false, window_bytes}, cfg) {}
+  Rig(Transport t, RuntimeConfig cfg) {
     reg.register_type(test::counter_type());
-    link = mig::ShmLink::create(1 << 20, window_bytes);
-    EXPECT_TRUE(link);
-    // Two separate mappings of the link file: the NIC's view and the host's view.
-    host = std::make_unique<HostRuntime>(reg, link->open(mig::LinkSide::kHost));
+    std::unique_ptr<mig::MigrationLink> host_end, nic_end;
+    if (t.queues) {
+      static int n = 0;
+      const std::string spec = "shm:rt-mig-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+      std::string why;
+      host_end = mig::QueueLink::open(spec, mig::LinkSide::kHost, {}, t.window, &why);
+      EXPECT_TRUE(host_end) << why;
+      nic_end = mig::QueueLink::open(spec, mig::LinkSide::kNic, {}, t.window, &why);
+      EXPECT_TRUE(nic_end) << why;
+      EXPECT_EQ(nic_end->dma_window().size(), t.window);
+    } else {
+      link = mig::ShmLink::create(1 << 20, t.window);
+      EXPECT_TRUE(link);
+      // Two separate mappings of the link file: the NIC's view and the host's view.
+      host_end = link->open(mig::LinkSide::kHost);
+      nic_end = link->open(mig::LinkSide::kNic);
+    }
+    host = std::make_unique<HostRuntime>(reg, std::move(host_end));
     nic = std::make_unique<Runtime>(cfg, reg, replies.sink());
-    nic->attach_host_link(link->open(mig::LinkSide::kNic));
+    nic->attach_host_link(std::move(nic_end));
     EXPECT_TRUE(host->start());
     EXPECT_TRUE(nic->start());
   }
@@ -45,10 +68,15 @@ struct Rig {
   }
 };
 
-// Every migration test runs over both transports.
-class Migration : public ::testing::TestWithParam<uint64_t> {};
-INSTANTIATE_TEST_SUITE_P(Transport, Migration, ::testing::Values(0, 16 << 20),
-                         [](const auto& info) { return info.param ? "DmaWindow" : "Ring"; });
+// Every migration test runs over every transport.
+class Migration : public ::testing::TestWithParam<Transport> {};
+INSTANTIATE_TEST_SUITE_P(Transport, Migration,
+                         ::testing::Values(Transport{false, 0}, Transport{false, 16 << 20},
+                                           Transport{true, 0}, Transport{true, 16 << 20}),
+                         [](const auto& info) {
+                           const char* w = info.param.window ? "DmaWindow" : "Ring";
+                           return std::string(info.param.queues ? "Queues" : "") + w;
+                         });
 
 RuntimeConfig manual_migration() {
   RuntimeConfig cfg;

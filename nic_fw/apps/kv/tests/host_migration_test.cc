@@ -2,8 +2,10 @@
 // migration link, wave-nicd serves the store with --runtime-host and a low mean-latency
 // threshold, pipelined clients overload it. Checked: a shard goes to the host under load and
 // serves from there, every shard is back on the NIC once load stops, each pipelined request
-// got exactly one reply in order, and every value reads back as written.
-//   kv_host_migration_test WAVE_NICD WAVE_KV_HOST
+// got exactly one reply in order, and every value reads back as written. With --device the
+// link is the queues of a shm: Wave device (wave-kv-host --link-device, wave-nicd
+// --runtime-host device:SPEC) instead of a link file.
+//   kv_host_migration_test WAVE_NICD WAVE_KV_HOST [--device]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -129,18 +131,25 @@ void Client(int port, int id, std::atomic<bool>* stop, ClientResult* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: kv_host_migration_test WAVE_NICD WAVE_KV_HOST\n");
+  const bool device = argc == 4 && std::string(argv[3]) == "--device";
+  if (argc != 3 && !device) {
+    std::fprintf(stderr, "usage: kv_host_migration_test WAVE_NICD WAVE_KV_HOST [--device]\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   char tmpl[] = "/tmp/kvhost.XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  const std::string link = "/dev/shm/wave-kvhost-test-" + std::to_string(getpid());
+  // The link file, or the shm: device's BAR image (shm_open names live in /dev/shm).
+  const std::string name = "kvhost-test-" + std::to_string(getpid());
+  const std::string link = "/dev/shm/wave-" + name;
+  const std::string spec = "shm:" + name;
   const int port = wave::rpc::PickFreePort();
 
-  pid_t host = Spawn({argv[2], "--link", link, "--window", "128M"}, dir + "/host.log");
-  for (int i = 0; i < 200 && access(link.c_str(), F_OK) != 0; ++i)
+  pid_t host = Spawn(
+      {argv[2], device ? "--link-device" : "--link", device ? spec : link, "--window", "128M"},
+      dir + "/host.log");
+  // Ready once it says so (a device's image exists before its queues do).
+  for (int i = 0; i < 500 && ReadFile(dir + "/host.log").find("ready") == std::string::npos; ++i)
     std::this_thread::sleep_for(10ms);
   KV_CHECK(access(link.c_str(), F_OK) == 0, "wave-kv-host made no link (%s/host.log)", dir.c_str());
   // One NIC core, a 200 us mean-latency threshold and 150 ms cooldowns: pipelined clients
@@ -159,7 +168,7 @@ int main(int argc, char** argv) {
                                         "--runtime",
                                         "migration_cooldown_ms=150",
                                         "--runtime-host",
-                                        link,
+                                        device ? "device:" + spec : link,
                                         "--kv",
                                         "127.0.0.1:" + std::to_string(port) + ",shards=2,mem=32M"};
   pid_t nicd = Spawn(nicd_args, dir + "/nicd.log");

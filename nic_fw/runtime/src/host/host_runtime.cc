@@ -121,10 +121,13 @@ void HostRuntime::Impl::loop() {
       ++stats_.bad_frames;
       break;
     }
-    // Poll briefly, then back off: the host side is not on anyone's fast path when idle. A
-    // host with no traffic for about a second wakes 1000 times a second, not 20000.
+    // Poll briefly, then sleep until the NIC rings (a link over device queues), or back off:
+    // the host side is not on anyone's fast path when idle. A host on a link that cannot wait,
+    // with no traffic for about a second, wakes 1000 times a second, not 20000.
     if (++idle < 1000) {
       std::this_thread::yield();
+    } else if (link_->wait_rx(std::chrono::milliseconds(20))) {
+      // woken by the peer, or 20 ms passed: look again (and at running_)
     } else if (idle < 20000) {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     } else {

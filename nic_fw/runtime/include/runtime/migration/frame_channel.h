@@ -3,6 +3,7 @@
 // emulated link; a transport over the NIC's DMA engine would implement the same two calls.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,12 @@ class MigrationLink {
   // shipped in kChunk frames. The keepalive owns the mapping (adopted objects hold it).
   virtual std::span<std::byte> dma_window() { return {}; }
   virtual std::shared_ptr<const void> dma_window_keepalive() { return nullptr; }
+  // Blocks until rx() may have a frame or `timeout` passed. False when this link cannot wait
+  // (the caller backs off on its own); true after waiting, whether or not a frame came.
+  virtual bool wait_rx(std::chrono::nanoseconds timeout) {
+    (void)timeout;
+    return false;
+  }
 };
 
 }  // namespace wave::rt::mig
