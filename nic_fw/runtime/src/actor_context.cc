@@ -33,14 +33,18 @@ Status ActorContext::dmo_memmove(ObjectId dst, uint64_t doff, ObjectId src, uint
   return done(table_.dmo_memmove(self_, dst, doff, src, soff, len));
 }
 
+// With a guard the handler runs on a NIC core slot, so its space is pinned for the run and
+// the table may skip its map (DmoTable::dmo_read_running).
 Status ActorContext::dmo_read(ObjectId id, uint64_t off, std::span<std::byte> out) {
   enter();
-  return done(table_.dmo_read(self_, id, off, out));
+  return done(guard_ != nullptr ? table_.dmo_read_running(self_, id, off, out)
+                                : table_.dmo_read(self_, id, off, out));
 }
 
 Status ActorContext::dmo_write(ObjectId id, uint64_t off, std::span<const std::byte> in) {
   enter();
-  return done(table_.dmo_write(self_, id, off, in));
+  return done(guard_ != nullptr ? table_.dmo_write_running(self_, id, off, in)
+                                : table_.dmo_write(self_, id, off, in));
 }
 
 Status ActorContext::dmo_size(ObjectId id, uint64_t* size) {

@@ -12,7 +12,20 @@ bool ranges_overlap(uint64_t a, uint64_t b, uint64_t len) {
   return a < b + len && b < a + len;
 }
 
+std::atomic<uint64_t> next_table_serial{1};
+
+// The calling thread's last running_space() look-up.
+struct SpaceCache {
+  uint64_t table = 0;  // DmoTable::serial_
+  uint64_t epoch = 0;
+  ActorId actor = kNoActorId;
+  void* space = nullptr;
+};
+thread_local SpaceCache tls_space;
+
 }  // namespace
+
+DmoTable::DmoTable() : serial_(next_table_serial.fetch_add(1, std::memory_order_relaxed)) {}
 
 Status DmoTable::create_space(ActorId actor, uint64_t cap_bytes) {
   if (actor == kNoActorId || actor > kMaxActorId)
@@ -24,6 +37,7 @@ Status DmoTable::create_space(ActorId actor, uint64_t cap_bytes) {
   it->second = std::make_unique<Space>();
   it->second->owner = actor;
   it->second->cap = cap_bytes;
+  spaces_epoch_.fetch_add(1, std::memory_order_release);
   return Status::kOk;
 }
 
@@ -38,6 +52,7 @@ void DmoTable::destroy_space(ActorId actor) {
     std::lock_guard space_lock(it->second->mu);
     victim = std::move(it->second);
     spaces_.erase(it);
+    spaces_epoch_.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -101,29 +116,54 @@ Status DmoTable::report(ActorId caller, Status s) {
 }
 
 template <typename Fn>
+Status DmoTable::in_space(Space& sp, Fn&& fn) {
+  std::lock_guard space_lock(sp.mu);
+  if (sp.quarantined)
+    return Status::kQuarantined;
+  Status s = fn(sp);
+  return s == Status::kOk ? s : fail(sp, s);
+}
+
+DmoTable::Space* DmoTable::running_space(ActorId caller) {
+  SpaceCache& c = tls_space;
+  // The caller's space stays while it runs, so an unchanged epoch read now means the cached
+  // pointer is still its space.
+  const uint64_t epoch = spaces_epoch_.load(std::memory_order_acquire);
+  if (c.table == serial_ && c.actor == caller && c.epoch == epoch && c.space != nullptr)
+    return static_cast<Space*>(c.space);
+  std::shared_lock lock(mu_);
+  auto it = spaces_.find(caller);
+  if (it == spaces_.end())
+    return nullptr;
+  c = SpaceCache{serial_, spaces_epoch_.load(std::memory_order_relaxed), caller, it->second.get()};
+  return it->second.get();
+}
+
+template <bool kRunning, typename Fn>
 Status DmoTable::with_space(ActorId caller, Fn&& fn) {
   Status s;
-  {
+  if constexpr (kRunning) {
+    Space* sp = running_space(caller);
+    if (sp == nullptr) {
+      orphan_calls_.fetch_add(1, std::memory_order_relaxed);
+      return Status::kNoActor;
+    }
+    s = in_space(*sp, fn);
+  } else {
     std::shared_lock lock(mu_);
     auto it = spaces_.find(caller);
     if (it == spaces_.end()) {
       orphan_calls_.fetch_add(1, std::memory_order_relaxed);
       return Status::kNoActor;
     }
-    Space& sp = *it->second;
-    std::lock_guard space_lock(sp.mu);
-    if (sp.quarantined)
-      return Status::kQuarantined;
-    s = fn(sp);
-    if (s != Status::kOk)
-      s = fail(sp, s);
+    s = in_space(*it->second, fn);
   }
   return report(caller, s);
 }
 
-template <typename Fn>
+template <bool kRunning, typename Fn>
 Status DmoTable::with_range(ActorId caller, ObjectId id, uint64_t off, uint64_t len, Fn&& fn) {
-  return with_space(caller, [&](Space& sp) {
+  return with_space<kRunning>(caller, [&](Space& sp) {
     Status why;
     Slot* s = lookup(sp, id, &why);
     if (s == nullptr)
@@ -244,6 +284,22 @@ Status DmoTable::dmo_read(ActorId caller, ObjectId id, uint64_t off, std::span<s
 Status DmoTable::dmo_write(ActorId caller, ObjectId id, uint64_t off,
                            std::span<const std::byte> in) {
   return with_range(caller, id, off, in.size(), [&](Slot& s) {
+    if (!in.empty())
+      std::memcpy(s.data.data() + off, in.data(), in.size());
+  });
+}
+
+Status DmoTable::dmo_read_running(ActorId caller, ObjectId id, uint64_t off,
+                                  std::span<std::byte> out) {
+  return with_range<true>(caller, id, off, out.size(), [&](Slot& s) {
+    if (!out.empty())
+      std::memcpy(out.data(), s.data.data() + off, out.size());
+  });
+}
+
+Status DmoTable::dmo_write_running(ActorId caller, ObjectId id, uint64_t off,
+                                   std::span<const std::byte> in) {
+  return with_range<true>(caller, id, off, in.size(), [&](Slot& s) {
     if (!in.empty())
       std::memcpy(s.data.data() + off, in.data(), in.size());
   });

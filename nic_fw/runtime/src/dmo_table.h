@@ -32,7 +32,7 @@ class DmoTable {
  public:
   using ViolationHook = std::function<void(ActorId, Status)>;
 
-  DmoTable() = default;
+  DmoTable();
   DmoTable(const DmoTable&) = delete;
   DmoTable& operator=(const DmoTable&) = delete;
 
@@ -61,6 +61,14 @@ class DmoTable {
   Status dmo_read(ActorId caller, ObjectId id, uint64_t off, std::span<std::byte> out);
   Status dmo_write(ActorId caller, ObjectId id, uint64_t off, std::span<const std::byte> in);
   Status dmo_size(ActorId caller, ObjectId id, uint64_t* size);
+  // The same reads and writes for the handler of `caller` while it runs on a NIC core slot
+  // (ActorContext with a core guard). Its space cannot go during the run (destroy and
+  // migration wait for the run to end), so the space is taken from the calling thread's cache
+  // of its last look-up, without the map's lock, while no space was created or destroyed
+  // since. Same checks, counters and quarantine as the calls above.
+  Status dmo_read_running(ActorId caller, ObjectId id, uint64_t off, std::span<std::byte> out);
+  Status dmo_write_running(ActorId caller, ObjectId id, uint64_t off,
+                           std::span<const std::byte> in);
 
   DmoUsage usage(ActorId actor) const;
 
@@ -116,17 +124,29 @@ class DmoTable {
   // the live object `id`: what import_object and adopt_object share.
   template <typename Fill>
   Status import_with(ActorId actor, ObjectId id, uint64_t size, Fill&& fill);
-  template <typename Fn>
+  // Runs fn on the caller's space under its lock. kRunning: the caller's handler is running
+  // (the *_running calls): the space comes from running_space().
+  template <bool kRunning = false, typename Fn>
   Status with_space(ActorId caller, Fn&& fn);
   // with_space for one of the caller's objects, checked to hold [off, off + len) first.
-  template <typename Fn>
+  template <bool kRunning = false, typename Fn>
   Status with_range(ActorId caller, ObjectId id, uint64_t off, uint64_t len, Fn&& fn);
+  // The running caller's space, from the thread's cache or the map (which refills it); null
+  // if it has none.
+  Space* running_space(ActorId caller);
+  // Applies fn to a space whose lifetime the caller guarantees.
+  template <typename Fn>
+  Status in_space(Space& sp, Fn&& fn);
 
   mutable std::shared_mutex mu_;  // guards the map; each space has its own lock
   std::unordered_map<ActorId, std::unique_ptr<Space>> spaces_;
   ViolationHook hook_;
   // Calls by actors that have no space at all (never created or destroyed).
   std::atomic<uint64_t> orphan_calls_{0};
+  // Bumped (under the map's exclusive lock) by every create_space and destroy_space: a
+  // cached space pointer is current while this keeps the value it had when it was cached.
+  std::atomic<uint64_t> spaces_epoch_{0};
+  const uint64_t serial_;  // unique per table in the process: the thread caches' key
 };
 
 }  // namespace wave::rt

@@ -55,6 +55,10 @@ struct CoreState {
   std::atomic<ActorId> actor{kNoActorId};
   // An inline core's: the record of the actor it ran last (used by its one caller only).
   std::shared_ptr<ActorRecord> inline_record;
+  // An inline core's: the thread whose CPU clock and signal target the slot holds (its one
+  // caller's; re-read only when another thread calls).
+  pthread_t inline_caller{};
+  bool inline_caller_known = false;
   // The watchdog's own (management thread only): the run it saw last (its run_epoch) and the
   // slot thread's CPU time when it first saw it. Reading the thread CPU clock is a system call
   // (over a microsecond in a VM, several times the agent's whole decision), so the run does

@@ -69,10 +69,17 @@ Status Runtime::Impl::run_inline(CoreState& cs, Message& msg, Reply* out) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   // This thread is the slot's core for the run: the watchdog's signal lands here and the
   // handler's runtime calls bracket themselves with the slot's guard.
-  clockid_t own;
-  if (pthread_getcpuclockid(pthread_self(), &own) == 0)
-    cs.cpu_clock.store(own, std::memory_order_relaxed);
-  cs.signal_to.store(pthread_self(), std::memory_order_release);
+  // Stored once per caller thread, not per run: the watchdog reads both after the run's busy
+  // flag (release), which orders them for every later run as well.
+  const pthread_t self = pthread_self();
+  if (!cs.inline_caller_known || pthread_equal(cs.inline_caller, self) == 0) {
+    clockid_t own;
+    if (pthread_getcpuclockid(self, &own) == 0)
+      cs.cpu_clock.store(own, std::memory_order_relaxed);
+    cs.signal_to.store(self, std::memory_order_release);
+    cs.inline_caller = self;
+    cs.inline_caller_known = true;
+  }
   CoreGuard* const outer = current_guard();
   set_current_guard(&cs.guard);
   ActorContext ctx(msg.dst, rec->root, table_, false, &cs.guard);

@@ -37,7 +37,38 @@ class ReplySink final : public DecisionSink {
   std::vector<std::byte>* out_;
 };
 
+// Each thread's last instance look-up. The handler runs on the poller's inline core or a
+// runtime core, mostly the same one for the same actor: a hit costs no lock and no
+// reference count. A pointer taken while map_changes_ held `changes` is still the instance
+// if the count is unchanged: instances go only through destroy(), after the runtime ran the
+// actor's last request, and a re-created id bumps the count too.
+struct InstanceCache {
+  uint64_t owner = 0;  // AgentActors::serial_
+  uint64_t changes = 0;
+  rt::ActorId id = rt::kNoActorId;
+  void* inst = nullptr;
+};
+thread_local InstanceCache tls_instance;
+
+std::atomic<uint64_t> next_serial{1};
+
 }  // namespace
+
+AgentActors::AgentActors(const AgentActorConfig& cfg)
+    : cfg_(cfg), serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {}
+
+AgentActors::Instance* AgentActors::instance_for(rt::ActorId id) {
+  InstanceCache& c = tls_instance;
+  const uint64_t changes = map_changes_.load(std::memory_order_acquire);
+  if (c.owner == serial_ && c.id == id && c.changes == changes && c.inst != nullptr)
+    return static_cast<Instance*>(c.inst);
+  std::lock_guard lock(mu_);
+  auto it = instances_.find(id);
+  if (it == instances_.end())
+    return nullptr;
+  c = InstanceCache{serial_, map_changes_.load(std::memory_order_relaxed), id, it->second.get()};
+  return it->second.get();
+}
 
 bool AgentActors::register_types(rt::ActorRegistry& reg) {
   for (uint32_t policy :
@@ -113,6 +144,7 @@ rt::Status AgentActors::destroy(rt::Runtime& runtime, rt::ActorId id, AgentStats
     if (it != instances_.end()) {
       inst = std::move(it->second);
       instances_.erase(it);
+      map_changes_.fetch_add(1, std::memory_order_release);
     }
   }
   if (inst != nullptr && last != nullptr) {
@@ -146,17 +178,14 @@ rt::Status AgentActors::init(rt::ActorContext& ctx, uint32_t policy) {
     return s;
   std::lock_guard lock(mu_);
   instances_[ctx.self()] = std::move(inst);
+  map_changes_.fetch_add(1, std::memory_order_release);
   return rt::Status::kOk;
 }
 
 void AgentActors::handle(rt::ActorContext& ctx, const rt::Message& msg) {
-  std::shared_ptr<Instance> inst;
-  {
-    std::lock_guard lock(mu_);
-    auto it = instances_.find(ctx.self());
-    if (it != instances_.end())
-      inst = it->second;
-  }
+  // A raw pointer is enough: destroy() drops the instance only after the runtime ran the
+  // actor's last request, so it outlives this run.
+  Instance* inst = instance_for(ctx.self());
   if (inst == nullptr || ctx.on_host()) {
     // The agent's tasks live on the NIC: a copy elsewhere would decide on nothing.
     if (inst != nullptr) {

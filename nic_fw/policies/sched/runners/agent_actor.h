@@ -14,6 +14,7 @@
 // is what the runtime and its stats see.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -63,7 +64,7 @@ struct AgentActorStats {
 
 class AgentActors {
  public:
-  explicit AgentActors(const AgentActorConfig& cfg) : cfg_(cfg) {}
+  explicit AgentActors(const AgentActorConfig& cfg);
   AgentActors(const AgentActors&) = delete;
   AgentActors& operator=(const AgentActors&) = delete;
 
@@ -100,12 +101,19 @@ class AgentActors {
   };
   rt::Status init(rt::ActorContext& ctx, uint32_t policy);
   void handle(rt::ActorContext& ctx, const rt::Message& msg);
+  // The actor's instance: from the calling thread's cache when no instance was added or
+  // removed since it was filled, else from the map (which refills it). Null if none.
+  Instance* instance_for(rt::ActorId id);
 
   AgentActorConfig cfg_;
   std::mutex create_mu_;                        // one create() at a time
   const AgentActorConfig* next_cfg_ = nullptr;  // create()'s configuration, read by init()
   mutable std::mutex mu_;                       // guards the map and next_cfg_
   std::map<rt::ActorId, std::shared_ptr<Instance>> instances_;
+  // Bumped (under mu_) whenever the map gains or loses an instance: a thread's cached
+  // instance pointer is good only while this still has the value it had when it was cached.
+  std::atomic<uint64_t> map_changes_{0};
+  const uint64_t serial_;  // this object's, unique in the process (the cache's key)
 };
 
 }  // namespace wave::agents
