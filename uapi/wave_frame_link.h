@@ -60,7 +60,17 @@ struct wave_frame_link_info {
 	__le32 flags; /* WAVE_FRAME_LINK_F_*, the same in both regions */
 	__le64 link_id; /* chosen by the host, the same in both regions of one link */
 	__u8 name[WAVE_FRAME_LINK_NAME_LEN]; /* NUL-padded, e.g. "migration" */
-	__u8 reserved[24];
+	/*
+	 * Sleep cells of the consumer of the OTHER region's ring, written by that consumer (like
+	 * its credit cell, they live in the producer's region). rx_sleeps: 1 once the consumer
+	 * announces every sleep in rx_asleep; rx_asleep: 1 while it may be blocked on its
+	 * vector. A producer may skip the doorbell after a frame only when rx_sleeps is 1 and
+	 * rx_asleep is 0 (read after a full fence that follows the frame). A consumer that never
+	 * sets rx_sleeps is rung after every frame. Zero when the host writes the block.
+	 */
+	__le32 rx_sleeps;
+	__le32 rx_asleep;
+	__u8 reserved[16];
 };
 
 /* At the start of every slot's payload. */
@@ -72,6 +82,8 @@ struct wave_frame_slot_prefix {
 WAVE_STATIC_ASSERT(sizeof(struct wave_frame_link_info) == 64, "frame link info size");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_frame_link_info, link_id) == 16, "link_id");
 WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_frame_link_info, name) == 24, "name");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_frame_link_info, rx_sleeps) == 40, "rx_sleeps");
+WAVE_STATIC_ASSERT(__builtin_offsetof(struct wave_frame_link_info, rx_asleep) == 44, "rx_asleep");
 WAVE_STATIC_ASSERT(sizeof(struct wave_frame_slot_prefix) == 8, "frame slot prefix size");
 WAVE_STATIC_ASSERT(WAVE_FRAME_LINK_INFO_OFF + sizeof(struct wave_frame_link_info) <=
 			   WAVE_REGION_HDR_SIZE,

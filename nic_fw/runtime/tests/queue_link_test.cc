@@ -420,5 +420,39 @@ TEST(QueueLink, WaitingReceiverIsWokenBySend) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(29));
 }
 
+// The doorbell after a frame is skipped only for a receiver that announces its sleeps and is
+// not asleep now; a receiver that never waits is rung after every frame, and a sleeping one
+// is still woken (the test above).
+TEST(QueueLink, DoorbellSkippedOnlyWhileTheReceiverSaysItPolls) {
+  Pair p;
+  ASSERT_TRUE(p.host && p.nic);
+  Got got;
+  // The NIC never waits here: every host frame rings it.
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(p.host->tx().send(FrameType::kRequest, 1, 0, i, 0, {}));
+  EXPECT_EQ(p.host->doorbells_rung(), 10u);
+  EXPECT_EQ(p.host->doorbells_skipped(), 0u);
+  // The host has slept once (announcing its sleeps) and is awake now: NIC frames skip it.
+  EXPECT_TRUE(p.host->wait_rx(std::chrono::milliseconds(1)));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(p.nic->tx().send(FrameType::kReply, 1, 0, i, 0, {}));
+  EXPECT_EQ(p.nic->doorbells_skipped(), 10u);
+  EXPECT_EQ(p.nic->doorbells_rung(), 0u);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(recv_one(p.host->rx(), &got), FrameChannel::Recv::kFrame);
+  // Asleep again: the next frame rings and wakes it.
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    EXPECT_TRUE(p.host->wait_rx(std::chrono::seconds(10)));
+    woke = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(woke.load());
+  ASSERT_TRUE(p.nic->tx().send(FrameType::kReply, 1, 0, 99, 0, {}));
+  waiter.join();
+  EXPECT_EQ(p.nic->doorbells_rung(), 1u);
+  EXPECT_EQ(recv_one(p.host->rx(), &got), FrameChannel::Recv::kFrame);
+}
+
 }  // namespace
 }  // namespace wave::rt::mig

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -27,6 +28,15 @@ bool power_of_two(uint64_t v) {
 
 uint64_t page_align(uint64_t v) {
   return (v + WAVE_PAGE_SIZE - 1) & ~uint64_t{WAVE_PAGE_SIZE - 1};
+}
+
+// The sleep cells: plain 32-bit words of shared memory; the fences around them are explicit.
+uint32_t LoadCell(const uint32_t* p) {
+  return std::atomic_ref<const uint32_t>(*p).load(std::memory_order_relaxed);
+}
+
+void StoreCell(uint32_t* p, uint32_t v) {
+  std::atomic_ref<uint32_t>(*p).store(v, std::memory_order_relaxed);
 }
 
 wave_region_hdr* header(const QueueRegion& r) {
@@ -310,9 +320,28 @@ std::unique_ptr<QueueLink> QueueLink::build(std::shared_ptr<Device> device, cons
   const RingGeometry& out_g = host ? to_nic : to_host;
   const RingGeometry& in_g = host ? to_host : to_nic;
   const uint32_t out_id = out.id;
-  link->tx_ = std::make_unique<SlotFrameChannel>(RingProducer(endpoint(out, out_g, in, host)),
-                                                 out_g.slot_size,
-                                                 [dev, out_id] { (void)dev->Notify(out_id, 0); });
+  QueueLink* raw = link.get();
+  link->own_sleep_cells_ = reinterpret_cast<uint32_t*>(out.base + WAVE_FRAME_LINK_INFO_OFF +
+                                                       offsetof(wave_frame_link_info, rx_sleeps));
+  link->peer_sleep_cells_ = reinterpret_cast<const uint32_t*>(
+      in.base + WAVE_FRAME_LINK_INFO_OFF + offsetof(wave_frame_link_info, rx_sleeps));
+  link->own_cells_mem_ = static_cast<uint8_t>(host ? out.mem : MemKind::kWriteBack);
+  link->peer_cells_mem_ = static_cast<uint8_t>(host ? in.mem : MemKind::kWriteBack);
+  link->tx_ = std::make_unique<SlotFrameChannel>(
+      RingProducer(endpoint(out, out_g, in, host)), out_g.slot_size, [raw, dev, out_id] {
+        // The frame's stores before the read of the peer's cells (wait_rx: the other half).
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        const uint32_t* cells = raw->peer_sleep_cells_;
+        if (static_cast<MemKind>(raw->peer_cells_mem_) == MemKind::kWriteThrough)
+          InvalidateLine(cells);
+        const uint32_t sleeps = LoadCell(cells), asleep = LoadCell(cells + 1);
+        if (sleeps == 1 && asleep == 0) {
+          raw->doorbells_skipped_.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        (void)dev->Notify(out_id, 0);
+        raw->doorbells_rung_.fetch_add(1, std::memory_order_relaxed);
+      });
   link->rx_ = std::make_unique<SlotFrameChannel>(
       RingConsumer(endpoint(in, in_g, out, host), RingConsumer::Start::kFresh), in_g.slot_size);
   link->tx_queue_ = out.id;
@@ -347,7 +376,18 @@ bool QueueLink::wait_rx(std::chrono::nanoseconds timeout) {
   }
   if (!waiter_)
     return false;
+  // Announce the sleep before the last look at the ring, so that a producer whose frame this
+  // look misses reads rx_asleep == 1 after its frame and rings (the fences pair up).
+  if (!announced_sleeps_) {
+    StoreCell(own_sleep_cells_, 1);
+    announced_sleeps_ = true;
+  }
+  StoreCell(own_sleep_cells_ + 1, 1);
+  FlushWrites(static_cast<MemKind>(own_cells_mem_));
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   waiter_->Wait([this] { return rx_->ready(); }, timeout);
+  StoreCell(own_sleep_cells_ + 1, 0);
+  FlushWrites(static_cast<MemKind>(own_cells_mem_));
   return true;
 }
 

@@ -8,6 +8,7 @@
 // NIC), so an idle receiver sleeps on the device's eventfd (wait_rx) instead of polling.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -73,6 +74,9 @@ class QueueLink final : public MigrationLink {
 
   FrameLinkStats tx_stats() const;
   FrameLinkStats rx_stats() const;
+  // Doorbells rung after a frame, and skipped because the peer said it was polling.
+  uint64_t doorbells_rung() const { return doorbells_rung_.load(std::memory_order_relaxed); }
+  uint64_t doorbells_skipped() const { return doorbells_skipped_.load(std::memory_order_relaxed); }
   uint32_t tx_queue() const { return tx_queue_; }
   uint32_t rx_queue() const { return rx_queue_; }
   Device& device() { return *device_; }
@@ -94,6 +98,15 @@ class QueueLink final : public MigrationLink {
   bool owns_queues_ = false;  // host side: destroys them
   uint8_t* host_to_nic_base_ = nullptr;
   std::span<std::byte> window_;
+  // The sleep cells (uapi/wave_frame_link.h): this side's, in the region it sends on, and
+  // the peer's, in the region it receives on.
+  uint32_t* own_sleep_cells_ = nullptr;  // [0] rx_sleeps, [1] rx_asleep
+  const uint32_t* peer_sleep_cells_ = nullptr;
+  uint8_t own_cells_mem_ = 0;  // wave::MemKind of the mappings (wave/fence.h)
+  uint8_t peer_cells_mem_ = 0;
+  bool announced_sleeps_ = false;
+  std::atomic<uint64_t> doorbells_rung_{0};
+  std::atomic<uint64_t> doorbells_skipped_{0};
 };
 
 }  // namespace wave::rt::mig
