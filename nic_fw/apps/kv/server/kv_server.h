@@ -89,7 +89,7 @@ class KvServer {
   // Used by the port's thread only; closed after the port has stopped, before the shards go.
   std::unique_ptr<rt::InlineCore> port_core_;
   rt::ReplySink deliver_;
-  rt::Reply inline_reply_;  // reused: a run allocates no reply of its own
+  rt::Reply inline_reply_;  // the run's reply, moved on to deliver_ (its payload goes with it)
   // The destructor closes the inline path before it takes the reply routes away: the port's
   // thread marks itself busy, then checks closed; the destructor sets closed, then waits
   // until the thread is not busy (both sequentially consistent, so one of them sees the other).
